@@ -1,0 +1,26 @@
+"""One error hierarchy for the whole project.
+
+Every error a user can cause (bad input, an unreachable service) is a
+``FerstreamError``; the CLI prints its message and exits non-zero without a
+traceback.
+"""
+
+
+class FerstreamError(Exception):
+    """Base of every error ferstream raises on purpose."""
+
+
+class DataError(FerstreamError):
+    """A training or evaluation data set is missing or malformed."""
+
+
+class ModelError(FerstreamError):
+    """An emotion-model file is missing, unreadable or breaks the contract."""
+
+
+class VideoError(FerstreamError):
+    """A video file or stream cannot be opened or decoded."""
+
+
+class ServiceError(FerstreamError):
+    """Redis or the database cannot be reached."""

@@ -1,0 +1,55 @@
+"""Command-line arguments of ``ferstream train`` and ``ferstream evaluate``.
+
+Kept apart from the job modules so that ``--help`` answers without importing
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+#: epochs of the cosine learning-rate schedule
+DEFAULT_EPOCHS = 60
+#: faces per training step
+DEFAULT_BATCH_SIZE = 128
+#: peak learning rate of AdamW, reached after the warm-up
+DEFAULT_LEARNING_RATE = 2e-3
+#: epochs without a better PublicTest accuracy before training stops
+DEFAULT_PATIENCE = 20
+#: file stem of the exported model
+DEFAULT_NAME = "ferstream-emotion"
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/")
+    parser.add_argument("--out", default="runs/train", help="output folder: checkpoints, history, the exported model and its plots (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the cosine schedule (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (after a kill or a reboot)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="stop after this many epochs without a better PublicTest accuracy (default: %(default)s)")
+    parser.add_argument("--widths", default="32,64,128,256", help="channels per stage (default: %(default)s)")
+    parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
+    parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
+    parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
+    parser.add_argument("--no-flip-tta", dest="flip_tta", action="store_false", help="export without averaging each face's prediction with its mirror image's")
+    return parser
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--model", default=None, help="model file (.tflite, .keras or the stem; default: the shipped model)")
+    parser.add_argument("--data", required=True, help="FER-2013 in either layout (see `ferstream train --help`)")
+    parser.add_argument("--split", action="append", default=None, help="split(s) to evaluate (default: PublicTest and PrivateTest where present, else every split)")
+    parser.add_argument("--out", default=".", help="folder for the confusion-matrix PNGs (default: %(default)s)")
+    return parser
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    parser = add_train_arguments(argparse.ArgumentParser(prog="python -m training", description="Train the emotion CNN on FER-2013."))
+    args = parser.parse_args(argv)
+    from ferstream.cli import run_command
+    from training.train import run
+
+    args.argv = argv
+    return run_command(lambda: run(args))
