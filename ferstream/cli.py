@@ -46,6 +46,54 @@ def _evaluate(args: argparse.Namespace) -> int:
     return run_command(lambda: evaluate(args.model, args.data, args.split, args.out))
 
 
+def _settings(args: argparse.Namespace):
+    from ferstream.settings import Settings
+
+    return Settings.from_env(
+        database_url=getattr(args, "database", None),
+        redis_url=getattr(args, "redis", None),
+        analysis_width=getattr(args, "analysis_width", None),
+        model_path=getattr(args, "model", None),
+    )
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from ferstream.commands import analyze
+
+    return run_command(lambda: analyze(_settings(args), args.videos, name=args.name, sample_fps=args.sample_fps,
+                                       wait=args.wait, store_faces=args.store_faces))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ferstream.commands import demo
+
+    return run_command(lambda: demo(_settings(args), args.video))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from worker.process import run_workers
+
+    return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes, name=args.name))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ferstream.commands import status
+
+    return run_command(lambda: status(_settings(args)))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ferstream.commands import export
+
+    return run_command(lambda: export(_settings(args), args.source, args.format, args.output))
+
+
+def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
+    p.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///ferstream.db)")
+    if redis:
+        p.add_argument("--redis", metavar="URL", help="Redis URL of the RQ queue (default: $REDIS_URL; none: analyse in this process)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from training.cli import add_evaluate_arguments, add_train_arguments
 
@@ -55,6 +103,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ferstream {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="analyse video files (in-process, or queued to RQ workers)",
+                       description="Find faces in every sampled frame and classify their emotions. Without Redis the "
+                                   "analysis runs in this process on the embedded SQLite database; with --redis/REDIS_URL "
+                                   "the chunks are queued for `ferstream worker` and the command returns (or waits with --wait).")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file(s) OpenCV/FFmpeg can read")
+    p.add_argument("--sample-fps", type=float, metavar="F", help="frames per second to analyse (default: every frame)")
+    p.add_argument("--name", help="source name shown in status, export and the dashboard (default: the file name)")
+    p.add_argument("--wait", action="store_true", help="with Redis: wait for the workers, with a progress bar, then print the summary")
+    p.add_argument("--analysis-width", type=int, metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
+    p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
+    _add_services(p)
+    p.set_defaults(handler=_analyze)
+
+    p = sub.add_parser("demo", help="analyse a demo clip built from skimage's astronaut photo (or VIDEO)",
+                       description="Analyse VIDEO, or a clip made at run time from skimage.data.astronaut(), in-process, and print the summary.")
+    p.add_argument("video", nargs="?", help="video to analyse instead of the astronaut clip")
+    _add_services(p, redis=False)
+    p.set_defaults(handler=_demo, redis=None)
+
+    p = sub.add_parser("worker", help="run RQ workers that analyse queued chunks",
+                       description="RQ SimpleWorkers: each process loads the detector and model once and reuses them for every job.")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--processes", type=int, default=1, metavar="N", help="worker processes (default: %(default)s; about one per core)")
+    p.add_argument("--name", help="worker name (default: RQ's)")
+    p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    _add_services(p)
+    p.set_defaults(handler=_worker)
+
+    p = sub.add_parser("status", help="queue depth, workers and per-source progress")
+    _add_services(p)
+    p.set_defaults(handler=_status)
+
+    p = sub.add_parser("export", help="per-face results as CSV or Parquet",
+                       description="One row per face: source, frame_index, timestamp, face_index, box, emotion, confidence and the seven probabilities.")
+    p.add_argument("--source", required=True, metavar="ID|NAME", help="source id or name (see `ferstream status`)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="default: %(default)s")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: <source name>.<format>; - for stdout, CSV only)")
+    _add_services(p, redis=False)
+    p.set_defaults(handler=_export)
 
     p = sub.add_parser("train", help="train the emotion model on FER-2013", description="Train the emotion CNN on FER-2013 and export it (.keras, .tflite, .json).")
     add_train_arguments(p).set_defaults(handler=_train)

@@ -23,9 +23,8 @@ def export_model(model: keras.Model, stem: Path, *, flip_tta: bool = True, data_
     """Write ``<stem>.keras``, ``<stem>.tflite`` and ``<stem>.json``; returns their paths."""
     paths = model_paths(stem)
     paths["keras"].parent.mkdir(parents=True, exist_ok=True)
-    inference = keras.models.clone_model(model)  # uncompiled: no optimizer state in the shipped file
+    inference = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state in the shipped file
     inference.set_weights(model.get_weights())
-    inference.compile()
     inference.save(paths["keras"])
     paths["tflite"].write_bytes(to_tflite(inference, flip_tta=flip_tta))
     today = dt.date.today().isoformat()

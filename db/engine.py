@@ -1,0 +1,109 @@
+"""Connecting to the database and bringing its schema up to date (Alembic)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ferstream.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_engines: dict[tuple[str, bool], Engine] = {}
+_lock = threading.Lock()
+#: an arbitrary constant: the PostgreSQL advisory lock that serialises migrations of concurrent workers
+_MIGRATION_LOCK = 7_413_001
+
+
+def connect(url: str, migrate: bool = True, read_only: bool = False) -> Engine:
+    """An engine for ``url`` (cached per process), its schema migrated to the latest revision."""
+    key = (url, read_only)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _create(url, read_only)
+            if migrate and not read_only:
+                upgrade(engine)
+            _engines[key] = engine
+    return engine
+
+
+def _create(url: str, read_only: bool) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 60})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):
+                cur = dbapi_connection.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                if read_only:
+                    cur.execute("PRAGMA query_only=ON")
+                cur.close()
+        else:
+            args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+            if read_only and url.startswith("postgresql"):
+                args["options"] = "-c default_transaction_read_only=on"
+            engine = create_engine(url, pool_pre_ping=True, connect_args=args)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, SQLAlchemyError) as exc:
+        raise ServiceError(f"database {_redact(url)} is unreachable: {_first_line(exc)}") from exc
+    except ModuleNotFoundError as exc:
+        raise ServiceError(f"database {_redact(url)}: driver missing ({exc.name})") from exc
+    return engine
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every Alembic migration not yet applied (safe with concurrent workers on PostgreSQL)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not share its parent's pooled connections (SQLAlchemy's fork recipe)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for a message
+        return "<unparseable url>"
+
+
+def _first_line(exc: BaseException) -> str:
+    msg = str(getattr(exc, "orig", None) or exc).strip()
+    return msg.splitlines()[0] if msg else type(exc).__name__

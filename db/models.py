@@ -1,0 +1,114 @@
+"""The tables: sources, their chunks, analysed frames and the faces found."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ferstream.emotion_model import EMOTIONS
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Source(Base):
+    """A video file or live stream submitted for analysis."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # file | live
+    uri: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    sample_fps: Mapped[float | None] = mapped_column(Float)
+    # ingest's side: queued -> reading -> finished | failed | stopped
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    frames_read: Mapped[int] = mapped_column(Integer, default=0)  # decoded by ingest
+    frames_queued: Mapped[int] = mapped_column(Integer, default=0)  # sampled and sent to the workers
+    frames_dropped: Mapped[int] = mapped_column(Integer, default=0)  # thinned by backpressure (live)
+    chunks_queued: Mapped[int] = mapped_column(Integer, default=0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Chunk(Base):
+    """One work unit (one RQ job): a run of sampled frames of a source."""
+
+    __tablename__ = "chunks"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    n_frames: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Frame(Base):
+    """An analysed frame: face_count 0 means analysed and no face, not 'not analysed'."""
+
+    __tablename__ = "frames"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    frame_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float)  # media time, seconds
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # wall clock, live sources
+    face_count: Mapped[int] = mapped_column(Integer)
+    analysed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Face(Base):
+    """One face in one frame: its box, the seven probabilities, the label and confidence."""
+
+    __tablename__ = "faces"
+    __table_args__ = (
+        UniqueConstraint("source_id", "frame_index", "face_index", name="uq_faces_frame_face"),
+        Index("ix_faces_source_time", "source_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    frame_index: Mapped[int] = mapped_column(Integer)
+    face_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float)
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    angry: Mapped[float] = mapped_column(Float)
+    disgust: Mapped[float] = mapped_column(Float)
+    fear: Mapped[float] = mapped_column(Float)
+    happy: Mapped[float] = mapped_column(Float)
+    sad: Mapped[float] = mapped_column(Float)
+    surprise: Mapped[float] = mapped_column(Float)
+    neutral: Mapped[float] = mapped_column(Float)
+    emotion: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)  # only with --store-faces
+
+
+PROBABILITY_COLUMNS = tuple(EMOTIONS)
+assert all(hasattr(Face, c) for c in PROBABILITY_COLUMNS)

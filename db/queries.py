@@ -1,0 +1,115 @@
+"""Read-only queries that return pandas DataFrames (status, summaries, export).
+
+Aggregations run in SQL: a live source can hold millions of face rows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import case, func, select
+from sqlalchemy.engine import Engine
+
+from db.models import Chunk, Face, Frame, Source
+from ferstream.emotion_model import EMOTIONS
+from ferstream.errors import FerstreamError
+
+
+class SourceNotFound(FerstreamError):
+    """No source has the id or name asked for."""
+
+
+def find_source(engine: Engine, ref: str | int) -> int:
+    """The id of the source with this id or (newest) name."""
+    ref = str(ref)
+    with engine.connect() as conn:
+        by_name = conn.execute(select(Source.id).where(Source.name == ref).order_by(Source.id.desc())).scalar()
+        if by_name is not None:
+            return by_name
+        if ref.isdigit() and conn.execute(select(Source.id).where(Source.id == int(ref))).scalar() is not None:
+            return int(ref)
+    raise SourceNotFound(f"no source with id or name {ref!r} (see `ferstream status`)")
+
+
+def sources(engine: Engine) -> pd.DataFrame:
+    """One row per source with its progress and a status: queued, running, done or failed."""
+    frames = (select(Frame.source_id, func.count().label("frames_analysed"),
+                     func.sum(case((Frame.face_count == 0, 1), else_=0)).label("frames_no_face"),
+                     func.sum(Frame.face_count).label("faces"))
+              .group_by(Frame.source_id).subquery())
+    chunks = (select(Chunk.source_id,
+                     func.sum(case((Chunk.status == "done", 1), else_=0)).label("chunks_done"),
+                     func.sum(case((Chunk.status == "failed", 1), else_=0)).label("chunks_failed"),
+                     func.sum(case((Chunk.status == "failed", Chunk.n_frames), else_=0)).label("frames_failed"))
+              .group_by(Chunk.source_id).subquery())
+    q = (select(Source.id, Source.name, Source.kind, Source.uri, Source.state, Source.error,
+                Source.duration_s, Source.fps, Source.width, Source.height, Source.sample_fps,
+                Source.frames_read, Source.frames_queued, Source.frames_dropped, Source.chunks_queued, Source.reconnects,
+                func.coalesce(frames.c.frames_analysed, 0).label("frames_analysed"),
+                func.coalesce(frames.c.frames_no_face, 0).label("frames_no_face"),
+                func.coalesce(frames.c.faces, 0).label("faces"),
+                func.coalesce(chunks.c.chunks_done, 0).label("chunks_done"),
+                func.coalesce(chunks.c.chunks_failed, 0).label("chunks_failed"),
+                func.coalesce(chunks.c.frames_failed, 0).label("frames_failed"),
+                Source.created_at, Source.updated_at)
+         .outerjoin(frames, frames.c.source_id == Source.id)
+         .outerjoin(chunks, chunks.c.source_id == Source.id)
+         .order_by(Source.id))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).mappings().all())
+    if df.empty:
+        return pd.DataFrame(columns=[c.name for c in q.selected_columns] + ["status"])
+    df["status"] = [source_status(r) for r in df.itertuples()]
+    return df
+
+
+def source_status(row) -> str:
+    pending = row.chunks_queued - row.chunks_done - row.chunks_failed
+    if row.state == "failed" or row.chunks_failed:
+        return "failed" if pending <= 0 and row.state != "reading" else "running"
+    if row.state in ("finished", "stopped") and pending <= 0:
+        return "done"
+    if row.state == "queued":
+        return "queued"
+    return "running"
+
+
+def progress(engine: Engine, source_id: int) -> dict:
+    """Counters of one source, as in ``sources()``."""
+    df = sources(engine)
+    row = df[df["id"] == source_id]
+    if row.empty:
+        raise SourceNotFound(f"no source with id {source_id}")
+    return row.iloc[0].to_dict()
+
+
+def emotion_summary(engine: Engine, source_id: int) -> pd.DataFrame:
+    """Faces per emotion label, their share and mean confidence, for one source."""
+    q = (select(Face.emotion, func.count().label("faces"), func.avg(Face.confidence).label("mean_confidence"))
+         .where(Face.source_id == source_id).group_by(Face.emotion))
+    with engine.connect() as conn:
+        rows = {r.emotion: r for r in conn.execute(q)}
+    total = sum(r.faces for r in rows.values())
+    return pd.DataFrame(
+        [{"emotion": e, "faces": rows[e].faces if e in rows else 0,
+          "share": (rows[e].faces / total) if e in rows and total else 0.0,
+          "mean_confidence": float(rows[e].mean_confidence) if e in rows else float("nan")} for e in EMOTIONS]
+    )
+
+
+EXPORT_COLUMNS = ["source", "frame_index", "timestamp", "captured_at", "face_index", "x", "y", "w", "h",
+                  "emotion", "confidence", *EMOTIONS, "model_version"]
+
+
+def faces_table(engine: Engine, source_id: int) -> pd.DataFrame:
+    """Every face of a source, one row per face, in frame order."""
+    q = (select(Source.name.label("source"), Face.frame_index, Face.timestamp, Face.captured_at, Face.face_index,
+                Face.x, Face.y, Face.w, Face.h, Face.emotion, Face.confidence,
+                *[getattr(Face, e) for e in EMOTIONS], Face.model_version)
+         .join(Source, Source.id == Face.source_id)
+         .where(Face.source_id == source_id).order_by(Face.frame_index, Face.face_index))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).mappings().all(), columns=EXPORT_COLUMNS)
+    return df
+
+
+__all__ = ["find_source", "sources", "progress", "emotion_summary", "faces_table", "SourceNotFound"]

@@ -1,0 +1,88 @@
+"""Every write to the database: ingest records sources and chunks, workers record results.
+
+Each function is one short transaction. Results of a chunk replace whatever an
+earlier attempt of the same chunk wrote, so a retried job never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from db.models import Chunk, Face, Frame, Source, utcnow
+from ferstream.results import FrameFaces
+
+
+def create_source(engine: Engine, *, name: str, kind: str, uri: str, **info) -> int:
+    with engine.begin() as conn:
+        return conn.execute(insert(Source).values(name=name, kind=kind, uri=uri, state="queued", **info).returning(Source.id)).scalar_one()
+
+
+def update_source(engine: Engine, source_id: int, **values) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Source).where(Source.id == source_id).values(updated_at=utcnow(), **values))
+
+
+def record_chunk(engine: Engine, source_id: int, chunk_index: int, first: int, last: int, n_frames: int,
+                 frames_read: int, frames_dropped: int = 0) -> None:
+    """A chunk sent to the workers, and the source's counters with it."""
+    with engine.begin() as conn:
+        conn.execute(delete(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index))
+        conn.execute(insert(Chunk).values(source_id=source_id, chunk_index=chunk_index, first_frame=first,
+                                          last_frame=last, n_frames=n_frames, status="queued"))
+        conn.execute(update(Source).where(Source.id == source_id).values(
+            frames_queued=Source.frames_queued + n_frames, chunks_queued=Source.chunks_queued + 1,
+            frames_read=frames_read, frames_dropped=frames_dropped, state="reading", updated_at=utcnow()))
+
+
+def chunk_done(engine: Engine, source_id: int, chunk_index: int) -> bool:
+    with engine.connect() as conn:
+        status = conn.execute(select(Chunk.status).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index)).scalar()
+    return status == "done"
+
+
+def write_results(engine: Engine, source_id: int, chunk_index: int, results: list[FrameFaces],
+                  labels: tuple[str, ...], model_version: str) -> int:
+    """All frames and faces of one chunk in one transaction; returns the number of faces written."""
+    if not results:
+        return 0
+    first, last = results[0].frame.index, results[-1].frame.index
+    frame_rows, face_rows = [], []
+    for r in results:
+        f = r.frame
+        frame_rows.append(dict(source_id=source_id, frame_index=f.index, chunk_index=chunk_index,
+                               timestamp=f.timestamp, captured_at=f.captured_at, face_count=len(r)))
+        if not len(r):
+            continue
+        best = r.probabilities.argmax(axis=1)
+        for i, (box, probs) in enumerate(zip(r.boxes.tolist(), r.probabilities.tolist())):
+            row = dict(source_id=source_id, frame_index=f.index, face_index=i, timestamp=f.timestamp,
+                       captured_at=f.captured_at, x=box[0], y=box[1], w=box[2], h=box[3],
+                       emotion=labels[best[i]], confidence=probs[best[i]], model_version=model_version,
+                       face_jpeg=_jpeg(r.crops[i]) if r.crops is not None else None)
+            row.update(zip(labels, probs))
+            face_rows.append(row)
+    with engine.begin() as conn:
+        conn.execute(delete(Face).where(Face.source_id == source_id, Face.frame_index.between(first, last)))
+        conn.execute(delete(Frame).where(Frame.source_id == source_id, Frame.frame_index.between(first, last)))
+        conn.execute(insert(Frame), frame_rows)
+        if face_rows:
+            conn.execute(insert(Face), face_rows)
+        conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index)
+                     .values(status="done", error=None, done_at=utcnow(), attempts=Chunk.attempts + 1))
+    return len(face_rows)
+
+
+def chunk_failed(engine: Engine, source_id: int, chunk_index: int, error: str, final: bool = True) -> None:
+    """A failed attempt: ``failed`` when no retry is left, else ``retrying``; the reason is kept."""
+    with engine.begin() as conn:
+        conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index,
+                                         Chunk.status != "done")
+                     .values(status="failed" if final else "retrying", error=error[:2000], attempts=Chunk.attempts + 1))
+
+
+def _jpeg(crop: np.ndarray) -> bytes:
+    from ferstream.codec import encode_image
+
+    return encode_image(crop, 95)

@@ -1,0 +1,79 @@
+"""The frame codec: chunks of grey frames as compact bytes for Redis.
+
+Layout: a 4-byte big-endian header length, a JSON header (source, chunk index,
+per-frame index, timestamp, wall-clock time, scale, JPEG length), then the
+JPEG-encoded grey frames back to back.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from datetime import datetime
+
+import cv2
+import numpy as np
+
+from ferstream.errors import FerstreamError
+from ferstream.results import Chunk, Frame
+
+FORMAT = "ferstream-chunk/1"
+
+
+class CodecError(FerstreamError):
+    """A queued chunk cannot be decoded (corrupt or foreign bytes)."""
+
+
+def encode_image(image: np.ndarray, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise CodecError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
+    if image is None:
+        raise CodecError("frame is not a decodable JPEG")
+    return image
+
+
+def encode_chunk(chunk: Chunk, quality: int = 90) -> bytes:
+    blobs = [encode_image(f.image, quality) for f in chunk.frames]
+    header = {
+        "format": FORMAT,
+        "source_id": chunk.source_id,
+        "index": chunk.index,
+        "frames": [
+            {
+                "index": f.index,
+                "timestamp": f.timestamp,
+                "captured_at": f.captured_at.isoformat() if f.captured_at else None,
+                "scale": f.scale,
+                "bytes": len(b),
+            }
+            for f, b in zip(chunk.frames, blobs)
+        ],
+    }
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(blobs)
+
+
+def decode_chunk(data: bytes) -> Chunk:
+    try:
+        (n,) = struct.unpack(">I", data[:4])
+        header = json.loads(data[4:4 + n])
+        if header.get("format") != FORMAT:
+            raise ValueError(f"unknown format {header.get('format')!r}")
+        offset = 4 + n
+        frames = []
+        for meta in header["frames"]:
+            blob = data[offset:offset + meta["bytes"]]
+            offset += meta["bytes"]
+            captured = datetime.fromisoformat(meta["captured_at"]) if meta["captured_at"] else None
+            frames.append(Frame(meta["index"], meta["timestamp"], decode_image(blob), captured, meta["scale"]))
+    except CodecError:
+        raise
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise CodecError(f"corrupt chunk: {exc}") from exc
+    return Chunk(header["source_id"], header["index"], frames)

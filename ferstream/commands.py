@@ -1,0 +1,184 @@
+"""The CLI's commands: they wire the stages together (ingest -> queue or in-process worker -> db)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from ferstream.errors import FerstreamError, VideoError
+from ferstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def analyze(settings: Settings, videos: list[str], *, name: str | None = None, sample_fps: float | None = None,
+            wait: bool = False, store_faces: bool = False) -> int:
+    """Analyse (or queue) each video; prints a summary per video; non-zero if any video failed."""
+    import db
+
+    settings = settings.with_(store_faces=store_faces or None)
+    engine = db.connect(settings.database_url)
+    queued = settings.redis_url is not None
+    if queued:
+        from ingest.queue import RQSink, connect_redis
+
+        sink = RQSink(connect_redis(settings.redis_url), settings)
+    else:
+        from worker.inline import InlineSink
+        from worker.runtime import Runtime, set_runtime
+
+        runtime = Runtime(settings)
+        set_runtime(runtime)
+        sink = InlineSink(runtime)
+
+    source_ids, failures = [], []
+    for i, video in enumerate(videos):
+        label = name if name and len(videos) == 1 else (f"{name}/{Path(video).name}" if name else None)
+        try:
+            source_ids.append(_ingest_with_progress(engine, video, sink, settings, label, sample_fps, queued))
+        except VideoError as exc:
+            failures.append(str(exc))
+            print(f"ferstream: error: {exc}", file=sys.stderr)
+    if queued and source_ids and not wait:
+        print(f"queued {len(source_ids)} video(s) as source(s) {', '.join(map(str, source_ids))}: "
+              "run `ferstream worker` to analyse them and `ferstream status` to follow progress")
+        return 2 if failures else 0
+    if queued and source_ids:
+        wait_for_sources(engine, source_ids)
+    for sid in source_ids:
+        print_summary(engine, sid)
+    return 2 if failures else 0
+
+
+def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queued) -> int:
+    from tqdm import tqdm
+
+    from ingest.files import ingest_file
+
+    bars = []
+
+    def advance(chunk, reader):
+        if not bars:
+            bars.append(tqdm(total=reader.info.frame_count or None, unit="frame", disable=None, leave=False,
+                             desc=f"{'queue' if queued else 'analyse'} {Path(video).name}"))
+        bars[0].update(reader.frames_read - bars[0].n)
+
+    try:
+        return ingest_file(engine, video, sink, settings, name=name, sample_fps=sample_fps, on_chunk=advance)
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: float | None = None) -> None:
+    """Block until every source is done or failed, with a progress bar fed by the workers' results."""
+    from tqdm import tqdm
+
+    from db.queries import sources
+
+    start = time.monotonic()
+    bar = tqdm(unit="frame", desc="workers", disable=None)
+    try:
+        while True:
+            df = sources(engine)
+            df = df[df["id"].isin(source_ids)]
+            bar.total = int(df["frames_queued"].sum())
+            bar.update(int(df["frames_analysed"].sum() + df["frames_failed"].sum()) - bar.n)
+            if df["status"].isin(["done", "failed"]).all():
+                return
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise FerstreamError(f"sources {source_ids} not finished after {timeout:.0f}s")
+            time.sleep(poll)
+    finally:
+        bar.close()
+
+
+def print_summary(engine, source_id: int, file=None) -> None:
+    from db.queries import emotion_summary, progress
+
+    file = file or sys.stdout
+    p = progress(engine, source_id)
+    summary = emotion_summary(engine, source_id)
+    print(f"\nsource {source_id}: {p['name']} [{p['status']}]", file=file)
+    print(f"  frames analysed {p['frames_analysed']} (of {p['frames_read']} decoded), "
+          f"{p['frames_no_face']} without a face, {p['frames_failed']} failed; faces {p['faces']}", file=file)
+    if p["error"]:
+        print(f"  error: {p['error']}", file=file)
+    table = summary.assign(share=(summary["share"] * 100).round(1).astype(str) + "%",
+                           mean_confidence=summary["mean_confidence"].round(3))
+    print(table.to_string(index=False), file=file)
+    if p["faces"]:
+        top = summary.sort_values("faces", ascending=False).iloc[0]
+        print(f"  dominant emotion: {top['emotion']} ({top['share'] * 100:.1f}% of faces)", file=file)
+
+
+def demo(settings: Settings, video: str | None) -> int:
+    """Analyse ``video`` or the astronaut clip in-process and print the summary."""
+    settings = replace(settings, redis_url=None)
+    if video:
+        return analyze(settings, [video])
+    from ferstream.demo import make_astronaut_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = make_astronaut_video(Path(tmp) / "astronaut.mp4")
+        print(f"demo: analysing a {clip.stat().st_size // 1024} KiB clip built from skimage.data.astronaut()")
+        return analyze(settings, [str(clip)], name="astronaut-demo")
+
+
+def status(settings: Settings) -> int:
+    """Queue depth, workers and per-source progress."""
+    import db
+    from db.queries import sources
+
+    if settings.redis_url:
+        from rq import Queue, Worker
+        from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+        from ingest.queue import connect_redis
+
+        redis = connect_redis(settings.redis_url)
+        queue = Queue(settings.queue, connection=redis)
+        workers = Worker.all(connection=redis)
+        print(f"queue {settings.queue}: {queue.count} waiting, {StartedJobRegistry(queue=queue).count} running, "
+              f"{FailedJobRegistry(queue=queue).count} failed; {len(workers)} worker(s)")
+        for w in workers:
+            print(f"  worker {w.name}: {w.get_state()}")
+    else:
+        print("no Redis configured (REDIS_URL): queue not shown")
+    df = sources(db.connect(settings.database_url))
+    if df.empty:
+        print("no sources yet: submit one with `ferstream analyze VIDEO`")
+        return 0
+    cols = ["id", "name", "kind", "status", "frames_queued", "frames_analysed", "frames_failed", "frames_dropped",
+            "faces", "reconnects", "error"]
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print(df[cols].to_string(index=False))
+    return 0
+
+
+def export(settings: Settings, source: str, fmt: str, output: str | None) -> int:
+    """Per-face rows of one source to CSV or Parquet."""
+    import db
+    from db.queries import faces_table, find_source
+
+    engine = db.connect(settings.database_url)
+    sid = find_source(engine, source)
+    df = faces_table(engine, sid)
+    if output == "-":
+        if fmt != "csv":
+            raise FerstreamError("only CSV can be written to stdout")
+        df.to_csv(sys.stdout, index=False)
+        return 0
+    path = Path(output or f"{Path(str(df['source'].iloc[0]) if len(df) else f'source-{sid}').stem}.{fmt}")
+    if fmt == "csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    print(f"wrote {len(df)} face rows of source {sid} to {path}")
+    return 0

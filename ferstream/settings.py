@@ -1,0 +1,78 @@
+"""Settings shared by every stage, read from the environment (the CLI overrides them).
+
+Each ``DEFAULT_*`` constant documents one default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ferstream.emotion_model import DEFAULT_MODEL
+
+#: the embedded default database: a SQLite file in the working directory
+DEFAULT_DATABASE_URL = "sqlite:///ferstream.db"
+#: RQ queue the workers listen on
+DEFAULT_QUEUE = "ferstream"
+#: seconds of video per queued work unit (one RQ job)
+DEFAULT_CHUNK_SECONDS = 1.0
+#: frames wider than this are scaled down (grey) before detection; 0 keeps full resolution
+DEFAULT_ANALYSIS_WIDTH = 640
+#: JPEG quality of the grey frames queued in Redis
+DEFAULT_JPEG_QUALITY = 90
+#: seconds a queued chunk's frames live in Redis before they expire
+DEFAULT_CHUNK_TTL = 24 * 3600
+#: seconds RQ keeps a failed job's record (its arguments hold only keys, never frames)
+DEFAULT_FAILURE_TTL = 7 * 24 * 3600
+#: seconds one chunk may take before RQ gives up on it
+DEFAULT_JOB_TIMEOUT = 300
+#: times a failed chunk is retried, and the seconds between tries
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_INTERVALS = (5, 15, 60)
+#: most chunks of one source waiting in Redis; a file source waits for room
+DEFAULT_MAX_PENDING_CHUNKS = 32
+#: sampling of live sources, frames per second
+DEFAULT_LIVE_SAMPLE_FPS = 5.0
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    queue: str = DEFAULT_QUEUE
+    model_path: Path = DEFAULT_MODEL
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+    analysis_width: int = DEFAULT_ANALYSIS_WIDTH
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    chunk_ttl: int = DEFAULT_CHUNK_TTL
+    failure_ttl: int = DEFAULT_FAILURE_TTL
+    job_timeout: int = DEFAULT_JOB_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    retry_intervals: tuple[int, ...] = field(default=DEFAULT_RETRY_INTERVALS)
+    max_pending_chunks: int = DEFAULT_MAX_PENDING_CHUNKS
+    store_faces: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Settings from ``DATABASE_URL``, ``REDIS_URL``, ``FERSTREAM_*``; ``None`` overrides are ignored."""
+        env = dict(
+            database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=os.environ.get("REDIS_URL") or None,
+            queue=os.environ.get("FERSTREAM_QUEUE") or DEFAULT_QUEUE,
+            model_path=Path(os.environ.get("FERSTREAM_MODEL") or DEFAULT_MODEL),
+            chunk_seconds=_env_float("FERSTREAM_CHUNK_SECONDS", DEFAULT_CHUNK_SECONDS),
+            analysis_width=int(_env_float("FERSTREAM_ANALYSIS_WIDTH", DEFAULT_ANALYSIS_WIDTH)),
+            max_pending_chunks=int(_env_float("FERSTREAM_MAX_PENDING_CHUNKS", DEFAULT_MAX_PENDING_CHUNKS)),
+            store_faces=os.environ.get("FERSTREAM_STORE_FACES", "") in ("1", "true", "yes"),
+        )
+        env.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**env)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,60 @@
+"""Ingesting a video file: record the source, then send its chunks to a sink.
+
+A sink is anything with ``put(chunk)`` (and optionally ``wait_for_room()``):
+the RQ queue, or the worker's in-process analyzer when no Redis is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Protocol
+
+from sqlalchemy.engine import Engine
+
+from db import writes
+from ferstream.results import Chunk
+from ferstream.settings import Settings
+from ingest.chunks import chunk_frames
+from ingest.video import VideoReader
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    def put(self, chunk: Chunk) -> None: ...
+
+
+def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: Settings, *,
+                name: str | None = None, sample_fps: float | None = None,
+                on_chunk: Callable[[Chunk, VideoReader], None] | None = None) -> int:
+    """Analyse or queue every sampled frame of a video file; returns the source id.
+
+    A missing or non-video file raises ``VideoError`` before anything is recorded.
+    A file that is corrupt part-way keeps the frames decoded before the damage,
+    and the source records the error.
+    """
+    reader = VideoReader(path, sample_fps, settings.analysis_width)
+    info = reader.info
+    source_id = writes.create_source(
+        engine, name=name or Path(path).name, kind="file", uri=str(Path(path).resolve()),
+        size_bytes=info.size_bytes, duration_s=info.duration_s, fps=info.fps, width=info.width,
+        height=info.height, sample_fps=reader.effective_fps,
+    )
+    per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
+    try:
+        for chunk in chunk_frames(reader, source_id, per_chunk):
+            if hasattr(sink, "wait_for_room"):
+                sink.wait_for_room()
+            first, last = chunk.frame_range
+            writes.record_chunk(engine, source_id, chunk.index, first, last, len(chunk.frames), reader.frames_read)
+            sink.put(chunk)
+            if on_chunk:
+                on_chunk(chunk, reader)
+    except BaseException as exc:
+        state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
+        writes.update_source(engine, source_id, state=state, error=f"{type(exc).__name__}: {exc}", frames_read=reader.frames_read)
+        raise
+    writes.update_source(engine, source_id, state="finished", error=reader.error, frames_read=reader.frames_read)
+    return source_id

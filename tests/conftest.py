@@ -1,0 +1,133 @@
+"""Fixtures that start real services: a throwaway redis-server, databases, real videos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MEDIA = Path(os.environ.get("FERSTREAM_MEDIA", REPO.parent / "shared" / "media"))
+FER2013 = Path(os.environ.get("FERSTREAM_FER2013", REPO.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server process of the tests' own, on a free loopback port; can be stopped and restarted."""
+
+    def __init__(self, workdir: Path):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            pytest.fail("redis-server is not installed: run the tests with `make test`, which installs it")
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """A clean database of the throwaway Redis for each test."""
+    from redis import Redis
+
+    client = Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield redis_server.url
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    url = os.environ.get("FERSTREAM_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need FERSTREAM_TEST_POSTGRES_URL (`.ci/run` sets it to the local server)")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url):
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"ferstream_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    import db.engine
+
+    db.engine.dispose_all()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'ferstream.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each test that takes it runs on a real SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ferstream.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def astronaut_video(tmp_path_factory) -> Path:
+    from ferstream.demo import make_astronaut_video
+
+    return make_astronaut_video(tmp_path_factory.mktemp("video") / "astronaut.mp4", seconds=4, fps=15)
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    if not (MEDIA / "WolfgangLanger_Pexels.mp4").exists():
+        pytest.skip(f"real footage not found in {MEDIA} (set FERSTREAM_MEDIA to the shared/media folder)")
+    return MEDIA

@@ -1,0 +1,96 @@
+"""``ferstream analyze`` end to end: real videos, a real Redis, real RQ workers, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.registry import FailedJobRegistry
+
+from db.queries import sources
+from tests.helpers import burst_worker, counts, ferstream
+from tests.videos import multi_face_video, no_face_video
+
+
+def test_inline_analysis_of_the_astronaut_clip(astronaut_video, sqlite_url):
+    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url)
+    assert "source 1: astronaut.mp4 [done]" in result.stdout
+    assert "dominant emotion: happy" in result.stdout
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 60 == c["distinct_frames"]  # every frame recorded once
+    assert c["no_face"] <= 3  # a face in nearly every frame
+    assert max(c["labels"], key=c["labels"].get) == "happy"
+
+
+def test_queued_analysis_with_a_real_worker(astronaut_video, redis_url, database_url):
+    result = ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", database_url, "--name", "astro")
+    assert "queued 1 video(s)" in result.stdout
+    redis = Redis.from_url(redis_url)
+    queue = Queue("ferstream", connection=redis)
+    assert queue.count == 4  # 60 frames at 15 fps: four 1-second chunks
+    for job in queue.get_jobs():  # job arguments carry keys, never frames
+        assert len(repr(job.args)) < 200
+        assert job.args[2].startswith("ferstream:chunk:")
+    burst_worker(redis_url, database_url)
+    c = counts(database_url, 1)
+    assert c["frames"] == 60 and c["no_face"] <= 3
+    assert max(c["labels"], key=c["labels"].get) == "happy"
+    assert not redis.keys("ferstream:chunk:*")  # frames leave Redis once analysed
+    assert FailedJobRegistry(queue=queue).count == 0
+    import db
+
+    row = sources(db.connect(database_url)).iloc[0]
+    assert (row["name"], row["status"], row["frames_queued"], row["frames_analysed"]) == ("astro", "done", 60, 60)
+
+
+def test_wait_shows_the_summary_once_the_workers_finish(astronaut_video, redis_url, sqlite_url, tmp_path):
+    import subprocess
+    import sys
+
+    worker = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "worker", "--redis", redis_url, "--database", sqlite_url],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        result = ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url, "--wait", timeout=120)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert "[done]" in result.stdout and "dominant emotion: happy" in result.stdout
+
+
+def test_video_without_faces_records_every_frame_with_zero_faces(tmp_path, sqlite_url):
+    video = no_face_video(tmp_path / "coffee.mp4")
+    ferstream("analyze", str(video), "--database", sqlite_url)
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 20 and c["no_face"] == 20 and c["faces"] == 0
+
+
+def test_several_faces_in_one_frame(tmp_path, sqlite_url):
+    video = multi_face_video(tmp_path / "three.mp4", faces=3)
+    ferstream("analyze", str(video), "--database", sqlite_url)
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 10 and c["faces"] == 30
+
+
+def test_sample_fps_thins_frames(astronaut_video, sqlite_url):
+    ferstream("analyze", str(astronaut_video), "--database", sqlite_url, "--sample-fps", "5")
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 20  # 4 s at 5 frames per second
+
+
+@pytest.mark.media
+def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url):
+    video = media / "WolfgangLanger_Pexels.mp4"
+    ferstream("analyze", str(video), "--redis", redis_url, "--database", database_url)
+    burst_worker(redis_url, database_url, timeout=600)
+    c = counts(database_url, 1)
+    assert c["frames"] == 472 == c["distinct_frames"]  # every frame accounted for, once
+    assert c["faces"] >= 400
+    import db
+    import pandas as pd
+    from db.queries import faces_table
+
+    df = faces_table(db.connect(database_url), 1)
+    df["window"] = (df["timestamp"] // 4).astype(int)
+    dominant = df.groupby("window")["emotion"].agg(lambda s: s.value_counts().index[0])
+    assert dominant.nunique() >= 2, dominant.to_dict()  # the emotion mix changes over time
+    assert isinstance(df, pd.DataFrame)

@@ -1,0 +1,40 @@
+"""Running the real CLI and real workers from tests, and reading the database they wrote."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sqlalchemy import func, select
+
+import db
+from db.models import Face, Frame
+
+CLI = [sys.executable, "-m", "ferstream.cli"]
+
+
+def ferstream(*args: str, timeout: float = 300, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``ferstream ARGS`` as a user would; returns the completed process."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("REDIS_URL", None) if env is None or "REDIS_URL" not in env else None
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ferstream {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def burst_worker(redis_url: str, database_url: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """A real RQ worker process in burst mode: it drains the queue and exits."""
+    return ferstream("worker", "--burst", "--redis", redis_url, "--database", database_url, timeout=timeout)
+
+
+def counts(database_url: str, source_id: int) -> dict:
+    engine = db.connect(database_url)
+    with engine.connect() as conn:
+        frames = conn.execute(select(func.count()).select_from(Frame).where(Frame.source_id == source_id)).scalar()
+        no_face = conn.execute(select(func.count()).select_from(Frame).where(Frame.source_id == source_id, Frame.face_count == 0)).scalar()
+        faces = conn.execute(select(func.count()).select_from(Face).where(Face.source_id == source_id)).scalar()
+        labels = dict(conn.execute(select(Face.emotion, func.count()).where(Face.source_id == source_id).group_by(Face.emotion)).all())
+        distinct_frames = conn.execute(select(func.count(func.distinct(Frame.frame_index))).where(Frame.source_id == source_id)).scalar()
+    return {"frames": frames, "distinct_frames": distinct_frames, "no_face": no_face, "faces": faces, "labels": labels}

@@ -1,0 +1,121 @@
+"""The training job end to end on tiny data: train, export, load as the worker does, evaluate, resume."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ferstream.emotion_model import EMOTIONS, EmotionModel, model_paths
+from ferstream.errors import DataError
+from training.cli import add_train_arguments
+
+
+def train_args(*argv: str) -> argparse.Namespace:
+    args = add_train_arguments(argparse.ArgumentParser()).parse_args(list(argv))
+    args.argv = list(argv)
+    return args
+
+
+def history(out) -> list[dict]:
+    with open(out / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_csv, tmp_path_factory):
+    from training.train import run
+
+    out = tmp_path_factory.mktemp("run")
+    meta = run(train_args("--data", str(tiny_csv), "--out", str(out), "--epochs", "2", "--batch-size", "16",
+                          "--widths", "8,16", "--depths", "1,1"))
+    return out, meta
+
+
+def test_training_writes_the_model_contract(trained):
+    out, meta = trained
+    paths = model_paths(out / "ferstream-emotion")
+    assert all(p.exists() for p in paths.values())
+    written = json.loads(paths["json"].read_text())
+    assert written["labels"] == list(EMOTIONS)
+    assert written["input_shape"] == [48, 48, 1]
+    assert written["epochs"] == 2
+    assert set(written["accuracy"]) == {"PublicTest", "PrivateTest"}  # PrivateTest reported when present
+    assert len(written["data_sha256"]) == 64 and written["version"]
+    assert (out / "confusion_PublicTest.png").stat().st_size > 1000
+    assert len(history(out)) == 2
+
+
+def test_exported_model_loads_through_the_worker_code_and_predicts(trained):
+    out, _ = trained
+    model = EmotionModel(out / "ferstream-emotion.tflite")
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48)).astype(np.float32)
+    probs = model.predict(faces)
+    assert probs.shape == (5, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert model.predict(faces[:0]).shape == (0, 7)
+
+
+def test_tflite_export_matches_the_keras_model(trained):
+    import keras
+
+    out, _ = trained
+    keras_model = keras.saving.load_model(out / "ferstream-emotion.keras")
+    faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    expected = (keras_model(faces).numpy() + keras_model(faces[:, :, ::-1]).numpy()) / 2  # flip TTA
+    np.testing.assert_allclose(EmotionModel(out / "ferstream-emotion.tflite").predict(faces), expected, atol=1e-4)
+
+
+def test_evaluate_command_prints_scores_and_writes_the_confusion_matrix(trained, tiny_folder, tmp_path):
+    out, _ = trained
+    result = subprocess.run([sys.executable, "-m", "ferstream.cli", "evaluate", "--model", str(out / "ferstream-emotion"),
+                             "--data", str(tiny_folder), "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "PublicTest: accuracy" in result.stdout
+    for label in EMOTIONS:
+        assert label in result.stdout
+    assert (tmp_path / "confusion_PublicTest.png").exists()
+
+
+def test_training_on_the_image_folder_layout(tiny_folder, tmp_path):
+    from training.train import run
+
+    meta = run(train_args("--data", str(tiny_folder), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "16",
+                          "--widths", "8", "--depths", "1", "--no-flip-tta"))
+    assert set(meta["accuracy"]) == {"PublicTest"}
+    assert EmotionModel(tmp_path / "ferstream-emotion.tflite").predict(np.zeros((2, 48, 48))).shape == (2, 7)
+
+
+def test_resume_continues_from_the_checkpoint(tiny_csv, tmp_path):
+    from training.train import run
+
+    common = ("--data", str(tiny_csv), "--out", str(tmp_path), "--batch-size", "16", "--widths", "8", "--depths", "1")
+    run(train_args(*common, "--epochs", "1"))
+    assert [r["epoch"] for r in history(tmp_path)] == ["0"]
+    with pytest.raises(DataError, match="pass --resume"):
+        run(train_args(*common, "--epochs", "3"))  # never silently overwrites a run
+    run(train_args(*common, "--epochs", "3", "--resume"))
+    assert [r["epoch"] for r in history(tmp_path)] == ["0", "1", "2"]  # continued at epoch 1, not from 0
+
+
+def test_bad_data_fails_before_training(tmp_path):
+    from training.train import run
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n9," + " ".join(["1"] * 2304) + ",Training\n")
+    with pytest.raises(DataError, match="outside 0-6"):
+        run(train_args("--data", str(bad), "--out", str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_reports_bad_data_without_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "training", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "missing.csv: no such file or folder" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,60 @@
+"""The RQ job: analyse one queued chunk and write its results.
+
+The job only orchestrates: fetch the chunk's frames from Redis, analyse them,
+write the results in one transaction, then drop the frames from Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import get_current_job
+
+from db import writes
+from ferstream.codec import decode_chunk
+from ferstream.errors import FerstreamError
+from ferstream.results import Chunk
+from worker.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+
+class ChunkExpired(FerstreamError):
+    """A queued chunk's frames are no longer in Redis (expired or deleted)."""
+
+
+def analyze_chunk(source_id: int, chunk_index: int, key: str) -> dict:
+    """RQ job: analyse the chunk whose frames are stored at ``key`` in Redis."""
+    rt = get_runtime()
+    job = get_current_job()
+    redis = job.connection
+    if writes.chunk_done(rt.engine, source_id, chunk_index):  # a retry after the results landed
+        redis.delete(key)
+        return {"source_id": source_id, "chunk": chunk_index, "skipped": True}
+    try:
+        blob = redis.get(key)
+        if blob is None:
+            raise ChunkExpired(f"chunk {chunk_index} of source {source_id}: its frames are gone from Redis ({key})")
+        result = process_chunk(rt, decode_chunk(blob))
+    except Exception as exc:
+        final = not job.retries_left
+        _record_failure(rt, source_id, chunk_index, exc, final)
+        raise
+    redis.delete(key)
+    return result
+
+
+def process_chunk(rt: Runtime, chunk: Chunk) -> dict:
+    """Analyse a decoded chunk and store its results (also the in-process path, without Redis)."""
+    results = rt.analyzer.analyze(chunk.frames)
+    faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, rt.analyzer.labels,
+                                 rt.analyzer.model_version)
+    return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}
+
+
+def _record_failure(rt: Runtime, source_id: int, chunk_index: int, exc: Exception, final: bool) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    try:
+        writes.chunk_failed(rt.engine, source_id, chunk_index, reason, final=final)
+    except Exception as db_exc:  # noqa: BLE001 - the database may be the thing that is down
+        log.warning("could not record the failure of chunk %d of source %d: %s", chunk_index, source_id, db_exc)

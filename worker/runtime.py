@@ -1,0 +1,53 @@
+"""What a worker process loads once and reuses for every job: settings, database, analyzer.
+
+Loaded lazily on first use (after any fork), never per job or per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cached_property
+
+from ferstream.emotion_model import EmotionModel
+from ferstream.settings import Settings
+from worker.analysis import Analyzer
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.pid = os.getpid()
+
+    @cached_property
+    def engine(self):
+        import db
+
+        return db.connect(self.settings.database_url)
+
+    @cached_property
+    def analyzer(self) -> Analyzer:
+        model = EmotionModel(self.settings.model_path)
+        log.info("loaded model %s (version %s) in process %d", model.path, model.version, os.getpid())
+        return Analyzer(model, keep_crops=self.settings.store_faces)
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime, built from the environment on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(Settings.from_env())
+    elif _runtime.pid != os.getpid():  # a forked child (RQ's WorkerPool): same settings, its own resources
+        _runtime = Runtime(_runtime.settings)
+    return _runtime
+
+
+def set_runtime(runtime: Runtime) -> None:
+    """Use ``runtime`` in this process (the CLI does this with its own settings)."""
+    global _runtime
+    _runtime = runtime
