@@ -88,6 +88,12 @@ def _export(args: argparse.Namespace) -> int:
     return run_command(lambda: export(_settings(args), args.source, args.format, args.output))
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from dashboard.server import serve
+
+    return run_command(lambda: serve(_settings(args), host=args.host, port=args.port))
+
+
 def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
     p.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///ferstream.db)")
     if redis:
@@ -144,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: <source name>.<format>; - for stdout, CSV only)")
     _add_services(p, redis=False)
     p.set_defaults(handler=_export)
+
+    p = sub.add_parser("dashboard", help="the Streamlit dashboard: emotions over time, per source, live",
+                       description="Serve the dashboard over the results database. It shows analytics about people: "
+                                   "it listens on 127.0.0.1 only unless --host says otherwise.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8501, help="default: %(default)s")
+    _add_services(p)
+    p.set_defaults(handler=_dashboard)
 
     p = sub.add_parser("train", help="train the emotion model on FER-2013", description="Train the emotion CNN on FER-2013 and export it (.keras, .tflite, .json).")
     add_train_arguments(p).set_defaults(handler=_train)

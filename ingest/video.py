@@ -110,7 +110,7 @@ class VideoReader:
         finally:
             cap.release()
         expected = self.info.frame_count
-        if expected and self.frames_read < expected - max(2, expected // 100):
+        if expected and self.frames_read < expected - max(5, expected // 50):  # container counts are estimates
             self.error = (f"decoding stopped at frame {self.frames_read} of {expected}: "
                           "the file is truncated or corrupt; the frames before it were analysed")
             log.warning("%s: %s", self.info.path, self.error)

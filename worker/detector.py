@@ -17,6 +17,8 @@ DEFAULT_SCALE_FACTOR = 1.1
 DEFAULT_MIN_NEIGHBORS = 5
 #: smallest face, as a fraction of the frame's shorter side (and never under 24 px)
 DEFAULT_MIN_FACE_FRACTION = 0.08
+#: frames wider than this are scaled down for detection only (crops still come from the analysis frame)
+DEFAULT_DETECT_WIDTH = 640
 
 
 @dataclass
@@ -24,6 +26,7 @@ class FaceDetector:
     scale_factor: float = DEFAULT_SCALE_FACTOR
     min_neighbors: int = DEFAULT_MIN_NEIGHBORS
     min_face_fraction: float = DEFAULT_MIN_FACE_FRACTION
+    detect_width: int = DEFAULT_DETECT_WIDTH
 
     def __post_init__(self) -> None:
         path = cv2.data.haarcascades + CASCADE_FILE
@@ -33,10 +36,14 @@ class FaceDetector:
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
         """Boxes (N x 4: x, y, w, h) of the faces in a grey frame, in its own pixels."""
-        side = max(24, int(min(grey.shape[:2]) * self.min_face_fraction))
-        boxes = self._cascade.detectMultiScale(grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+        h, w = grey.shape[:2]
+        scale = w / self.detect_width if self.detect_width and w > self.detect_width else 1.0
+        small = cv2.resize(grey, (self.detect_width, round(h / scale)), interpolation=cv2.INTER_AREA) if scale > 1 else grey
+        side = max(24, int(min(small.shape[:2]) * self.min_face_fraction))
+        boxes = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                minSize=(side, side))
-        return np.asarray(boxes, dtype=np.int32).reshape(-1, 4)
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        return np.rint(boxes * scale).astype(np.int32) if scale > 1 else boxes.astype(np.int32)
 
 
 def crop_faces(grey: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -1,0 +1,60 @@
+# ferstream: one image for every service (worker, dashboard, ingest); see docker-compose.yml.
+#
+#   docker build -t ferstream .
+#   docker run --rm ferstream ferstream --help
+#
+# Everything is fetched here, at build time (apt, pip); the containers download nothing at run time:
+# the emotion model ships in models/ and OpenCV's Haar cascade ships inside its wheel.
+FROM python:3.11-slim
+
+# ffmpeg: the ffmpeg/ffprobe programs for live streams (`ferstream watch`); OpenCV's own video reading uses
+# the FFmpeg inside the opencv-python-headless wheel. libglib2.0-0: the one system library OpenCV's wheels
+# may load (libgthread). Headless OpenCV needs no libGL/X11.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg libglib2.0-0 \
+ && rm -rf /var/lib/apt/lists/*
+
+# STREAMLIT_*: no usage statistics, no browser: the dashboard calls nothing outside.
+# FERSTREAM_MODEL: the package is installed into site-packages, but the model is not part of the wheel:
+# it stays in /app/models.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
+    STREAMLIT_SERVER_HEADLESS=true \
+    FERSTREAM_MODEL=/app/models/ferstream-emotion.tflite
+
+WORKDIR /app
+
+# Dependencies first, read from pyproject.toml alone: this (slow, large) layer is rebuilt only when
+# pyproject.toml changes, not on every source edit. OpenCV comes from here: opencv-python-headless<5.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+ && pip install --no-cache-dir -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+
+# Then the project itself (see .dockerignore for what stays out), without touching the dependencies,
+# and a smoke test at build time, run outside /app so that it imports the installed package: the CLI, every
+# package, the migrations, the model (LiteRT), the Haar cascade and OpenCV's FFmpeg backend load.
+COPY . .
+RUN pip install --no-cache-dir --no-deps . \
+ && pip check \
+ && rm -rf build ./*.egg-info \
+ && cd / \
+ && ferstream --help > /dev/null \
+ && python -c "import cv2, dashboard, db.engine, ingest.files, worker.process; from ferstream.settings import Settings; from ferstream.emotion_model import EmotionModel; from worker.detector import FaceDetector; assert (db.engine.MIGRATIONS / 'env.py').is_file(), 'migrations missing'; EmotionModel(Settings.from_env().model_path); FaceDetector(); assert cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG), 'OpenCV lacks its FFmpeg backend'"
+
+# Non-root. /data is its writable working directory (the SQLite default database and exports land here
+# when no DATABASE_URL is set); /app stays read-only to it.
+ARG UID=1000
+RUN useradd --create-home --uid "$UID" --shell /usr/sbin/nologin ferstream \
+ && mkdir /data /videos \
+ && chown ferstream:ferstream /data
+USER ferstream
+WORKDIR /data
+
+# The dashboard listens here (docker-compose.yml publishes it).
+EXPOSE 8501
+
+CMD ["ferstream", "worker"]

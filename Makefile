@@ -1,0 +1,37 @@
+# ferstream: `make demo` sets up and analyses a video; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+.PHONY: demo test test-slow test-all setup system-deps clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+demo: setup  ## analyse VIDEO=path (default: a clip built from skimage's astronaut photo) and print the summary
+	$(BIN)/ferstream demo $(VIDEO)
+
+test: setup system-deps  ## the test suite (starts its own redis-server; PostgreSQL when FERSTREAM_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup system-deps  ## the slow suites (soak runs, long training)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed  ## the virtual environment in .venv with ferstream, its training and test extras
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ferstream needs Python 3.11 or newer")'
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(APT_INSTALL) python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[train,test]' --config-settings editable_mode=compat
+	touch $@
+
+system-deps:  ## programs the tests run: redis-server
+	@command -v redis-server >/dev/null || { echo "installing redis-server (the tests start their own instance)"; $(APT_INSTALL) redis-server; }
+
+clean:  ## remove the virtual environment and local results
+	rm -rf $(VENV) ferstream.db ferstream.db-wal ferstream.db-shm .pytest_cache

@@ -1,0 +1,113 @@
+"""The RQ job on real Redis and real databases: idempotence, failures, the model loaded once per process."""
+
+from __future__ import annotations
+
+from rq import Queue
+from rq.registry import FailedJobRegistry
+from redis import Redis
+from sqlalchemy import func, select
+
+import db
+from db import writes
+from db.models import Chunk as ChunkRow
+from db.models import Face, Frame
+from ferstream.demo import astronaut_frames
+from ferstream.results import Chunk
+from ferstream.settings import Settings
+from ingest.files import ingest_file
+from ingest.queue import RQSink
+from ingest.video import to_analysis_frame
+from worker.jobs import process_chunk
+from worker.process import AnalysisWorker
+from worker.runtime import Runtime, set_runtime
+from ferstream.results import Frame as FrameData
+
+
+def _chunk(source_id: int, index: int = 0, n: int = 5) -> Chunk:
+    frames = astronaut_frames(n)
+    return Chunk(source_id, index, [FrameData(i, i / 15, to_analysis_frame(f, 1.0)) for i, f in enumerate(frames)])
+
+
+def _rows(engine, source_id):
+    with engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(Frame).where(Frame.source_id == source_id)).scalar(),
+                conn.execute(select(func.count()).select_from(Face).where(Face.source_id == source_id)).scalar())
+
+
+def test_the_same_chunk_twice_leaves_one_set_of_rows(database_url):
+    engine = db.connect(database_url)
+    rt = Runtime(Settings(database_url=database_url))
+    sid = writes.create_source(engine, name="twice", kind="file", uri="mem")
+    writes.record_chunk(engine, sid, 0, 0, 4, 5, 5)
+    chunk = _chunk(sid)
+    first = process_chunk(rt, chunk)
+    once = _rows(engine, sid)
+    second = process_chunk(rt, chunk)
+    assert once == _rows(engine, sid) == (5, first["faces"]) and first == second
+    with engine.connect() as conn:
+        assert conn.execute(select(ChunkRow.status, ChunkRow.attempts).where(ChunkRow.source_id == sid)).one() == ("done", 2)
+
+
+def test_a_requeued_chunk_after_success_is_skipped_not_duplicated(astronaut_video, redis_url, sqlite_url):
+    settings = Settings(database_url=sqlite_url, redis_url=redis_url)
+    engine = db.connect(sqlite_url)
+    redis = Redis.from_url(redis_url)
+    sink = RQSink(redis, settings)
+    sid = ingest_file(engine, astronaut_video, sink, settings)
+    set_runtime(Runtime(settings))
+    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    before = _rows(engine, sid)
+    # the same chunk queued again, as after a worker died between commit and acknowledgement
+    sink.put(_chunk(sid, index=0, n=15))
+    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    assert _rows(engine, sid) == before
+    assert FailedJobRegistry(queue=Queue("ferstream", connection=redis)).count == 0
+
+
+def test_poison_chunk_fails_alone_with_its_reason(astronaut_video, redis_url, sqlite_url):
+    settings = Settings(database_url=sqlite_url, redis_url=redis_url, retries=0)
+    engine = db.connect(sqlite_url)
+    redis = Redis.from_url(redis_url)
+    sid = ingest_file(engine, astronaut_video, RQSink(redis, settings), settings)
+    redis.set(f"ferstream:chunk:{sid}:1", b"\x00\x00\x00\x02{}corrupt")  # chunk 1's frames are garbage
+    set_runtime(Runtime(settings))
+    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(ChunkRow.chunk_index, ChunkRow.status)).all())
+        error = conn.execute(select(ChunkRow.error).where(ChunkRow.chunk_index == 1)).scalar()
+    assert rows == {0: "done", 1: "failed", 2: "done", 3: "done"}  # the worker went on
+    assert "CodecError" in error
+    assert FailedJobRegistry(queue=Queue("ferstream", connection=redis)).count == 1
+
+
+def test_expired_frames_are_a_clear_failure(astronaut_video, redis_url, sqlite_url):
+    settings = Settings(database_url=sqlite_url, redis_url=redis_url, retries=0)
+    engine = db.connect(sqlite_url)
+    redis = Redis.from_url(redis_url)
+    sid = ingest_file(engine, astronaut_video, RQSink(redis, settings), settings)
+    redis.delete(f"ferstream:chunk:{sid}:2")
+    set_runtime(Runtime(settings))
+    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    with engine.connect() as conn:
+        error = conn.execute(select(ChunkRow.error).where(ChunkRow.chunk_index == 2)).scalar()
+    assert "ChunkExpired" in error and "gone from Redis" in error
+
+
+def test_worker_process_loads_the_model_once_for_many_jobs(astronaut_video, redis_url, sqlite_url):
+    from tests.helpers import ferstream
+
+    ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url)
+    result = ferstream("worker", "--burst", "--redis", redis_url, "--database", sqlite_url)
+    log = result.stdout + result.stderr
+    assert log.count("loaded model") == 1
+    assert log.count("Successfully completed") >= 4 or log.count("Job OK") >= 4, log[-2000:]
+
+
+def test_a_pool_of_worker_processes_shares_the_queue(astronaut_video, redis_url, sqlite_url):
+    from tests.helpers import counts, ferstream
+
+    ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url)
+    result = ferstream("worker", "--burst", "--processes", "2", "--redis", redis_url, "--database", sqlite_url)
+    log = result.stdout + result.stderr
+    assert 1 <= log.count("loaded model") <= 2  # at most once in each of the two processes, never per job (4 jobs)
+    assert counts(sqlite_url, 1)["frames"] == 60
