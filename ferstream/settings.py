@@ -27,9 +27,11 @@ DEFAULT_CHUNK_TTL = 24 * 3600
 DEFAULT_FAILURE_TTL = 7 * 24 * 3600
 #: seconds one chunk may take before RQ gives up on it
 DEFAULT_JOB_TIMEOUT = 300
-#: times a failed chunk is retried, and the seconds between tries
-DEFAULT_RETRIES = 3
-DEFAULT_RETRY_INTERVALS = (5, 15, 60)
+#: times a failed chunk is retried, and the seconds before each try. The first retry is immediate: a chunk
+#: abandoned by a killed worker goes straight back to the queue (a delayed retry waits for RQ's scheduler,
+#: whose lock a killed worker holds for another minute); later ones back off (a database outage)
+DEFAULT_RETRIES = 6
+DEFAULT_RETRY_INTERVALS = (0, 10, 30, 60, 120, 300)
 #: most chunks of one source waiting in Redis; a file source waits for room
 DEFAULT_MAX_PENDING_CHUNKS = 32
 #: sampling of live sources, frames per second

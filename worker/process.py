@@ -4,13 +4,26 @@ RQ's default worker forks a child per job; TensorFlow Lite and OpenCV state
 would be rebuilt every time (and TensorFlow is not fork-safe). A SimpleWorker
 runs jobs in its own process, so the detector and model load once per process.
 Several processes come from RQ's own ``WorkerPool``.
+
+Crash recovery, verified with rq 3.0.0: a stock SimpleWorker registers a job in
+the StartedJobRegistry for ``job_timeout + 60`` seconds and never heartbeats it
+while the job runs, and an idle worker sits in a blocking dequeue for
+``worker_ttl - 15`` (405) seconds between maintenance runs; with the default
+10-minute maintenance interval a job whose worker was SIGKILLed stays
+``started`` for many minutes. ``AnalysisWorker`` heartbeats the running job
+from a thread with a short TTL, and runs maintenance every few seconds with a
+short dequeue timeout, so RQ's own ``StartedJobRegistry.cleanup`` finds the
+abandoned job within seconds and retries it (``Retry`` on the job).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
 from ferstream.settings import Settings
@@ -20,8 +33,47 @@ from worker.runtime import Runtime, set_runtime
 log = logging.getLogger(__name__)
 
 
+#: seconds between heartbeats of a running job
+DEFAULT_HEARTBEAT_INTERVAL = 5
+#: a running job whose heartbeat is this many seconds late is abandoned (its worker died)
+DEFAULT_HEARTBEAT_GRACE = 10
+#: seconds between registry clean-ups (RQ's maintenance), which re-queue abandoned jobs
+DEFAULT_MAINTENANCE_INTERVAL = 5
+#: seconds a worker stays registered without a heartbeat; an idle worker wakes every ttl - 15 s
+DEFAULT_WORKER_TTL = 25
+
+
 class AnalysisWorker(SimpleWorker):
-    """Runs ``worker.jobs`` in-process, with this process's runtime loaded once."""
+    """Runs ``worker.jobs`` in-process, with this process's runtime loaded once, and heartbeats running jobs."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("job_monitoring_interval", DEFAULT_HEARTBEAT_INTERVAL)
+        kwargs.setdefault("maintenance_interval", DEFAULT_MAINTENANCE_INTERVAL)
+        kwargs.setdefault("worker_ttl", DEFAULT_WORKER_TTL)
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        return int(self.job_monitoring_interval + DEFAULT_HEARTBEAT_GRACE)
+
+    def execute_job(self, job, queue):
+        execution = self.prepare_execution(job)
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat_while_running, args=(job, execution, stop),
+                                name="job-heartbeat", daemon=True)
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            stop.set()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _heartbeat_while_running(self, job, execution, stop: threading.Event) -> None:
+        while not stop.wait(self.job_monitoring_interval):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except RedisError as exc:  # Redis restarting: the next beat tries again
+                log.warning("heartbeat of job %s failed: %s", job.id, exc)
 
 
 def run_workers(settings: Settings, burst: bool = False, processes: int = 1, name: str | None = None) -> int:
