@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
 from rq import Queue, Retry
 
 from ferstream.codec import encode_chunk
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 JOB = "worker.jobs.analyze_chunk"
 KEY_PREFIX = "ferstream:chunk"
+T = TypeVar("T")
 
 
 def chunk_key(source_id: int, chunk_index: int) -> str:
@@ -44,20 +46,58 @@ def connect_redis(url: str) -> Redis:
     return client
 
 
-class RQSink:
-    """Sends chunks to the RQ queue, keeping at most ``max_pending`` of them waiting per source."""
+@dataclass
+class _Sent:
+    source_id: int
+    index: int
+    frames: tuple[int, int]
+    blob: bytes
 
-    def __init__(self, redis: Redis, settings: Settings):
+
+class RQSink:
+    """Sends chunks to the RQ queue and keeps each one until its results are in the database.
+
+    At most ``settings.max_pending_chunks`` chunks of this sink wait at a time. A chunk
+    whose frames vanished from Redis before its results landed (Redis restarted without
+    persistence, or the key expired) is sent again; the workers' writes are idempotent,
+    so a chunk sent twice is still stored once. Redis being briefly unreachable is
+    waited out with backoff, up to ``redis_patience`` seconds.
+    """
+
+    def __init__(self, redis: Redis, settings: Settings, is_done: Callable[[int, int], bool] | None = None,
+                 redis_patience: float = 120.0):
         self.redis = redis
         self.settings = settings
         self.queue = Queue(settings.queue, connection=redis)
-        self._pending: deque[str] = deque()
+        self.is_done = is_done
+        self.redis_patience = redis_patience
+        self._outstanding: dict[str, _Sent] = {}
+        self.resent = 0
 
     def pending(self) -> int:
-        """Chunks of this sink still waiting in Redis (their frames are deleted once analysed)."""
-        while self._pending and not self.redis.exists(self._pending[0]):
-            self._pending.popleft()
-        return self.redis.exists(*self._pending) if self._pending else 0
+        """Chunks sent and not yet acknowledged (analysed, or their frames consumed)."""
+        return self._patiently(self._check_outstanding)
+
+    def _check_outstanding(self) -> int:
+        keys = list(self._outstanding)
+        if not keys:
+            return 0
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.exists(key)
+            present = pipe.execute()
+        for key, exists in zip(keys, present):
+            if exists:
+                continue
+            sent = self._outstanding[key]
+            if self.is_done is None or self.is_done(sent.source_id, sent.index):
+                del self._outstanding[key]
+            else:
+                log.warning("chunk %d of source %d left Redis unanalysed (Redis restarted?): sending it again",
+                            sent.index, sent.source_id)
+                self._send(key, sent)
+                self.resent += 1
+        return len(self._outstanding)
 
     def has_room(self) -> bool:
         return self.pending() < self.settings.max_pending_chunks
@@ -66,24 +106,47 @@ class RQSink:
         while not self.has_room():
             time.sleep(poll)
 
+    def drain(self, poll: float = 0.5, timeout: float | None = None) -> None:
+        """Wait until every chunk sent is acknowledged, re-sending lost ones."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.pending():
+            if deadline is not None and time.monotonic() > deadline:
+                raise ServiceError(f"{len(self._outstanding)} chunk(s) still unacknowledged after {timeout:.0f}s")
+            time.sleep(poll)
+
     def put(self, chunk: Chunk) -> None:
+        sent = _Sent(chunk.source_id, chunk.index, chunk.frame_range, encode_chunk(chunk, self.settings.jpeg_quality))
         key = chunk_key(chunk.source_id, chunk.index)
-        blob = encode_chunk(chunk, self.settings.jpeg_quality)
-        retry = Retry(max=self.settings.retries, interval=list(self.settings.retry_intervals)) if self.settings.retries else None
-        try:
-            self.redis.set(key, blob, ex=self.settings.chunk_ttl)
+        self._patiently(lambda: self._send(key, sent))
+        self._outstanding[key] = sent
+
+    def _send(self, key: str, sent: _Sent) -> None:
+        s = self.settings
+        retry = Retry(max=s.retries, interval=list(s.retry_intervals)) if s.retries else None
+        with self.redis.pipeline() as pipe:  # frames and job land together, or neither does
             self.queue.enqueue(
-                JOB, chunk.source_id, chunk.index, key,
-                job_id=job_id(chunk.source_id, chunk.index),
-                description=f"analyze chunk {chunk.index} of source {chunk.source_id} (frames {chunk.frame_range[0]}-{chunk.frame_range[1]})",
-                job_timeout=self.settings.job_timeout,
-                result_ttl=3600,
-                failure_ttl=self.settings.failure_ttl,
-                retry=retry,
+                JOB, sent.source_id, sent.index, key,
+                job_id=job_id(sent.source_id, sent.index),
+                description=f"analyze chunk {sent.index} of source {sent.source_id} (frames {sent.frames[0]}-{sent.frames[1]})",
+                job_timeout=s.job_timeout, result_ttl=3600, failure_ttl=s.failure_ttl, retry=retry, pipeline=pipe,
             )
-        except RedisError as exc:
-            raise ServiceError(f"cannot queue chunk {chunk.index} of source {chunk.source_id}: Redis: {exc}") from exc
-        self._pending.append(key)
+            pipe.set(key, sent.blob, ex=s.chunk_ttl)
+            pipe.execute()
+
+    def _patiently(self, operation: Callable[[], T]) -> T:
+        """Run a Redis operation, waiting out a restart with exponential backoff."""
+        wait, deadline = 0.25, time.monotonic() + self.redis_patience
+        while True:
+            try:
+                return operation()
+            except (ConnectionError, TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise ServiceError(f"Redis unreachable for over {self.redis_patience:.0f}s: {exc}") from exc
+                log.warning("Redis unreachable (%s): retrying in %.1fs", exc, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, 5.0)
+            except RedisError as exc:
+                raise ServiceError(f"Redis: {exc}") from exc
 
     def close(self) -> None:
         pass

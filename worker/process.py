@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
 from rq import SimpleWorker
 from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
@@ -76,6 +77,33 @@ class AnalysisWorker(SimpleWorker):
                 log.warning("heartbeat of job %s failed: %s", job.id, exc)
 
 
+def work_through_outages(redis, queue: str, burst: bool = False, name: str | None = None) -> None:
+    """Run an AnalysisWorker; if Redis goes away (RQ's worker then quits), wait for it and start a fresh one.
+
+    The process, and the model it loaded, stay; the job that was running when Redis
+    vanished is retried by RQ's registry cleanup, or re-sent by ingest if Redis lost it.
+    """
+    wait = 1.0
+    while True:
+        worker = AnalysisWorker([queue], connection=redis, name=name)
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        except (ConnectionError, TimeoutError) as exc:
+            log.warning("worker %s lost Redis: %s", worker.name, exc)
+        if burst or worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT, or the queue drained
+            return
+        while True:  # RQ's worker quit on an error: wait until Redis answers, then start again
+            try:
+                redis.ping()
+                break
+            except (ConnectionError, TimeoutError):
+                log.warning("Redis unreachable: retrying in %.0fs", wait)
+                time.sleep(wait)
+                wait = min(wait * 2, 30.0)
+        wait = 1.0
+        log.info("Redis is back: starting a fresh worker")
+
+
 def run_workers(settings: Settings, burst: bool = False, processes: int = 1, name: str | None = None) -> int:
     if not settings.redis_url:
         from ferstream.errors import ServiceError
@@ -87,8 +115,7 @@ def run_workers(settings: Settings, burst: bool = False, processes: int = 1, nam
     runtime.engine  # noqa: B018 - migrate and check the database before taking jobs
     if processes <= 1:
         runtime.analyzer  # noqa: B018 - load the model once, before the first job
-        worker = AnalysisWorker([settings.queue], connection=redis, name=name)
-        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        work_through_outages(redis, settings.queue, burst=burst, name=name)
         return 0
     pool = WorkerPool([settings.queue], connection=redis, num_workers=processes, worker_class=AnalysisWorker)
     pool.start(burst=burst, logging_level="INFO")

@@ -24,9 +24,10 @@ from tests.helpers import counts
 RECOVERY_LIMIT_S = 60
 
 
-def start_worker(redis_url: str, database_url: str, name: str) -> subprocess.Popen:
+def start_worker(redis_url: str, database_url: str, name: str, log=None) -> subprocess.Popen:
+    out = open(log, "w") if log else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "ferstream.cli", "worker", "--redis", redis_url, "--database", database_url,
-                             "--name", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                             "--name", name], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_until(predicate, timeout: float, poll: float = 0.05):
