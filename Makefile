@@ -30,8 +30,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[train,test]' --config-settings editable_mode=compat
 	touch $@
 
-system-deps:  ## programs the tests run: redis-server
+system-deps:  ## programs the tests run: redis-server, ffmpeg, chromium, chromedriver
 	@command -v redis-server >/dev/null || { echo "installing redis-server (the tests start their own instance)"; $(APT_INSTALL) redis-server; }
+	@command -v ffmpeg >/dev/null || { echo "installing ffmpeg (the tests serve live streams with it)"; $(APT_INSTALL) ffmpeg; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "installing chromium and chromium-driver (the dashboard's browser tests)"; $(APT_INSTALL) chromium chromium-driver; }
 
 clean:  ## remove the virtual environment and local results
 	rm -rf $(VENV) ferstream.db ferstream.db-wal ferstream.db-shm .pytest_cache

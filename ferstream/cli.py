@@ -64,6 +64,13 @@ def _analyze(args: argparse.Namespace) -> int:
                                        wait=args.wait, store_faces=args.store_faces))
 
 
+def _watch(args: argparse.Namespace) -> int:
+    from ferstream.commands import watch
+
+    return run_command(lambda: watch(_settings(args), args.source, name=args.name, sample_fps=args.sample_fps,
+                                     duration=args.duration))
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ferstream.commands import demo
 
@@ -123,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
     _add_services(p)
     p.set_defaults(handler=_analyze)
+
+    p = sub.add_parser("watch", help="analyse a live source: webcam, video device, RTSP or HTTP (MJPEG, HLS) stream",
+                       description="Sample the newest frame of a live source a few times a second and analyse it (in "
+                                   "this process, or queued to RQ workers with --redis/REDIS_URL). A dropped stream is "
+                                   "reopened with backoff; when the workers fall behind, frames are dropped and counted, "
+                                   "never piled up. Ctrl-C or SIGTERM stops cleanly, analysing the last partial chunk.")
+    p.add_argument("source", metavar="SOURCE", help="webcam index (0), device path (/dev/video0) or rtsp://, http(s):// URL")
+    p.add_argument("--name", help="source name shown in status, export and the dashboard (default: SOURCE)")
+    p.add_argument("--sample-fps", type=float, metavar="F", help="frames per second to analyse (default: 5)")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
+    p.add_argument("--analysis-width", type=int, metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
+    p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    _add_services(p)
+    p.set_defaults(handler=_watch)
 
     p = sub.add_parser("demo", help="analyse a demo clip built from skimage's astronaut photo (or VIDEO)",
                        description="Analyse VIDEO, or a clip made at run time from skimage.data.astronaut(), in-process, and print the summary.")

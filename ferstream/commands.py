@@ -26,9 +26,10 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
     if queued:
+        from db.writes import chunk_done
         from ingest.queue import RQSink, connect_redis
 
-        sink = RQSink(connect_redis(settings.redis_url), settings)
+        sink = RQSink(connect_redis(settings.redis_url), settings, is_done=lambda s, i: chunk_done(engine, s, i))
     else:
         from worker.inline import InlineSink
         from worker.runtime import Runtime, set_runtime
@@ -50,7 +51,7 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
               "run `ferstream worker` to analyse them and `ferstream status` to follow progress")
         return 2 if failures else 0
     if queued and source_ids:
-        wait_for_sources(engine, source_ids)
+        wait_for_sources(engine, source_ids, tick=sink.pending)  # pending() re-sends chunks a Redis restart lost
     for sid in source_ids:
         print_summary(engine, sid)
     return 2 if failures else 0
@@ -76,7 +77,8 @@ def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queue
             bar.close()
 
 
-def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: float | None = None) -> None:
+def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: float | None = None,
+                     tick=None) -> None:
     """Block until every source is done or failed, with a progress bar fed by the workers' results."""
     from tqdm import tqdm
 
@@ -92,6 +94,8 @@ def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: 
             bar.update(int(df["frames_analysed"].sum() + df["frames_failed"].sum()) - bar.n)
             if df["status"].isin(["done", "failed"]).all():
                 return
+            if tick:
+                tick()
             if timeout is not None and time.monotonic() - start > timeout:
                 raise FerstreamError(f"sources {source_ids} not finished after {timeout:.0f}s")
             time.sleep(poll)
@@ -182,3 +186,72 @@ def export(settings: Settings, source: str, fmt: str, output: str | None) -> int
         df.to_parquet(path, index=False)
     print(f"wrote {len(df)} face rows of source {sid} to {path}")
     return 0
+
+
+def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
+          duration: float | None = None) -> int:
+    """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.
+
+    The first Ctrl-C or SIGTERM stops cleanly (the partial last chunk is
+    analysed or queued); a second one stops at once.
+    """
+    import signal
+    import threading
+
+    import db
+    from ingest.live import watch_source
+
+    engine = db.connect(settings.database_url)
+    queued = settings.redis_url is not None
+    if queued:
+        from db.writes import chunk_done
+        from ingest.queue import RQSink, connect_redis
+
+        sink = RQSink(connect_redis(settings.redis_url), settings, is_done=lambda s, i: chunk_done(engine, s, i))
+    else:
+        from worker.inline import InlineSink
+        from worker.runtime import Runtime, set_runtime
+
+        runtime = Runtime(settings)
+        set_runtime(runtime)
+        sink = InlineSink(runtime)
+
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"ferstream: {signal.Signals(signum).name}: stopping after the current chunk "
+              "(again to stop at once)", file=sys.stderr)
+        stop.set()
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        source_id = watch_source(engine, source, sink, settings, name=name, sample_fps=sample_fps, stop=stop,
+                                 max_seconds=duration)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    print_watch_summary(engine, source_id, queued)
+    return 0
+
+
+def print_watch_summary(engine, source_id: int, queued: bool, file=None) -> None:
+    """In-process: the usual summary; either way the live counters (sampled, sent, dropped, reconnects)."""
+    from db.queries import progress
+
+    file = file or sys.stdout
+    p = progress(engine, source_id)
+    if queued:
+        print(f"\nsource {source_id}: {p['name']} [{p['state']}]", file=file)
+        if p["error"]:
+            print(f"  error: {p['error']}", file=file)
+    else:
+        print_summary(engine, source_id, file=file)
+    print(f"  live: {p['frames_queued'] + p['frames_dropped']} frames sampled, {p['frames_queued']} "
+          f"{'queued' if queued else 'analysed'}, {p['frames_dropped']} dropped (workers behind), "
+          f"{p['reconnects']} reconnects", file=file)
+    if queued:
+        print("  run `ferstream worker` to analyse the queued frames and `ferstream status` to follow them", file=file)

@@ -1,0 +1,155 @@
+"""Ingesting a live source: chunk the frames its reader samples, send them while the sink has room.
+
+A live source cannot wait: when the workers fall behind (the sink has no
+room), a chunk's frames are dropped and counted in ``Source.frames_dropped``
+instead of piling up in Redis. Drops and reconnects of the stream are
+recorded on the source as they happen. On stop the partial last chunk is
+flushed and the source is marked ``stopped``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+
+from db import writes
+from ferstream.errors import VideoError
+from ferstream.results import Chunk, Frame
+from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, Settings
+from ingest.files import Sink
+from ingest.stream import DEFAULT_OPEN_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, LatestFrameReader, LiveFrame
+from ingest.video import analysis_scale, to_analysis_frame
+
+log = logging.getLogger(__name__)
+
+#: called with each full (or last) chunk and whether it was sent (True) or dropped for lack of room (False)
+OnChunk = Callable[[Chunk, bool], None]
+
+
+def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *, name: str | None = None,
+                 sample_fps: float | None = None, stop: threading.Event | None = None,
+                 max_seconds: float | None = None, open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT_S, on_chunk: OnChunk | None = None) -> int:
+    """Watch a live source until ``stop`` is set or ``max_seconds`` pass; returns the source id.
+
+    A source that cannot be opened raises ``VideoError`` before anything is
+    recorded. Once open, a dropped stream is reopened with backoff for as long
+    as the watch lasts.
+    """
+    sample_fps = DEFAULT_LIVE_SAMPLE_FPS if sample_fps is None else sample_fps
+    if sample_fps <= 0:
+        raise VideoError(f"--sample-fps must be positive, got {sample_fps}")
+    stop = stop or threading.Event()
+    start = time.monotonic()  # timestamp 0 of the source's frames
+    with LatestFrameReader(source, sample_fps=sample_fps, open_timeout=open_timeout, read_timeout=read_timeout) as reader:
+        source_id = writes.create_source(
+            engine, name=name or _default_name(reader.name), kind="live", uri=reader.name, fps=reader.fps,
+            width=reader.width, height=reader.height, sample_fps=sample_fps)
+        live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.chunk_seconds * sample_fps)),
+                          settings.analysis_width, start, on_chunk)
+        try:
+            live.run(stop, max_seconds)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, without analysing the partial chunk
+            live.finish("stopped", "interrupted")
+            raise
+        except BaseException as exc:
+            live.finish("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        reader.request_stop()
+        for frame in reader.take():
+            live.add(frame)
+        live.flush()
+        live.finish("stopped", reader.last_error)
+    log.info("%s: stopped after %.0fs: %d frames sampled, %d sent, %d dropped, %d reconnects", reader.name,
+             live.elapsed, live.sampled, live.sent, live.dropped, reader.reconnects)
+    return source_id
+
+
+def _default_name(source: str) -> str:
+    return f"camera {source}" if source.isdigit() else source
+
+
+class LiveIngest:
+    """The sampling loop of one watched source and its counters."""
+
+    def __init__(self, engine: Engine, source_id: int, sink: Sink, reader: LatestFrameReader, per_chunk: int,
+                 analysis_width: int, start: float, on_chunk: OnChunk | None = None):
+        self.engine = engine
+        self.source_id = source_id
+        self.sink = sink
+        self.reader = reader
+        self.per_chunk = per_chunk
+        self.analysis_width = analysis_width
+        self.on_chunk = on_chunk
+        self.sampled = 0  # frames taken from the reader
+        self.sent = 0  # ... and sent to the sink
+        self.thinned = 0  # ... and dropped because the sink had no room
+        self.chunks = 0  # chunks sent (the next chunk's index)
+        self.batch: list[Frame] = []
+        self.start = start
+        self._recorded: tuple | None = None
+
+    @property
+    def dropped(self) -> int:
+        """Sampled frames not analysed because the workers (or this process) fell behind."""
+        return self.thinned + self.reader.frames_overwritten
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def run(self, stop: threading.Event, max_seconds: float | None) -> None:
+        """Chunk the reader's sampled frames as they come, until stopped."""
+        self._sync()
+        while not stop.is_set() and (max_seconds is None or self.elapsed < max_seconds):
+            for frame in self.reader.take(timeout=0.2):
+                self.add(frame)
+            self._sync()
+
+    def add(self, live: LiveFrame) -> None:
+        scale = analysis_scale(live.image.shape[1], self.analysis_width)
+        self.batch.append(Frame(live.seq, live.monotonic - self.start, to_analysis_frame(live.image, scale),
+                                live.captured_at, scale))
+        self.sampled += 1
+        if len(self.batch) == self.per_chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the frames sampled so far as one chunk, or drop them if the sink has no room."""
+        if not self.batch:
+            return
+        chunk, self.batch = Chunk(self.source_id, self.chunks, self.batch), []
+        first, last = chunk.frame_range
+        if getattr(self.sink, "has_room", lambda: True)():
+            writes.record_chunk(self.engine, self.source_id, chunk.index, first, last, len(chunk.frames),
+                                self.reader.frames_read, self.dropped)
+            if self._recorded:  # record_chunk marked the source "reading"
+                self._recorded = ("reading", *self._recorded[1:])
+            self.sink.put(chunk)
+            self.chunks += 1
+            self.sent += len(chunk.frames)
+            sent = True
+        else:
+            self.thinned += len(chunk.frames)
+            log.info("source %d: workers behind, dropped frames %d-%d (%d dropped so far)",
+                     self.source_id, first, last, self.dropped)
+            sent = False
+        if self.on_chunk:
+            self.on_chunk(chunk, sent)
+
+    def finish(self, state: str, error: str | None) -> None:
+        writes.update_source(self.engine, self.source_id, state=state, error=error, reconnects=self.reader.reconnects,
+                             frames_read=self.reader.frames_read, frames_dropped=self.dropped)
+
+    def _sync(self) -> None:
+        """Record the stream's state on the source when it changes (a drop, a reconnect)."""
+        r = self.reader
+        now = (r.state, r.reconnects, r.last_error, self.dropped)
+        if now != self._recorded:
+            self._recorded = now
+            writes.update_source(self.engine, self.source_id, state=r.state, reconnects=r.reconnects, error=r.last_error,
+                                 frames_dropped=self.dropped, frames_read=r.frames_read)

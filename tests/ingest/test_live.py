@@ -1,0 +1,375 @@
+"""Live sources against real streams: FFmpeg serves the astronaut clip as HTTP MJPEG on a loopback port.
+
+The server is killed and restarted mid-stream, dead and silent ports are
+watched, Redis is left without workers, and a real `ferstream watch` process
+gets SIGTERM. Every server and process is killed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import select
+
+import db
+from db.models import Chunk as ChunkRow
+from db.models import Frame as FrameRow
+from db.models import Source
+from ferstream.errors import VideoError
+from ferstream.settings import Settings
+from ingest.live import watch_source
+from ingest.queue import RQSink
+from tests.conftest import free_port
+from tests.helpers import counts
+from worker.inline import InlineSink
+from worker.runtime import Runtime, set_runtime
+
+FAIL_FAST_LIMIT_S = 15
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port, without connecting (FFmpeg's -listen 1 serves one client only)."""
+    want = f"0100007F:{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(f[1] == want and f[3] == "0A" for f in (line.split() for line in lines)):
+            return True
+    return False
+
+
+class MjpegServer:
+    """``ffmpeg -re -stream_loop -1 -i CLIP -f mpjpeg -listen 1 http://127.0.0.1:PORT/live.mjpg``: stop, start again."""
+
+    def __init__(self, clip: Path, log: Path):
+        self.clip = clip
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/live.mjpg"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i",
+                 str(self.clip), "-f", "mpjpeg", "-listen", "1", self.url],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while not _listening(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ffmpeg did not start serving {self.url}: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+def _require_ffmpeg() -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed: `make system-deps` installs it (it serves the test streams)")
+
+
+@pytest.fixture
+def mjpeg_server(tmp_path, astronaut_video):
+    _require_ffmpeg()
+    server = MjpegServer(astronaut_video, tmp_path / "ffmpeg.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def hls_url(tmp_path, astronaut_video):
+    """A live HLS stream of the clip (2-second segments) served by Python's http.server."""
+    _require_ffmpeg()
+    out = tmp_path / "hls"
+    out.mkdir()
+    port = free_port()
+    with open(tmp_path / "ffmpeg.log", "a") as log:
+        procs = [subprocess.Popen(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+                                   "-i", str(astronaut_video), "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
+                                   "-f", "hls", "-hls_time", "2", "-hls_list_size", "5", "-hls_flags", "delete_segments",
+                                   str(out / "live.m3u8")], stdin=subprocess.DEVNULL, stdout=log, stderr=log)]
+    try:
+        procs.append(subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                       "--directory", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_until(lambda: (out / "live.m3u8").exists() and _listening(port), 30)
+        yield f"http://127.0.0.1:{port}/live.m3u8"
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(10)
+
+
+def _inline_sink(settings: Settings) -> InlineSink:
+    runtime = Runtime(settings)
+    set_runtime(runtime)
+    return InlineSink(runtime)
+
+
+def _source(engine, source_id: int) -> Source:
+    with engine.connect() as conn:
+        return conn.execute(select(Source).where(Source.id == source_id)).one()
+
+
+def _frames(engine, source_id: int) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(FrameRow).where(FrameRow.source_id == source_id).order_by(FrameRow.frame_index)).all()
+
+
+def wait_until(predicate, timeout: float, poll: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class Watch:
+    """``watch_source`` on a thread of its own, with the chunks it produced: (chunk, sent)."""
+
+    def __init__(self, engine, url: str, sink, settings: Settings, **kwargs):
+        self.stop = threading.Event()
+        self.chunks: list = []
+        self.source_id: int | None = None
+        self.error: BaseException | None = None
+
+        def run():
+            try:
+                self.source_id = watch_source(engine, url, sink, settings, stop=self.stop,
+                                              on_chunk=lambda c, sent: self.chunks.append((c, sent)), **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread by join()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float = 60) -> int:
+        self.stop.set()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"watch_source did not stop within {timeout}s"
+        if self.error:
+            raise self.error
+        return self.source_id
+
+    def frames(self, sent: bool | None = None) -> list:
+        return [f for c, s in self.chunks if sent is None or s == sent for f in c.frames]
+
+
+@pytest.mark.timeout(120)
+def test_watch_http_mjpeg_stream_in_process(mjpeg_server, sqlite_url):
+    settings = Settings(database_url=sqlite_url)
+    engine = db.connect(sqlite_url)
+    started = datetime.now(timezone.utc)
+    sampled = []
+    source_id = watch_source(engine, mjpeg_server.url, _inline_sink(settings), settings, sample_fps=5, max_seconds=4,
+                             on_chunk=lambda chunk, sent: sampled.extend(chunk.frames))
+
+    src = _source(engine, source_id)
+    assert (src.kind, src.uri, src.state, src.sample_fps) == ("live", mjpeg_server.url, "stopped", 5.0)
+    assert src.width == 640 and src.height == 360
+    span = (sampled[-1].captured_at - sampled[0].captured_at).total_seconds()
+    assert 5 <= len(sampled) <= span * 5 + 2, (len(sampled), span)  # 5 a second of the stream's 15, never more
+    assert all(f.captured_at.tzinfo is not None and f.captured_at.utcoffset() == timedelta(0) for f in sampled)
+    assert all(b.captured_at > a.captured_at and b.timestamp > a.timestamp and b.index > a.index
+               for a, b in zip(sampled, sampled[1:]))
+    rows = _frames(engine, source_id)
+    assert [r.frame_index for r in rows] == [f.index for f in sampled]
+    assert all(r.captured_at is not None for r in rows)
+    stored = rows[0].captured_at.replace(tzinfo=rows[0].captured_at.tzinfo or timezone.utc)  # SQLite keeps no zone
+    assert started - timedelta(seconds=1) < stored < datetime.now(timezone.utc)
+    assert src.frames_queued == len(rows) and src.frames_dropped == 0 and src.reconnects == 0
+    c = counts(sqlite_url, source_id)
+    assert c["faces"] >= len(rows) // 2, c  # the astronaut's face, in most frames
+    assert src.frames_read > len(rows)  # the reader decodes every frame; 5 a second are sampled
+
+
+@pytest.mark.timeout(120)
+def test_watch_hls_stream_samples_whole_segments_at_the_asked_rate(hls_url, sqlite_url):
+    """HLS delivers a 2-second segment at once: the frames sampled from each burst keep their media spacing."""
+    settings = Settings(database_url=sqlite_url)
+    engine = db.connect(sqlite_url)
+    sampled = []
+    source_id = watch_source(engine, hls_url, _inline_sink(settings), settings, sample_fps=5, max_seconds=9,
+                             on_chunk=lambda chunk, sent: sampled.extend(chunk.frames))
+
+    src = _source(engine, source_id)
+    assert src.state == "stopped" and src.frames_dropped == 0
+    assert len(sampled) >= 15, len(sampled)  # about 5 a second once segments flow (not one per segment)
+    gaps = sorted((b.captured_at - a.captured_at).total_seconds() for a, b in zip(sampled, sampled[1:]))
+    assert gaps[0] > 0  # strictly increasing capture times, even within a burst
+    assert 0.15 < gaps[len(gaps) // 2] < 0.25, gaps  # spaced 1/5 s apart: media time, not arrival time
+    assert sampled[-1].captured_at <= datetime.now(timezone.utc)
+    assert counts(sqlite_url, source_id)["frames"] == len(sampled)
+
+
+@pytest.mark.timeout(180)
+def test_server_killed_and_restarted_reconnects(mjpeg_server, sqlite_url):
+    settings = Settings(database_url=sqlite_url)
+    engine = db.connect(sqlite_url)
+    watch = Watch(engine, mjpeg_server.url, _inline_sink(settings), settings, sample_fps=5, read_timeout=2,
+                  max_seconds=90)
+    try:
+        wait_until(lambda: len(watch.frames()) >= 5, 60)
+        source_id = watch.chunks[0][0].source_id
+        mjpeg_server.kill()
+        killed = datetime.now(timezone.utc)
+        wait_until(lambda: _source(engine, source_id).state == "reconnecting", 10)  # visible in `ferstream status`
+        assert "stream dropped" in _source(engine, source_id).error
+        time.sleep(1.0)
+        mjpeg_server.start()
+        restarted = datetime.now(timezone.utc)
+        wait_until(lambda: [f for f in watch.frames() if f.captured_at > restarted], 60)
+    finally:
+        source_id = watch.join()
+
+    src = _source(engine, source_id)
+    assert src.reconnects >= 1
+    assert src.state == "stopped"
+    assert "stream dropped" in src.error and "reconnected after" in src.error
+    rows = _frames(engine, source_id)
+    before = [r for r in rows if r.captured_at.replace(tzinfo=timezone.utc) < killed]
+    after = [r for r in rows if r.captured_at.replace(tzinfo=timezone.utc) > restarted]
+    assert before and after
+    assert len({r.frame_index for r in rows}) == len(rows) == src.frames_queued
+    back_in = min(f.captured_at for f in watch.frames() if f.captured_at > restarted) - restarted
+    print(f"first frame {back_in.total_seconds():.1f}s after the server restarted; "
+          f"{src.reconnects} reconnect(s); {len(before)} frames before, {len(after)} after")
+
+
+def _silent_port() -> socket.socket:
+    """A port that accepts connections and never answers (a hung server)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("scheme", ["http", "rtsp"])
+def test_dead_port_fails_fast_with_a_clear_error(scheme, sqlite_url):
+    settings = Settings(database_url=sqlite_url)
+    engine = db.connect(sqlite_url)
+    url = f"{scheme}://127.0.0.1:{free_port()}/live"
+    start = time.monotonic()
+    with pytest.raises(VideoError) as err:
+        watch_source(engine, url, _NoSink(), settings, max_seconds=5)
+    took = time.monotonic() - start
+    assert str(err.value).startswith(f"{url}: cannot open stream: connection refused")
+    assert took < FAIL_FAST_LIMIT_S
+    with engine.connect() as conn:
+        assert conn.execute(select(Source)).first() is None  # nothing recorded
+    print(f"{scheme}: failed in {took:.2f}s: {err.value}")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("scheme", ["http", "rtsp"])
+def test_hung_server_fails_within_the_open_timeout(scheme, sqlite_url):
+    settings = Settings(database_url=sqlite_url)
+    engine = db.connect(sqlite_url)
+    with _silent_port() as server:
+        url = f"{scheme}://127.0.0.1:{server.getsockname()[1]}/live"
+        start = time.monotonic()
+        with pytest.raises(VideoError, match="accepted the connection but sent no video within 3s") as err:
+            watch_source(engine, url, _NoSink(), settings, open_timeout=3, max_seconds=5)
+        took = time.monotonic() - start
+    assert str(err.value).startswith(f"{url}: cannot open stream")
+    assert took < FAIL_FAST_LIMIT_S
+    print(f"{scheme}: failed in {took:.2f}s: {err.value}")
+
+
+class _NoSink:
+    def put(self, chunk) -> None:
+        raise AssertionError("nothing should reach the sink")
+
+
+@pytest.mark.timeout(120)
+def test_workers_behind_live_source_drops_frames_and_redis_stays_bounded(mjpeg_server, sqlite_url, redis_url):
+    settings = Settings(database_url=sqlite_url, redis_url=redis_url, max_pending_chunks=2)
+    engine = db.connect(sqlite_url)
+    redis = Redis.from_url(redis_url)
+    watch = Watch(engine, mjpeg_server.url, RQSink(redis, settings), settings, sample_fps=5, max_seconds=7)
+    most_keys = 0
+    try:
+        while watch.thread.is_alive():  # no worker runs: nothing leaves Redis
+            most_keys = max(most_keys, len(redis.keys("ferstream:chunk:*")))
+            time.sleep(0.1)
+    finally:
+        source_id = watch.join()
+
+    src = _source(engine, source_id)
+    sampled, sent, dropped = len(watch.frames()), len(watch.frames(sent=True)), len(watch.frames(sent=False))
+    assert most_keys <= 2 and len(redis.keys("ferstream:chunk:*")) == 2
+    assert src.frames_dropped == dropped > 0
+    assert src.frames_queued == sent
+    assert src.frames_queued + src.frames_dropped == sampled
+    assert src.state == "stopped"
+    with engine.connect() as conn:
+        assert conn.execute(select(ChunkRow.chunk_index).where(ChunkRow.source_id == source_id)).scalars().all() == [0, 1]
+    print(f"{sampled} frames sampled: {sent} queued, {dropped} dropped; at most {most_keys} chunks in Redis")
+
+
+def _state(db_path: Path) -> str | None:
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute("SELECT state FROM sources ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tmp_path):
+    db_path = tmp_path / "watch.db"
+    url = f"sqlite:///{db_path}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(PYTHONUNBUFFERED="1", FERSTREAM_CHUNK_SECONDS="30")  # one chunk: only the flush on stop analyses it
+    proc = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "watch", mjpeg_server.url, "--name", "lobby",
+                             "--sample-fps", "5", "--database", url], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_until(lambda: _state(db_path) == "reading" or proc.poll() is not None, 90)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(3)  # about 15 frames sampled, all in the unfinished chunk
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert stopped_in < 30
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        src = conn.execute(select(Source)).one()
+    assert (src.name, src.state) == ("lobby", "stopped")
+    rows = _frames(engine, src.id)
+    sampled = int(out.split(" frames sampled")[0].split()[-1])
+    assert 5 <= sampled and len(rows) == src.frames_queued == sampled - src.frames_dropped == sampled
+    assert f"live: {sampled} frames sampled, {sampled} analysed" in out
+    print(f"stopped {stopped_in:.1f}s after SIGTERM; {sampled} frames sampled and analysed")
