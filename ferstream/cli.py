@@ -18,6 +18,7 @@ log = logging.getLogger("ferstream")
 
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is not news to a user
 
 
 def run_command(fn: Callable[[], object]) -> int:

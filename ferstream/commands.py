@@ -159,7 +159,7 @@ def status(settings: Settings) -> int:
     if df.empty:
         print("no sources yet: submit one with `ferstream analyze VIDEO`")
         return 0
-    cols = ["id", "name", "kind", "status", "frames_queued", "frames_analysed", "frames_failed", "frames_dropped",
+    cols = ["id", "name", "kind", "status", "state", "frames_queued", "frames_analysed", "frames_failed", "frames_dropped",
             "faces", "reconnects", "error"]
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(df[cols].to_string(index=False))
