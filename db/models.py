@@ -68,6 +68,7 @@ class Frame(Base):
     """An analysed frame: face_count 0 means analysed and no face, not 'not analysed'."""
 
     __tablename__ = "frames"
+    __table_args__ = (Index("ix_frames_source_captured", "source_id", "captured_at"),)
 
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     frame_index: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -85,6 +86,7 @@ class Face(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "frame_index", "face_index", name="uq_faces_frame_face"),
         Index("ix_faces_source_time", "source_id", "timestamp"),
+        Index("ix_faces_source_captured", "source_id", "captured_at"),  # live sources: wall-clock windows
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
