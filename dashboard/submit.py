@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 import db
 from db.models import Source
 from ferstream.errors import FerstreamError
 from ferstream.settings import Settings
-from ingest.files import Sink, ingest_file
+from ferstream.sinks import make_sink
+from ingest.files import ingest_file
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +60,3 @@ def submit_video(settings: Settings, path: Path, *, name: str | None = None, sam
         if time.monotonic() > deadline:
             raise FerstreamError(f"{Path(uri).name}: ingest has not started after {wait_s:.0f}s")
         time.sleep(0.05)
-
-
-def make_sink(settings: Settings, engine: Engine) -> Sink:
-    """Where chunks go, as in ``ferstream analyze``: the RQ queue with Redis, else the in-process analyzer."""
-    if settings.redis_url:
-        from db.writes import chunk_done
-        from ingest.queue import RQSink, connect_redis
-
-        redis = connect_redis(settings.redis_url)
-        return RQSink(redis, settings, is_done=lambda source_id, index: chunk_done(engine, source_id, index))
-    from worker.inline import InlineSink
-    from worker.runtime import Runtime
-
-    return InlineSink(Runtime(settings))

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ferstream.errors import FerstreamError, VideoError
 from ferstream.settings import Settings
+from ferstream.sinks import make_sink
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +26,7 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
     settings = settings.with_(store_faces=store_faces or None)
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
-    if queued:
-        from db.writes import chunk_done
-        from ingest.queue import RQSink, connect_redis
-
-        sink = RQSink(connect_redis(settings.redis_url), settings, is_done=lambda s, i: chunk_done(engine, s, i))
-    else:
-        from worker.inline import InlineSink
-        from worker.runtime import Runtime, set_runtime
-
-        runtime = Runtime(settings)
-        set_runtime(runtime)
-        sink = InlineSink(runtime)
+    sink = make_sink(settings, engine)
 
     source_ids, failures = [], []
     for i, video in enumerate(videos):
@@ -203,18 +193,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
 
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
-    if queued:
-        from db.writes import chunk_done
-        from ingest.queue import RQSink, connect_redis
-
-        sink = RQSink(connect_redis(settings.redis_url), settings, is_done=lambda s, i: chunk_done(engine, s, i))
-    else:
-        from worker.inline import InlineSink
-        from worker.runtime import Runtime, set_runtime
-
-        runtime = Runtime(settings)
-        set_runtime(runtime)
-        sink = InlineSink(runtime)
+    sink = make_sink(settings, engine)
 
     stop = threading.Event()
 

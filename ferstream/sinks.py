@@ -1,0 +1,25 @@
+"""Where ingest sends chunks: the RQ queue when Redis is configured, else the in-process analyzer.
+
+One place for the wiring that ``ferstream analyze``, ``ferstream watch`` and the
+dashboard's upload share.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from ferstream.settings import Settings
+
+
+def make_sink(settings: Settings, engine: Engine):
+    """An ``RQSink`` (with Redis; it re-sends chunks a Redis restart lost) or an ``InlineSink``."""
+    if settings.redis_url:
+        from db.writes import chunk_done
+        from ingest.queue import RQSink, connect_redis
+
+        return RQSink(connect_redis(settings.redis_url), settings,
+                      is_done=lambda source_id, index: chunk_done(engine, source_id, index))
+    from worker.inline import InlineSink
+    from worker.runtime import Runtime
+
+    return InlineSink(Runtime(settings))
