@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(APT_INSTALL) python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[train,test]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q -e '.[train,test]'
 	touch $@
 
 system-deps:  ## programs the tests run: redis-server, ffmpeg, chromium, chromedriver
