@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from sqlalchemy import func, select
 
@@ -38,3 +40,28 @@ def counts(database_url: str, source_id: int) -> dict:
         labels = dict(conn.execute(select(Face.emotion, func.count()).where(Face.source_id == source_id).group_by(Face.emotion)).all())
         distinct_frames = conn.execute(select(func.count(func.distinct(Frame.frame_index))).where(Frame.source_id == source_id)).scalar()
     return {"frames": frames, "distinct_frames": distinct_frames, "no_face": no_face, "faces": faces, "labels": labels}
+
+
+def start_worker(redis_url: str, database_url: str, name: str, log=None) -> subprocess.Popen:
+    """A long-running ``ferstream worker`` in its own process group (so the tests can signal all of it)."""
+    out = open(log, "w") if log else subprocess.DEVNULL
+    return subprocess.Popen([*CLI, "worker", "--redis", redis_url, "--database", database_url, "--name", name],
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_process_group(proc: subprocess.Popen | None, timeout: float = 30) -> None:
+    """SIGTERM a process started with ``start_new_session`` and wait for it, if it still runs."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+
+
+def wait_until(predicate, timeout: float, poll: float = 0.05):
+    """The first truthy value of ``predicate()``, polled until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 from sqlalchemy import select
@@ -12,8 +10,7 @@ from sqlalchemy.engine import make_url
 import db
 from db.models import Chunk as ChunkRow
 from tests.faults.proxy import CuttableProxy
-from tests.faults.test_worker_killed import start_worker, wait_until
-from tests.helpers import counts, ferstream
+from tests.helpers import counts, ferstream, start_worker, stop_process_group, wait_until
 
 
 def test_database_outage_then_every_chunk_lands_once(tmp_path, postgres_url, redis_url):
@@ -43,9 +40,7 @@ def test_database_outage_then_every_chunk_lands_once(tmp_path, postgres_url, red
 
         wait_until(all_done, 120, poll=1)
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(30)
+        stop_process_group(worker)
         proxy.cut()
     c = counts(postgres_url, 1)
     assert c["frames"] == 90 == c["distinct_frames"]

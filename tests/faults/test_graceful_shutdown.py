@@ -12,8 +12,7 @@ import db
 from ferstream.settings import Settings
 from ingest.files import ingest_file
 from ingest.queue import RQSink
-from tests.faults.test_worker_killed import start_worker, wait_until
-from tests.helpers import counts
+from tests.helpers import counts, start_worker, wait_until
 
 
 def test_sigterm_finishes_the_running_chunk(tmp_path, redis_url, sqlite_url):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 
 from tests.conftest import RedisServer
-from tests.faults.test_worker_killed import start_worker, wait_until
-from tests.helpers import counts
+from tests.helpers import counts, start_worker, stop_process_group, wait_until
 
 
 def test_redis_restart_mid_analysis(tmp_path, sqlite_url):
@@ -35,9 +33,7 @@ def test_redis_restart_mid_analysis(tmp_path, sqlite_url):
     finally:
         if ingest and ingest.poll() is None:
             ingest.kill()
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(30)
+        stop_process_group(worker)
         server.stop()
     c = counts(sqlite_url, 1)
     assert c["frames"] == 180 == c["distinct_frames"]

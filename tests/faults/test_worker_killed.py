@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from redis import Redis
@@ -19,25 +17,9 @@ from db.queries import sources
 from ferstream.settings import Settings
 from ingest.files import ingest_file
 from ingest.queue import RQSink
-from tests.helpers import counts
+from tests.helpers import counts, start_worker, stop_process_group, wait_until
 
 RECOVERY_LIMIT_S = 60
-
-
-def start_worker(redis_url: str, database_url: str, name: str, log=None) -> subprocess.Popen:
-    out = open(log, "w") if log else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", "ferstream.cli", "worker", "--redis", redis_url, "--database", database_url,
-                             "--name", name], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_until(predicate, timeout: float, poll: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_killed_worker_chunk_is_analysed_again_by_another(tmp_path, redis_url, sqlite_url):
@@ -64,10 +46,8 @@ def test_killed_worker_chunk_is_analysed_again_by_another(tmp_path, redis_url, s
         wait_until(lambda: sources(engine).iloc[0]["status"] == "done", RECOVERY_LIMIT_S + 30, poll=0.5)
         recovered_in = time.monotonic() - killed_at
     finally:
-        for p in (first, second):
-            if p and p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(30)
+        stop_process_group(first)
+        stop_process_group(second)
     c = counts(sqlite_url, 1)
     assert c["frames"] == 120 == c["distinct_frames"]  # none missing, none twice
     assert recovered_in < RECOVERY_LIMIT_S, f"recovered in {recovered_in:.0f}s"

@@ -32,7 +32,7 @@ from ferstream.settings import Settings
 from ingest.live import watch_source
 from ingest.queue import RQSink
 from tests.conftest import free_port
-from tests.helpers import counts
+from tests.helpers import counts, wait_until
 from worker.inline import InlineSink
 from worker.runtime import Runtime, set_runtime
 
@@ -134,16 +134,6 @@ def _source(engine, source_id: int) -> Source:
 def _frames(engine, source_id: int) -> list:
     with engine.connect() as conn:
         return conn.execute(select(FrameRow).where(FrameRow.source_id == source_id).order_by(FrameRow.frame_index)).all()
-
-
-def wait_until(predicate, timeout: float, poll: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 class Watch:
