@@ -36,6 +36,8 @@ DEFAULT_RETRY_INTERVALS = (0, 10, 30, 60, 120, 300)
 DEFAULT_MAX_PENDING_CHUNKS = 32
 #: sampling of live sources, frames per second
 DEFAULT_LIVE_SAMPLE_FPS = 5.0
+#: seconds of a live source per work unit: short, so a frame reaches the database well within a second
+DEFAULT_LIVE_CHUNK_SECONDS = 0.4
 
 
 def _env_float(name: str, default: float) -> float:
@@ -50,6 +52,7 @@ class Settings:
     queue: str = DEFAULT_QUEUE
     model_path: Path = DEFAULT_MODEL
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+    live_chunk_seconds: float = DEFAULT_LIVE_CHUNK_SECONDS
     analysis_width: int = DEFAULT_ANALYSIS_WIDTH
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     chunk_ttl: int = DEFAULT_CHUNK_TTL
@@ -69,6 +72,7 @@ class Settings:
             queue=os.environ.get("FERSTREAM_QUEUE") or DEFAULT_QUEUE,
             model_path=Path(os.environ.get("FERSTREAM_MODEL") or DEFAULT_MODEL),
             chunk_seconds=_env_float("FERSTREAM_CHUNK_SECONDS", DEFAULT_CHUNK_SECONDS),
+            live_chunk_seconds=_env_float("FERSTREAM_LIVE_CHUNK_SECONDS", DEFAULT_LIVE_CHUNK_SECONDS),
             analysis_width=int(_env_float("FERSTREAM_ANALYSIS_WIDTH", DEFAULT_ANALYSIS_WIDTH)),
             max_pending_chunks=int(_env_float("FERSTREAM_MAX_PENDING_CHUNKS", DEFAULT_MAX_PENDING_CHUNKS)),
             store_faces=os.environ.get("FERSTREAM_STORE_FACES", "") in ("1", "true", "yes"),

@@ -49,7 +49,7 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
         source_id = writes.create_source(
             engine, name=name or _default_name(reader.name), kind="live", uri=reader.name, fps=reader.fps,
             width=reader.width, height=reader.height, sample_fps=sample_fps)
-        live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.chunk_seconds * sample_fps)),
+        live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.live_chunk_seconds * sample_fps)),
                           settings.analysis_width, start, on_chunk)
         try:
             live.run(stop, max_seconds)

@@ -287,7 +287,7 @@ def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tm
     db_path = tmp_path / "watch.db"
     url = f"sqlite:///{db_path}"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(PYTHONUNBUFFERED="1", FERSTREAM_CHUNK_SECONDS="30")  # one chunk: only the flush on stop analyses it
+    env.update(PYTHONUNBUFFERED="1", FERSTREAM_LIVE_CHUNK_SECONDS="30")  # one chunk: only the flush on stop analyses it
     proc = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "watch", mjpeg_server.url, "--name", "lobby",
                              "--sample-fps", "5", "--database", url], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
