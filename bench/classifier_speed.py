@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    print(f"| model | batch | threads | ms per face |\n|---|---|---|---|")
+    print("| model | batch | threads | ms per face |\n|---|---|---|---|")
     for threads in args.threads:
         model = EmotionModel(args.model, num_threads=threads)
         print(f"| {model.path.name} ({model.version}) | {args.batch} | {threads} | {per_face_ms(model, args.batch):.3f} |")
