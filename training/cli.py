@@ -29,6 +29,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s")
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="stop after this many epochs without a better PublicTest accuracy (default: %(default)s)")
+    parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (same architecture): fine-tuning, or a new schedule after a finished run")
     parser.add_argument("--widths", default="32,64,128,256", help="channels per stage (default: %(default)s)")
     parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")

@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> dict:
     widths = tuple(int(w) for w in args.widths.split(","))
     depths = tuple(int(d) for d in args.depths.split(","))
     model = build_model(widths=widths, depths=depths)
+    if args.init and not (args.resume and backup.exists()):
+        _load_initial_weights(model, args.init)
     steps = math.ceil(len(train) / args.batch_size)
     warmup = min(DEFAULT_WARMUP_EPOCHS, max(args.epochs - 1, 0)) * steps
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -132,6 +134,21 @@ class EpochLog(keras.callbacks.Callback):
                  epoch + 1, self.epochs, logs.get("loss", float("nan")), logs.get("accuracy", float("nan")),
                  logs.get("val_loss", float("nan")), logs.get("val_accuracy", float("nan")),
                  _hms(elapsed), _hms(eta))
+
+
+def _load_initial_weights(model: keras.Model, path: str) -> None:
+    from ferstream.emotion_model import model_paths
+    from ferstream.errors import ModelError
+
+    source = model_paths(path)["keras"]
+    if not source.exists():
+        raise ModelError(f"--init {path}: no .keras model at {source}")
+    donor = keras.saving.load_model(source, compile=False)
+    try:
+        model.set_weights(donor.get_weights())
+    except ValueError as exc:
+        raise ModelError(f"--init {source}: its architecture ({donor.name}) differs from this run's ({model.name}): {exc}") from exc
+    log.info("initial weights from %s", source)
 
 
 def _hms(seconds: float) -> str:

@@ -119,3 +119,22 @@ def test_cli_reports_bad_data_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "missing.csv: no such file or folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_starts_from_another_models_weights(trained, tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.errors import ModelError
+    from training.train import run
+
+    out, _ = trained
+    donor = keras.saving.load_model(out / "ferstream-emotion.keras")
+    args = ("--data", str(tiny_csv), "--out", str(tmp_path / "ft"), "--batch-size", "16", "--widths", "8,16",
+            "--depths", "1,1", "--learning-rate", "1e-9")
+    run(train_args(*args, "--epochs", "1", "--init", str(out / "ferstream-emotion.keras")))
+    tuned = keras.saving.load_model(tmp_path / "ft" / "ferstream-emotion.keras")
+    for a, b in zip(donor.trainable_weights, tuned.trainable_weights):  # a near-zero learning rate keeps them
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-3)
+    with pytest.raises(ModelError, match="architecture"):
+        run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "bad"), "--epochs", "1", "--widths", "8",
+                       "--depths", "1", "--init", str(out / "ferstream-emotion.keras")))
