@@ -7,6 +7,7 @@ TensorFlow.
 from __future__ import annotations
 
 import argparse
+import sys
 
 #: epochs of the cosine learning-rate schedule
 DEFAULT_EPOCHS = 60
@@ -52,5 +53,5 @@ def train_main(argv: list[str] | None = None) -> int:
     from ferstream.cli import run_command
     from training.train import run
 
-    args.argv = argv
+    args.argv = ["train", *(argv if argv is not None else sys.argv[1:])]
     return run_command(lambda: run(args))

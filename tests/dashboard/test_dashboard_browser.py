@@ -241,7 +241,7 @@ def test_wolfgang_langer_in_chromium(wolfgang_db, browser, tmp_path):
     browser.set_window_size(1400, 1250)  # the whole page, for the README
     with dashboard(wolfgang_db, tmp_path) as url:
         browser.get(url)
-        assert wait_for_chart(browser) >= 40  # 20 one-second buckets, most with several emotions
+        assert wait_for_chart(browser) >= 20  # a bar in each of the 20 one-second buckets at least
         assert_no_exception(browser)
         assert metric(browser, "Frames analysed") == "472"
         png = browser.get_screenshot_as_png()

@@ -18,7 +18,7 @@ from training.cli import add_train_arguments
 
 def train_args(*argv: str) -> argparse.Namespace:
     args = add_train_arguments(argparse.ArgumentParser()).parse_args(list(argv))
-    args.argv = list(argv)
+    args.argv = ["train", *argv]
     return args
 
 
@@ -47,6 +47,7 @@ def test_training_writes_the_model_contract(trained):
     assert written["epochs"] == 2
     assert set(written["accuracy"]) == {"PublicTest", "PrivateTest"}  # PrivateTest reported when present
     assert len(written["data_sha256"]) == 64 and written["version"]
+    assert written["training_command"].startswith("ferstream train --data ")
     assert (out / "confusion_PublicTest.png").stat().st_size > 1000
     assert len(history(out)) == 2
 
