@@ -6,7 +6,7 @@ Aggregations run in SQL: a live source can hold millions of face rows.
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.engine import Engine
 
 from db.models import Chunk, Face, Frame, Source
@@ -30,16 +30,18 @@ def find_source(engine: Engine, ref: str | int) -> int:
     raise SourceNotFound(f"no source with id or name {ref!r} (see `ferstream status`)")
 
 
-def sources(engine: Engine) -> pd.DataFrame:
-    """One row per source with its progress and a status: queued, running, done or failed."""
+def sources(engine: Engine, ids: list[int] | None = None) -> pd.DataFrame:
+    """One row per source (or per source in ``ids``) with its progress and a status: queued, running, done or failed."""
     frames = (select(Frame.source_id, func.count().label("frames_analysed"),
                      func.sum(case((Frame.face_count == 0, 1), else_=0)).label("frames_no_face"),
                      func.sum(Frame.face_count).label("faces"))
+              .where(Frame.source_id.in_(ids) if ids is not None else true())
               .group_by(Frame.source_id).subquery())
     chunks = (select(Chunk.source_id,
                      func.sum(case((Chunk.status == "done", 1), else_=0)).label("chunks_done"),
                      func.sum(case((Chunk.status == "failed", 1), else_=0)).label("chunks_failed"),
                      func.sum(case((Chunk.status == "failed", Chunk.n_frames), else_=0)).label("frames_failed"))
+              .where(Chunk.source_id.in_(ids) if ids is not None else true())
               .group_by(Chunk.source_id).subquery())
     q = (select(Source.id, Source.name, Source.kind, Source.uri, Source.state, Source.error,
                 Source.duration_s, Source.fps, Source.width, Source.height, Source.sample_fps,
@@ -54,6 +56,8 @@ def sources(engine: Engine) -> pd.DataFrame:
          .outerjoin(frames, frames.c.source_id == Source.id)
          .outerjoin(chunks, chunks.c.source_id == Source.id)
          .order_by(Source.id))
+    if ids is not None:
+        q = q.where(Source.id.in_(ids))
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).mappings().all())
     if df.empty:
@@ -75,8 +79,7 @@ def source_status(row) -> str:
 
 def progress(engine: Engine, source_id: int) -> dict:
     """Counters of one source, as in ``sources()``."""
-    df = sources(engine)
-    row = df[df["id"] == source_id]
+    row = sources(engine, [source_id])
     if row.empty:
         raise SourceNotFound(f"no source with id {source_id}")
     return row.iloc[0].to_dict()

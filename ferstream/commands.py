@@ -78,8 +78,7 @@ def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: 
     bar = tqdm(unit="frame", desc="workers", disable=None)
     try:
         while True:
-            df = sources(engine)
-            df = df[df["id"].isin(source_ids)]
+            df = sources(engine, source_ids)
             bar.total = int(df["frames_queued"].sum())
             bar.update(int(df["frames_analysed"].sum() + df["frames_failed"].sum()) - bar.n)
             if df["status"].isin(["done", "failed"]).all():
