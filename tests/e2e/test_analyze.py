@@ -94,3 +94,24 @@ def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url):
     dominant = df.groupby("window")["emotion"].agg(lambda s: s.value_counts().index[0])
     assert dominant.nunique() >= 2, dominant.to_dict()  # the emotion mix changes over time
     assert isinstance(df, pd.DataFrame)
+
+
+def test_face_pixels_are_stored_only_when_asked(astronaut_video, tmp_path):
+    import cv2
+    import numpy as np
+    from sqlalchemy import func, select
+
+    import db
+    from db.models import Face
+
+    stored = {}
+    for flag in (False, True):
+        url = f"sqlite:///{tmp_path / f'faces-{flag}.db'}"
+        ferstream("analyze", str(astronaut_video), "--database", url, "--sample-fps", "2", *(["--store-faces"] if flag else []))
+        with db.connect(url).connect() as conn:
+            stored[flag] = conn.execute(select(func.count()).select_from(Face).where(Face.face_jpeg.is_not(None))).scalar()
+            blob = conn.execute(select(Face.face_jpeg).where(Face.face_jpeg.is_not(None)).limit(1)).scalar()
+    assert stored[False] == 0  # privacy by default: boxes, labels, probabilities only
+    assert stored[True] >= 7
+    crop = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert crop.shape == (48, 48)
