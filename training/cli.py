@@ -35,6 +35,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
+    parser.add_argument("--no-quantize", dest="quantize", action="store_false", help="export float32 weights instead of int8 dynamic-range quantized ones (about 3x slower, same accuracy)")
     parser.add_argument("--no-flip-tta", dest="flip_tta", action="store_false", help="export without averaging each face's prediction with its mirror image's")
     return parser
 

@@ -62,14 +62,20 @@ def test_exported_model_loads_through_the_worker_code_and_predicts(trained):
     assert model.predict(faces[:0]).shape == (0, 7)
 
 
-def test_tflite_export_matches_the_keras_model(trained):
+def test_tflite_export_matches_the_keras_model(trained, tmp_path):
     import keras
+
+    from training.export import export_model
 
     out, _ = trained
     keras_model = keras.saving.load_model(out / "ferstream-emotion.keras")
     faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
     expected = (keras_model(faces).numpy() + keras_model(faces[:, :, ::-1]).numpy()) / 2  # flip TTA
-    np.testing.assert_allclose(EmotionModel(out / "ferstream-emotion.tflite").predict(faces), expected, atol=1e-4)
+    exact = export_model(keras_model, tmp_path / "float", quantize=False)
+    np.testing.assert_allclose(EmotionModel(exact["tflite"]).predict(faces), expected, atol=1e-4)
+    quantized = EmotionModel(out / "ferstream-emotion.tflite").predict(faces)  # int8 weights: close, not equal
+    np.testing.assert_allclose(quantized, expected, atol=0.05)
+    assert (out / "ferstream-emotion.tflite").stat().st_size < exact["tflite"].stat().st_size
 
 
 def test_evaluate_command_prints_scores_and_writes_the_confusion_matrix(trained, tiny_folder, tmp_path):
