@@ -1,7 +1,7 @@
 """Ingesting a video file: record the source, then send its chunks to a sink.
 
-A sink is anything with ``put(chunk)`` (and optionally ``wait_for_room()``):
-the RQ queue, or the worker's in-process analyzer when no Redis is configured.
+A sink (``Sink``) takes chunks: the RQ queue, or the worker's in-process
+analyzer when no Redis is configured.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     def put(self, chunk: Chunk) -> None: ...
 
+    def has_room(self) -> bool:
+        """Whether another chunk may be sent now (a live source drops frames when not)."""
+
+    def wait_for_room(self) -> None:
+        """Block until another chunk may be sent (a file source waits)."""
+
 
 def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: Settings, *,
                 name: str | None = None, sample_fps: float | None = None,
@@ -45,8 +51,7 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
         for chunk in chunk_frames(reader, source_id, per_chunk):
-            if hasattr(sink, "wait_for_room"):
-                sink.wait_for_room()
+            sink.wait_for_room()
             first, last = chunk.frame_range
             writes.record_chunk(engine, source_id, chunk.index, first, last, len(chunk.frames), reader.frames_read)
             sink.put(chunk)

@@ -124,7 +124,7 @@ class LiveIngest:
             return
         chunk, self.batch = Chunk(self.source_id, self.chunks, self.batch), []
         first, last = chunk.frame_range
-        if getattr(self.sink, "has_room", lambda: True)():
+        if self.sink.has_room():
             writes.record_chunk(self.engine, self.source_id, chunk.index, first, last, len(chunk.frames),
                                 self.reader.frames_read, self.dropped)
             if self._recorded:  # record_chunk marked the source "reading"

@@ -16,6 +16,12 @@ class InlineSink:
         self.frames = 0
         self.faces = 0
 
+    def has_room(self) -> bool:
+        return True  # put() analyses the chunk before it returns: nothing waits
+
+    def wait_for_room(self) -> None:
+        pass
+
     def put(self, chunk: Chunk) -> None:
         result = process_chunk(self.runtime, chunk)
         self.frames += result["frames"]
