@@ -1,7 +1,7 @@
 """Detection parity: on the same frames, the faces fer's Haar detector finds that ferstream also finds.
 
 ferstream detects as its worker does: grey, scaled down to the analysis width (640 px),
-worker.detector.FaceDetector, boxes scaled back to source pixels. fer detects with
+worker.detector's full scans and the faces followed between them, boxes scaled back to source pixels. fer detects with
 FER(mtcnn=False).find_faces (its Haar cascade, min face 50 px, on the full frame), the
 detection step of its detect_emotions. A fer face counts as found when a ferstream box
 overlaps it with IoU >= 0.3 (one-to-one, best overlaps first).
@@ -88,19 +88,30 @@ def match(ours: np.ndarray, theirs: np.ndarray, threshold: float = IOU) -> tuple
 
 
 class FerstreamDetection:
-    """ferstream's detection as the worker runs it on an ingested frame."""
+    """ferstream's detection as the worker runs it on an ingested chunk: frames in order, faces followed between
+    full scans (worker.detector.FrameSequenceDetector), its state starting afresh with every 1-second chunk."""
 
     def __init__(self):
         from worker.detector import FaceDetector
 
-        self.detector = FaceDetector()
-        self.width = ferstream_settings("sqlite://").analysis_width
+        self.settings = ferstream_settings("sqlite://")
+        self.detector = FaceDetector(min_face=self.settings.min_face)
+        self.width = self.settings.analysis_width
+        self.start(25.0)
+
+    def start(self, fps: float) -> None:
+        """A new source at ``fps`` frames per second."""
+        self.fps, self.per_chunk, self.index, self.sequence = fps, max(1, round(self.settings.chunk_seconds * fps)), 0, None
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
         from ingest.video import analysis_scale, to_analysis_frame
+        from worker.detector import FrameSequenceDetector
 
+        if self.index % self.per_chunk == 0:
+            self.sequence = FrameSequenceDetector(self.detector, self.settings.rescan_seconds)
         scale = analysis_scale(bgr.shape[1], self.width)
-        boxes = self.detector.detect(to_analysis_frame(bgr, scale))
+        boxes = self.sequence.detect(to_analysis_frame(bgr, scale), self.index / self.fps)
+        self.index += 1
         return np.rint(boxes * scale).astype(np.int32) if scale != 1.0 else boxes
 
 
@@ -143,8 +154,11 @@ class Samples:
             items.append((name, crop))
 
     def save(self, folder: Path) -> None:
+        """The kept crops under ``folder`` (made even when both sides agreed everywhere)."""
+        folder.mkdir(parents=True, exist_ok=True)
         for kind in CATEGORIES:
             shutil.rmtree(folder / kind, ignore_errors=True)
+            (folder / f"{kind}.png").unlink(missing_ok=True)
         for kind, items in self.kept.items():
             (folder / kind).mkdir(parents=True, exist_ok=True)
             for name, crop in items:
@@ -177,6 +191,8 @@ def frames_of(path: Path, limit: int | None) -> Iterator[np.ndarray]:
 
 def compare(label: str, path: Path, no_face: tuple, ours, fer, samples: Samples, limit: int | None) -> Tally:
     t = Tally()
+    fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) if path.suffix.lower() not in (".jpg", ".jpeg", ".png") else 0
+    ours.start(fps if 0 < fps < 1000 else 25.0)
     for index, frame in enumerate(frames_of(path, limit)):
         t.frames += 1
         mine = ours(frame)

@@ -54,6 +54,7 @@ def _settings(args: argparse.Namespace):
         database_url=getattr(args, "database", None),
         redis_url=getattr(args, "redis", None),
         analysis_width=getattr(args, "analysis_width", None),
+        min_face=getattr(args, "min_face", None),
         model_path=getattr(args, "model", None),
     )
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="with Redis: wait for the workers, with a progress bar, then print the summary")
     p.add_argument("--analysis-width", type=int, metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
     _add_services(p)
     p.set_defaults(handler=_analyze)
@@ -143,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
     p.add_argument("--analysis-width", type=int, metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_services(p)
     p.set_defaults(handler=_watch)
 
@@ -158,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=1, metavar="N", help="worker processes (default: %(default)s; about one per core)")
     p.add_argument("--name", help="worker name (default: RQ's)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_services(p)
     p.set_defaults(handler=_worker)
 

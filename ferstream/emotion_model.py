@@ -124,9 +124,14 @@ class EmotionModel:
         return self._interpreter.get_tensor(self._output).copy()
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (LiteRT's own default is one thread: half the speed on two cores)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _make_interpreter(path: Path, num_threads: int | None):
     """A TFLite interpreter: the LiteRT runtime if installed, else TensorFlow's own."""
-    threads = num_threads or int(os.environ.get("FERSTREAM_MODEL_THREADS", "0")) or None
+    threads = num_threads or int(os.environ.get("FERSTREAM_MODEL_THREADS", "0")) or available_cores()
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # pragma: no cover - depends on what is installed

@@ -19,6 +19,16 @@ DEFAULT_QUEUE = "ferstream"
 DEFAULT_CHUNK_SECONDS = 1.0
 #: frames wider than this are scaled down (grey) before detection; 0 keeps full resolution
 DEFAULT_ANALYSIS_WIDTH = 640
+#: smallest face detected, as a fraction of the frame's shorter side (0.13: 47 px in 640x360). Frames are
+#: scaled down for detection until such a face fills the Haar window (24 px), so detection costs the same at
+#: any resolution; a smaller fraction finds smaller faces, more slowly (the cost grows with 1 / fraction^2)
+DEFAULT_MIN_FACE = 0.13
+#: Haar cascade: size step between scanned scales, and overlapping hits needed to report a face
+DEFAULT_SCALE_FACTOR = 1.1
+DEFAULT_MIN_NEIGHBORS = 5
+#: seconds between full-frame face scans while the faces already found are followed frame to frame (a new face
+#: is found at the next full scan); 0 scans every frame in full
+DEFAULT_RESCAN_SECONDS = 0.25
 #: JPEG quality of the grey frames queued in Redis
 DEFAULT_JPEG_QUALITY = 90
 #: seconds a queued chunk's frames live in Redis before they expire
@@ -54,6 +64,8 @@ class Settings:
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     live_chunk_seconds: float = DEFAULT_LIVE_CHUNK_SECONDS
     analysis_width: int = DEFAULT_ANALYSIS_WIDTH
+    min_face: float = DEFAULT_MIN_FACE
+    rescan_seconds: float = DEFAULT_RESCAN_SECONDS
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     chunk_ttl: int = DEFAULT_CHUNK_TTL
     failure_ttl: int = DEFAULT_FAILURE_TTL
@@ -74,6 +86,8 @@ class Settings:
             chunk_seconds=_env_float("FERSTREAM_CHUNK_SECONDS", DEFAULT_CHUNK_SECONDS),
             live_chunk_seconds=_env_float("FERSTREAM_LIVE_CHUNK_SECONDS", DEFAULT_LIVE_CHUNK_SECONDS),
             analysis_width=int(_env_float("FERSTREAM_ANALYSIS_WIDTH", DEFAULT_ANALYSIS_WIDTH)),
+            min_face=_env_float("FERSTREAM_MIN_FACE", DEFAULT_MIN_FACE),
+            rescan_seconds=_env_float("FERSTREAM_RESCAN_SECONDS", DEFAULT_RESCAN_SECONDS),
             max_pending_chunks=int(_env_float("FERSTREAM_MAX_PENDING_CHUNKS", DEFAULT_MAX_PENDING_CHUNKS)),
             store_faces=os.environ.get("FERSTREAM_STORE_FACES", "") in ("1", "true", "yes"),
         )

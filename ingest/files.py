@@ -17,6 +17,7 @@ from db import writes
 from ferstream.results import Chunk
 from ferstream.settings import Settings
 from ingest.chunks import chunk_frames
+from ingest.read_ahead import read_ahead
 from ingest.video import VideoReader
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     )
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
-        for chunk in chunk_frames(reader, source_id, per_chunk):
+        for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):
             sink.wait_for_room()
             first, last = chunk.frame_range
             writes.record_chunk(engine, source_id, chunk.index, first, last, len(chunk.frames), reader.frames_read)

@@ -1,4 +1,16 @@
-"""Face detection: OpenCV's Haar cascade on grey frames."""
+"""Face detection: OpenCV's Haar cascade on grey frames.
+
+The cascade's window is 24 px, so a frame is scaled down for detection until the
+smallest face wanted (a fraction of the frame's shorter side) fills that window:
+scanning pixels that cannot hold a wanted face is wasted time. The detection cost is
+then the same at any resolution; crops still come from the analysis frame.
+
+In a run of consecutive frames (a chunk), ``FrameSequenceDetector`` scans the whole
+frame every ``rescan_s`` seconds and, in between, only the neighbourhood of the faces
+of the frame before (the same cascade, at the sizes those faces can have one frame
+later): a face that moves is followed, one that appears is found at the next full scan,
+and a face that is lost triggers a full scan at once.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +21,107 @@ import numpy as np
 
 from ferstream.emotion_model import FACE_SIZE
 from ferstream.errors import ModelError
+from ferstream.settings import DEFAULT_MIN_FACE, DEFAULT_MIN_NEIGHBORS, DEFAULT_RESCAN_SECONDS, DEFAULT_SCALE_FACTOR
 
 #: the cascade shipped inside opencv-python(-headless) 4.x
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
-#: detectMultiScale parameters, chosen on the footage in shared/media
-DEFAULT_SCALE_FACTOR = 1.1
-DEFAULT_MIN_NEIGHBORS = 5
-#: smallest face, as a fraction of the frame's shorter side (and never under 24 px)
-DEFAULT_MIN_FACE_FRACTION = 0.08
-#: frames wider than this are scaled down for detection only (crops still come from the analysis frame)
-DEFAULT_DETECT_WIDTH = 640
 
 
 @dataclass
 class FaceDetector:
+    """Haar cascade; ``min_face`` is the smallest face found, as a fraction of the frame's shorter side."""
+
     scale_factor: float = DEFAULT_SCALE_FACTOR
     min_neighbors: int = DEFAULT_MIN_NEIGHBORS
-    min_face_fraction: float = DEFAULT_MIN_FACE_FRACTION
-    detect_width: int = DEFAULT_DETECT_WIDTH
+    min_face: float = DEFAULT_MIN_FACE
 
     def __post_init__(self) -> None:
+        if not 0 < self.min_face <= 1:
+            raise ValueError(f"min_face must be a fraction of the frame's shorter side in (0, 1], got {self.min_face}")
         path = cv2.data.haarcascades + CASCADE_FILE
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise ModelError(f"cannot load the Haar cascade {path}")
+        self._window = min(self._cascade.getOriginalWindowSize()) or 24
+
+    def detection_scale(self, shape: tuple[int, ...]) -> float:
+        """Frame pixels per detection pixel: the smallest wanted face maps onto the cascade's window."""
+        return max(1.0, min(shape[:2]) * self.min_face / self._window)
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
         """Boxes (N x 4: x, y, w, h) of the faces in a grey frame, in its own pixels."""
         h, w = grey.shape[:2]
-        scale = w / self.detect_width if self.detect_width and w > self.detect_width else 1.0
-        small = cv2.resize(grey, (self.detect_width, round(h / scale)), interpolation=cv2.INTER_AREA) if scale > 1 else grey
-        side = max(24, int(min(small.shape[:2]) * self.min_face_fraction))
+        scale = self.detection_scale(grey.shape)
+        small = cv2.resize(grey, (round(w / scale), round(h / scale)), interpolation=cv2.INTER_AREA) if scale > 1 else grey
+        side = self._window if scale > 1 else max(self._window, int(min(h, w) * self.min_face))
         boxes = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                minSize=(side, side))
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         return np.rint(boxes * scale).astype(np.int32) if scale > 1 else boxes.astype(np.int32)
+
+    def detect_near(self, grey: np.ndarray, previous: np.ndarray, margin: float = 0.5,
+                    size_range: tuple[float, float] = (0.7, 1.4)) -> np.ndarray:
+        """Faces within ``margin`` face sizes of the ``previous`` boxes, at ``size_range`` times their size."""
+        h, w = grey.shape[:2]
+        scale = self.detection_scale(grey.shape)
+        floor = self._window if scale > 1 else max(self._window, int(min(h, w) * self.min_face))
+        found: list[np.ndarray] = []
+        for x, y, bw, bh in np.asarray(previous).reshape(-1, 4):
+            pad = margin * max(bw, bh)
+            x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
+            x1, y1 = min(w, int(x + bw + pad)), min(h, int(y + bh + pad))
+            region = grey[y0:y1, x0:x1]
+            size = (max(1, round((x1 - x0) / scale)), max(1, round((y1 - y0) / scale)))
+            small = cv2.resize(region, size, interpolation=cv2.INTER_AREA) if scale > 1 else region
+            lo = max(floor, int(size_range[0] * min(bw, bh) / scale))
+            hi = int(size_range[1] * max(bw, bh) / scale) + 1
+            if min(small.shape[:2]) < lo:
+                continue
+            hits = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                                  minSize=(lo, lo), maxSize=(hi, hi))
+            for hit in np.asarray(hits, dtype=np.float64).reshape(-1, 4):
+                found.append(hit * scale + (x0, y0, 0, 0))
+        return _distinct(np.rint(np.asarray(found).reshape(-1, 4)).astype(np.int32))
+
+
+class FrameSequenceDetector:
+    """Detection over consecutive frames of one source: full scans every ``rescan_s``, the faces followed between."""
+
+    def __init__(self, detector: FaceDetector, rescan_s: float = DEFAULT_RESCAN_SECONDS):
+        self.detector = detector
+        self.rescan_s = rescan_s
+        self.previous = np.zeros((0, 4), np.int32)
+        self.last_scan: float | None = None
+        self.full_scans = 0
+
+    def detect(self, grey: np.ndarray, timestamp: float) -> np.ndarray:
+        """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order)."""
+        due = self.last_scan is None or not (0 <= timestamp - self.last_scan < self.rescan_s)
+        if len(self.previous) and not due:
+            boxes = self.detector.detect_near(grey, self.previous)
+            if len(boxes) >= len(self.previous):  # every face followed: no full scan needed yet
+                self.previous = boxes
+                return boxes
+        boxes = self.detector.detect(grey)
+        self.previous, self.last_scan = boxes, timestamp
+        self.full_scans += 1
+        return boxes
+
+
+def _distinct(boxes: np.ndarray, max_iou: float = 0.5) -> np.ndarray:
+    """``boxes`` without those overlapping an earlier one by more than ``max_iou`` (neighbouring faces' regions overlap)."""
+    keep: list[np.ndarray] = []
+    for box in boxes:
+        if all(_iou(box, k) <= max_iou for k in keep):
+            keep.append(box)
+    return np.asarray(keep, dtype=np.int32).reshape(-1, 4)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
 
 
 def crop_faces(grey: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ abandoned job within seconds and retries it (``Retry`` on the job).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -27,6 +28,7 @@ from rq import SimpleWorker
 from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
+from ferstream.emotion_model import available_cores
 from ferstream.settings import Settings
 from ingest.queue import connect_redis
 from worker.runtime import Runtime, set_runtime
@@ -117,6 +119,8 @@ def run_workers(settings: Settings, burst: bool = False, processes: int = 1, nam
         runtime.analyzer  # noqa: B018 - load the model once, before the first job
         work_through_outages(redis, settings.queue, burst=burst, name=name)
         return 0
+    # each process's model gets its share of the cores rather than all of them (oversubscribed threads stall)
+    os.environ.setdefault("FERSTREAM_MODEL_THREADS", str(max(1, available_cores() // processes)))
     pool = WorkerPool([settings.queue], connection=redis, num_workers=processes, worker_class=AnalysisWorker)
     pool.start(burst=burst, logging_level="INFO")
     return 0

@@ -12,6 +12,7 @@ from functools import cached_property
 from ferstream.emotion_model import EmotionModel
 from ferstream.settings import Settings
 from worker.analysis import Analyzer
+from worker.detector import FaceDetector
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ class Runtime:
     def analyzer(self) -> Analyzer:
         model = EmotionModel(self.settings.model_path)
         log.info("loaded model %s (version %s) in process %d", model.path, model.version, os.getpid())
-        return Analyzer(model, keep_crops=self.settings.store_faces)
+        return Analyzer(model, FaceDetector(min_face=self.settings.min_face), keep_crops=self.settings.store_faces,
+                        rescan_s=self.settings.rescan_seconds)
 
 
 _runtime: Runtime | None = None
