@@ -35,8 +35,9 @@ def build_parser():
     parser = base_parser(__doc__, frames_help="frames of the clip before it is looped (default: all)")
     parser.add_argument("--loops", type=int, metavar="N", help="times the clip is played in the long file (default: 10; 2 with --quick)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], metavar="P", help="worker processes per run (default: 1 2)")
-    parser.add_argument("--threads", type=int, metavar="T",
-                        help="OpenCV and model threads per worker process (default: the libraries' own)")
+    parser.add_argument("--threads", type=int, default=1, metavar="T",
+                        help="OpenCV and model threads per worker process (default: %(default)s, one worker process "
+                             "per core, the deployment that adding workers scales; 0: the libraries' own)")
     parser.add_argument("--database", metavar="URL", help="database of the runs (default: a fresh SQLite file per run)")
     parser.add_argument("--redis", metavar="URL", help="Redis to use (default: a throwaway redis-server)")
     return parser
@@ -65,7 +66,7 @@ def run_once(clip: Path, processes: int, redis_url: str, database_url: str, thre
     source_id, queued = queue_clip(clip, settings)
     queue_seconds = time.perf_counter() - start
     env = {"FERSTREAM_QUEUE": queue}
-    if threads:
+    if threads:  # 0: the libraries' own thread counts
         env.update(OPENCV_FOR_THREADS_NUM=str(threads), FERSTREAM_MODEL_THREADS=str(threads))
     run = run_child([*CLI, "worker", "--burst", "--processes", str(processes), "--redis", redis_url,
                      "--database", database_url], env=env).check(f"ferstream worker --processes {processes}")

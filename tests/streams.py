@@ -1,7 +1,10 @@
-"""Live streams for tests: FFmpeg serving a real clip on a loopback port, which tests can kill and restart."""
+"""Live streams for tests: a real clip served on a loopback port (FFmpeg: HTTP MJPEG; GStreamer: RTSP), which
+tests can kill and restart."""
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
 import time
@@ -57,3 +60,82 @@ class MjpegServer:
 def _require_ffmpeg() -> None:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed: `make system-deps` installs it (it serves the test streams)")
+
+
+#: GStreamer's RTSP server is reached through python3-gi, which the system Python has and a virtual environment lacks
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+
+
+class RtspServer:
+    """GStreamer's RTSP server (``tests/rtsp_server.py`` on the system Python) serving CLIP on loop at
+    ``rtsp://127.0.0.1:PORT/live``: kill, start again on the same port.
+
+    The clip is handed over as an MJPEG AVI (written here with OpenCV): GStreamer
+    decodes that with the packages `make system-deps` installs, while the
+    MP4 clips' MPEG-4 Part 2 video would need gstreamer1.0-libav.
+    """
+
+    def __init__(self, clip: Path, log: Path):
+        self.clip = _as_mjpeg_avi(clip, log.parent / f"{clip.stem}-rtsp.avi")
+        self.log = log
+        self.port = free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/live"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([SYSTEM_PYTHON, str(RTSP_SERVER_SCRIPT), str(self.clip), str(self.port)],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout  # it decodes the clip, then listens
+        while not _listening(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the RTSP server did not start serving {self.url}: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+def _as_mjpeg_avi(clip: Path, out: Path) -> Path:
+    """CLIP's frames in an MJPEG AVI at ``out`` (once); an AVI clip as it is."""
+    if clip.suffix.lower() == ".avi":
+        return clip
+    if out.exists():
+        return out
+    import cv2
+
+    from tests.videos import write_video_avi
+
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    try:
+        while (frame := cap.read()[1]) is not None:
+            frames.append(frame)
+        fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
+    finally:
+        cap.release()
+    if not frames:
+        raise RuntimeError(f"{clip}: no frames to serve")
+    return write_video_avi(frames, out, fps)
+
+
+@functools.cache
+def _rtsp_server_missing() -> str | None:
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        return f"{SYSTEM_PYTHON} not found"
+    check = subprocess.run([SYSTEM_PYTHON, str(RTSP_SERVER_SCRIPT), "--check"], capture_output=True, text=True,
+                           timeout=60)
+    return None if check.returncode == 0 else (check.stdout + check.stderr).strip()[-500:]
+
+
+def _require_rtsp_server() -> None:
+    missing = _rtsp_server_missing()
+    if missing:
+        pytest.skip("GStreamer's RTSP server is not usable from the system Python (python3-gi, "
+                    "gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-base, gstreamer1.0-plugins-good): "
+                    f"`make system-deps` installs them ({missing})")

@@ -30,6 +30,11 @@ class Runtime:
 
     @cached_property
     def analyzer(self) -> Analyzer:
+        threads = int(os.environ.get("FERSTREAM_MODEL_THREADS") or 0)
+        if threads:  # several worker processes share the cores: OpenCV takes the same share as the model
+            import cv2
+
+            cv2.setNumThreads(threads)
         model = EmotionModel(self.settings.model_path)
         log.info("loaded model %s (version %s) in process %d", model.path, model.version, os.getpid())
         return Analyzer(model, FaceDetector(min_face=self.settings.min_face), keep_crops=self.settings.store_faces,
