@@ -24,3 +24,7 @@ class VideoError(FerstreamError):
 
 class ServiceError(FerstreamError):
     """Redis or the database cannot be reached."""
+
+
+class ConfigError(FerstreamError):
+    """A setting (a command-line option or an environment variable) is out of its range."""

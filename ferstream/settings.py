@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ferstream.emotion_model import DEFAULT_MODEL
+from ferstream.errors import ConfigError
 
 #: the embedded default database: a SQLite file in the working directory
 DEFAULT_DATABASE_URL = "sqlite:///ferstream.db"
@@ -74,6 +75,13 @@ class Settings:
     retry_intervals: tuple[int, ...] = field(default=DEFAULT_RETRY_INTERVALS)
     max_pending_chunks: int = DEFAULT_MAX_PENDING_CHUNKS
     store_faces: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_face <= 1:
+            raise ConfigError(f"min face (--min-face or FERSTREAM_MIN_FACE) is a fraction of the frame's shorter side "
+                              f"in (0, 1], got {self.min_face}")
+        if self.rescan_seconds < 0:
+            raise ConfigError(f"FERSTREAM_RESCAN_SECONDS must be 0 or more, got {self.rescan_seconds}")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

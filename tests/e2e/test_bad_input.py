@@ -106,3 +106,12 @@ def test_missing_or_corrupt_model(tmp_path):
     (tmp_path / "nometa.tflite").write_bytes(b"x")
     with pytest.raises(ModelError, match="metadata file is missing"):
         EmotionModel(tmp_path / "nometa.tflite")
+
+
+@pytest.mark.parametrize("option, env", [(["--min-face", "40"], {}), ([], {"FERSTREAM_MIN_FACE": "0"})])
+def test_min_face_out_of_range_is_refused_before_anything_is_recorded(tmp_path, astronaut_video, sqlite_url, option, env):
+    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, *option, env=env, check=False)
+    assert result.returncode == 2
+    assert "min face" in result.stderr and "(0, 1]" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ferstream.db").exists()  # refused before the database was even opened
