@@ -20,7 +20,7 @@ test: setup system-deps  ## the test suite (starts its own redis-server; Postgre
 test-slow: setup system-deps  ## the slow suites (soak runs, long training)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
-bench: setup system-deps $(VENV)/.bench-installed  ## the benchmarks beside fer (issue 6; about 20 min on 2 idle cores): runs/bench/results.md (BENCH_ARGS: run_all.py options)
+bench: setup system-deps $(VENV)/.bench-installed  ## the benchmarks beside fer (issue 6; about 10 min on 2 idle cores): runs/bench/results.md (BENCH_ARGS: run_all.py options)
 	$(BIN)/python bench/run_all.py --out runs/bench/results.md $(BENCH_ARGS)
 
 bench-smoke: setup system-deps $(VENV)/.bench-installed  ## every benchmark script on a few frames, fer's side included (tests/bench; `make test` runs it too)

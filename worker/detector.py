@@ -48,12 +48,16 @@ class FaceDetector:
         """Frame pixels per detection pixel: the smallest wanted face maps onto the cascade's window."""
         return max(1.0, min(shape[:2]) * self.min_face / self._window)
 
+    def _smallest(self, shape: tuple[int, ...], scale: float) -> int:
+        """The smallest face searched, in detection pixels (the window, or more in a small frame not scaled)."""
+        return self._window if scale > 1 else max(self._window, int(min(shape[:2]) * self.min_face))
+
     def detect(self, grey: np.ndarray) -> np.ndarray:
         """Boxes (N x 4: x, y, w, h) of the faces in a grey frame, in its own pixels."""
         h, w = grey.shape[:2]
         scale = self.detection_scale(grey.shape)
         small = cv2.resize(grey, (round(w / scale), round(h / scale)), interpolation=cv2.INTER_AREA) if scale > 1 else grey
-        side = self._window if scale > 1 else max(self._window, int(min(h, w) * self.min_face))
+        side = self._smallest(grey.shape, scale)
         boxes = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                minSize=(side, side))
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -64,7 +68,7 @@ class FaceDetector:
         """Faces within ``margin`` face sizes of the ``previous`` boxes, at ``size_range`` times their size."""
         h, w = grey.shape[:2]
         scale = self.detection_scale(grey.shape)
-        floor = self._window if scale > 1 else max(self._window, int(min(h, w) * self.min_face))
+        floor = self._smallest(grey.shape, scale)
         found: list[np.ndarray] = []
         for x, y, bw, bh in np.asarray(previous).reshape(-1, 4):
             pad = margin * max(bw, bh)
