@@ -218,7 +218,10 @@ def test_an_upload_through_the_browser_is_analysed_and_charted(astronaut_video, 
         while "No sources yet" not in page_text(browser) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert "No sources yet" in page_text(browser)
-        browser.find_element(By.CSS_SELECTOR, 'section[data-testid="stSidebar"] input[type="file"]').send_keys(str(astronaut_video))
+        uploader = 'section[data-testid="stSidebar"] input[type="file"]'
+        while not browser.find_elements(By.CSS_SELECTOR, uploader) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the sidebar may render after the main area on a loaded machine
+        browser.find_element(By.CSS_SELECTOR, uploader).send_keys(str(astronaut_video))
         while "astronaut.mp4" not in page_text(browser) and time.monotonic() < deadline:
             time.sleep(0.2)
         (analyse,) = [b for b in browser.find_elements(By.CSS_SELECTOR, "section[data-testid='stSidebar'] button")
