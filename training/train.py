@@ -27,7 +27,7 @@ from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.errors import DataError  # noqa: E402
 from training.data import load_dataset  # noqa: E402
 from training.evaluate import evaluate_splits  # noqa: E402
-from training.export import export_model  # noqa: E402
+from training.export import calibration_faces, export_model  # noqa: E402
 from training.model import build_augmentation, build_model  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> dict:
     best = keras.saving.load_model(best_path) if best_path.exists() else model
     epochs_run = _epochs_in(history_path)
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["train"])
-    paths = export_model(best, out / args.name, flip_tta=args.flip_tta, quantize=args.quantize, data_sha256=data.sha256,
+    paths = export_model(best, out / args.name, flip_tta=args.flip_tta, quantize=args.quantize,
+                         calibration=calibration_faces(train.faces, seed=args.seed), data_sha256=data.sha256,
                          epochs=epochs_run, version=args.version, training_command=command)
     metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)
     meta = _record_accuracy(paths["json"], metrics)

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from ferstream.emotion_model import EMOTIONS, EmotionModel, model_paths
+from ferstream.emotion_model import EMOTIONS, EmotionModel, ModelMetadata, model_paths
 from ferstream.errors import DataError
 from training.cli import add_train_arguments
 
@@ -71,11 +71,29 @@ def test_tflite_export_matches_the_keras_model(trained, tmp_path):
     keras_model = keras.saving.load_model(out / "ferstream-emotion.keras")
     faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
     expected = (keras_model(faces).numpy() + keras_model(faces[:, :, ::-1]).numpy()) / 2  # flip TTA
-    exact = export_model(keras_model, tmp_path / "float", quantize=False)
+    exact = export_model(keras_model, tmp_path / "float", quantize="none")
     np.testing.assert_allclose(EmotionModel(exact["tflite"]).predict(faces), expected, atol=1e-4)
-    quantized = EmotionModel(out / "ferstream-emotion.tflite").predict(faces)  # int8 weights: close, not equal
+    quantized = EmotionModel(out / "ferstream-emotion.tflite").predict(faces)  # the default: int8 weights, close
     np.testing.assert_allclose(quantized, expected, atol=0.05)
+    calibration = np.random.default_rng(2).integers(0, 256, (64, 48, 48)).astype(np.uint8)
+    int8 = export_model(keras_model, tmp_path / "int8", quantize="int8", calibration=calibration)
+    probs = EmotionModel(int8["tflite"]).predict(faces)  # int8 activations too: coarser
+    np.testing.assert_allclose(probs, expected, atol=0.1)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)
+    assert "int8 weights and activations" in ModelMetadata.read(int8["json"]).architecture
     assert (out / "ferstream-emotion.tflite").stat().st_size < exact["tflite"].stat().st_size
+
+
+def test_an_int8_export_without_calibration_faces_is_refused(trained):
+    import keras
+
+    from training.export import to_tflite
+
+    out, _ = trained
+    with pytest.raises(ValueError, match="calibration"):
+        to_tflite(keras.saving.load_model(out / "ferstream-emotion.keras"), quantize="int8")
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        to_tflite(keras.saving.load_model(out / "ferstream-emotion.keras"), quantize="int4")
 
 
 def test_evaluate_command_prints_scores_and_writes_the_confusion_matrix(trained, tiny_folder, tmp_path):
