@@ -43,11 +43,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[train,test]'
 	touch $@
 
-system-deps:  ## programs the tests run: redis-server, ffmpeg, GStreamer's RTSP server, chromium, chromedriver
+system-deps:  ## programs the tests run: redis-server, ffmpeg, GStreamer's RTSP server, chromium, chromedriver, docker-compose
 	@command -v redis-server >/dev/null || { echo "installing redis-server (the tests start their own instance)"; $(APT_INSTALL) redis-server; }
 	@command -v ffmpeg >/dev/null || { echo "installing ffmpeg (the tests serve live streams with it)"; $(APT_INSTALL) ffmpeg; }
 	@/usr/bin/python3 tests/rtsp_server.py --check >/dev/null 2>&1 || { echo "installing GStreamer's RTSP server for the system Python (the tests serve RTSP with it)"; $(APT_INSTALL) python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good; }
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "installing chromium and chromium-driver (the dashboard's browser tests)"; $(APT_INSTALL) chromium chromium-driver; }
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { echo "installing docker-compose (validates docker-compose.yml; no Docker engine needed)"; $(APT_INSTALL) docker-compose; }
 
 clean:  ## remove the virtual environment and local results
 	rm -rf $(VENV) ferstream.db ferstream.db-wal ferstream.db-shm .pytest_cache
