@@ -41,6 +41,12 @@ def _train(args: argparse.Namespace) -> int:
     return run_command(lambda: run(args))
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from training.ensemble import run
+
+    return run_command(lambda: run(args))
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate
 
@@ -110,7 +116,7 @@ def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.cli import add_evaluate_arguments, add_train_arguments
+    from training.cli import add_ensemble_arguments, add_evaluate_arguments, add_train_arguments
 
     parser = argparse.ArgumentParser(
         prog="ferstream",
@@ -187,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the emotion model on FER-2013", description="Train the emotion CNN on FER-2013 and export it (.keras, .tflite, .json).")
     add_train_arguments(p).set_defaults(handler=_train)
+    p = sub.add_parser("ensemble", help="average trained models into one exported model",
+                       description="Average the probabilities of two or more trained .keras models in one model, export it "
+                                   "(.keras, .tflite, .json) and score it on FER-2013 like a trained model.")
+    add_ensemble_arguments(p).set_defaults(handler=_ensemble)
     p = sub.add_parser("evaluate", help="score a model on FER-2013", description="Accuracy, per-class precision/recall/F1 and a confusion-matrix PNG of a model on FER-2013 (either layout).")
     add_evaluate_arguments(p).set_defaults(handler=_evaluate)
     return parser

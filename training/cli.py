@@ -44,6 +44,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
+def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--models", nargs="+", required=True, metavar="MODEL", help="two or more .keras models this job trained (same labels and input)")
+    parser.add_argument("--data", required=True, help="FER-2013 in either layout: PublicTest scores the ensemble; Training calibrates an int8 export")
+    parser.add_argument("--out", default="runs/ensemble", help="output folder for the exported ensemble and its plots (default: %(default)s)")
+    parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
+    parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
+    parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
+    parser.add_argument("--no-flip-tta", dest="flip_tta", action="store_false",
+                        help="no mirror-image average (halves the inference time: each member runs once per face)")
+    return parser
+
+
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="model file (.tflite, .keras or the stem; default: the shipped model)")
     parser.add_argument("--data", required=True, help="FER-2013 in either layout (see `ferstream train --help`)")

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict:
                          calibration=calibration_faces(train.faces, seed=args.seed), data_sha256=data.sha256,
                          epochs=epochs_run, version=args.version, training_command=command)
     metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)
-    meta = _record_accuracy(paths["json"], metrics)
+    meta = record_accuracy(paths["json"], metrics)
     log.info("exported %s (PublicTest accuracy %.4f)", paths["tflite"], meta["accuracy"].get("PublicTest", float("nan")))
     return meta
 
@@ -196,7 +196,8 @@ def _epochs_in(path: Path) -> int:
     return len({r["epoch"] for r in _read_history(path)})
 
 
-def _record_accuracy(json_path: Path, metrics: dict) -> dict:
+def record_accuracy(json_path: Path, metrics: dict) -> dict:
+    """Write the measured accuracy per split into the model's metadata; returns the metadata."""
     meta = json.loads(json_path.read_text())
     meta["accuracy"] = {split: round(m["accuracy"], 4) for split, m in metrics.items()}
     json_path.write_text(json.dumps(meta, indent=2) + "\n")

@@ -163,3 +163,36 @@ def test_init_starts_from_another_models_weights(trained, tiny_csv, tmp_path):
     with pytest.raises(ModelError, match="architecture"):
         run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "bad"), "--epochs", "1", "--widths", "8",
                        "--depths", "1", "--init", str(out / "ferstream-emotion.keras")))
+
+
+def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trained, tiny_csv, tmp_path):
+    import keras
+
+    from training.ensemble import run
+
+    out, _ = trained
+    member = out / "ferstream-emotion.keras"
+    args = argparse.Namespace(models=[str(member), str(member)], data=str(tiny_csv), out=str(tmp_path), name="ens",
+                              version="test", quantize="none", flip_tta=False, argv=["ensemble", "--models", "..."])
+    meta = run(args)
+    assert set(meta["accuracy"]) == {"PublicTest", "PrivateTest"}
+    assert meta["training_command"].startswith("ferstream ensemble")
+    faces = np.random.default_rng(3).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    single = keras.saving.load_model(member)(faces).numpy()
+    np.testing.assert_allclose(EmotionModel(tmp_path / "ens.tflite").predict(faces), single, atol=1e-4)  # mean of equals
+    reloaded = keras.saving.load_model(tmp_path / "ens.keras", compile=False)
+    np.testing.assert_allclose(reloaded(faces).numpy(), single, atol=1e-5)
+
+
+def test_an_ensemble_refuses_a_missing_model_and_a_single_one(trained, tiny_csv, tmp_path):
+    from ferstream.errors import ModelError
+    from training.ensemble import build_ensemble, load_member, run
+
+    out, _ = trained
+    args = argparse.Namespace(models=[str(out / "ferstream-emotion.keras"), str(tmp_path / "nope.keras")],
+                              data=str(tiny_csv), out=str(tmp_path), name="ens", version=None, quantize="none",
+                              flip_tta=False)
+    with pytest.raises(ModelError, match="nope"):
+        run(args)
+    with pytest.raises(ModelError, match="at least two"):
+        build_ensemble([load_member(out / "ferstream-emotion.keras", 0)])
