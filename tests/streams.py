@@ -28,26 +28,28 @@ def _listening(port: int) -> bool:
     return False
 
 
-class MjpegServer:
-    """``ffmpeg -re -stream_loop -1 -i CLIP -f mpjpeg -listen 1 http://127.0.0.1:PORT/live.mjpg``: stop, start again."""
+class _StreamServer:
+    """A server process streaming a clip on a loopback port: start, kill, start again on the same port."""
 
-    def __init__(self, clip: Path, log: Path):
+    name = "the server"
+
+    def __init__(self, clip: Path, log: Path, url: str):
         self.clip = clip
         self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/live.mjpg"
+        self.url = url
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 10) -> None:
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(
-                ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i",
-                 str(self.clip), "-f", "mpjpeg", "-listen", "1", self.url],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
         while not _listening(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ffmpeg did not start serving {self.url}: {self.log.read_text()[-2000:]}")
+                self.kill()
+                raise RuntimeError(f"{self.name} did not start serving {self.url}: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
 
     def kill(self) -> None:
@@ -55,6 +57,20 @@ class MjpegServer:
             self.proc.kill()
             self.proc.wait(10)
         self.proc = None
+
+
+class MjpegServer(_StreamServer):
+    """``ffmpeg -re -stream_loop -1 -i CLIP -f mpjpeg -listen 1 http://127.0.0.1:PORT/live.mjpg``: stop, start again."""
+
+    name = "ffmpeg"
+
+    def __init__(self, clip: Path, log: Path):
+        self.port = free_port()
+        super().__init__(clip, log, f"http://127.0.0.1:{self.port}/live.mjpg")
+
+    def command(self) -> list[str]:
+        return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i",
+                str(self.clip), "-f", "mpjpeg", "-listen", "1", self.url]
 
 
 def _require_ffmpeg() -> None:
@@ -67,7 +83,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 
 
-class RtspServer:
+class RtspServer(_StreamServer):
     """GStreamer's RTSP server (``tests/rtsp_server.py`` on the system Python) serving CLIP on loop at
     ``rtsp://127.0.0.1:PORT/live``: kill, start again on the same port.
 
@@ -76,29 +92,18 @@ class RtspServer:
     MP4 clips' MPEG-4 Part 2 video would need gstreamer1.0-libav.
     """
 
+    name = "the RTSP server"
+
     def __init__(self, clip: Path, log: Path):
-        self.clip = _as_mjpeg_avi(clip, log.parent / f"{clip.stem}-rtsp.avi")
-        self.log = log
         self.port = free_port()
-        self.url = f"rtsp://127.0.0.1:{self.port}/live"
-        self.proc: subprocess.Popen | None = None
+        super().__init__(_as_mjpeg_avi(clip, log.parent / f"{clip.stem}-rtsp.avi"), log,
+                         f"rtsp://127.0.0.1:{self.port}/live")
 
-    def start(self, timeout: float = 30) -> None:
-        with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([SYSTEM_PYTHON, str(RTSP_SERVER_SCRIPT), str(self.clip), str(self.port)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout  # it decodes the clip, then listens
-        while not _listening(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"the RTSP server did not start serving {self.url}: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
+    def command(self) -> list[str]:
+        return [SYSTEM_PYTHON, str(RTSP_SERVER_SCRIPT), str(self.clip), str(self.port)]
 
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
+    def start(self, timeout: float = 30) -> None:  # it decodes the clip, then listens
+        super().start(timeout)
 
 
 def _as_mjpeg_avi(clip: Path, out: Path) -> Path:
