@@ -40,8 +40,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "activations, calibrated on 500 training faces, about 15%% faster, probabilities in steps of 1/256; "
                              "none: float32, about 3x slower than dynamic, same accuracy (default: %(default)s)")
     parser.add_argument("--no-quantize", dest="quantize", action="store_const", const="none", help="the same as --quantize none")
-    parser.add_argument("--no-flip-tta", dest="flip_tta", action="store_false", help="export without averaging each face's prediction with its mirror image's")
+    add_tta_arguments(parser)
     return parser
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tta", choices=("none", "flip", "flip-zoom"), default="flip",
+                        help="test-time augmentation inside the export, each view one more model run per face: flip: the "
+                             "face and its mirror image (default); flip-zoom: also the face zoomed 10%% and its mirror "
+                             "image (4 runs); none: one run (default: %(default)s)")
+    parser.add_argument("--no-flip-tta", dest="tta", action="store_const", const="none", help="the same as --tta none")
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -51,8 +59,7 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
-    parser.add_argument("--no-flip-tta", dest="flip_tta", action="store_false",
-                        help="no mirror-image average (halves the inference time: each member runs once per face)")
+    add_tta_arguments(parser)
     return parser
 
 

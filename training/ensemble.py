@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> dict:
     model = build_ensemble(members)
     out = Path(args.out)
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["ensemble"])
-    paths = export_model(model, out / args.name, flip_tta=args.flip_tta, quantize=args.quantize,
+    paths = export_model(model, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(data.splits["Training"].faces), data_sha256=data.sha256,
                          version=args.version, training_command=command)
     meta = record_accuracy(paths["json"], evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out))

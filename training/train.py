@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> dict:
     best = keras.saving.load_model(best_path) if best_path.exists() else model
     epochs_run = _epochs_in(history_path)
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["train"])
-    paths = export_model(best, out / args.name, flip_tta=args.flip_tta, quantize=args.quantize,
+    paths = export_model(best, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(train.faces, seed=args.seed), data_sha256=data.sha256,
                          epochs=epochs_run, version=args.version, training_command=command)
     metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)

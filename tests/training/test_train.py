@@ -84,7 +84,29 @@ def test_tflite_export_matches_the_keras_model(trained, tmp_path):
     assert (out / "ferstream-emotion.tflite").stat().st_size < exact["tflite"].stat().st_size
 
 
-def test_an_int8_export_without_calibration_faces_is_refused(trained):
+def test_flip_zoom_tta_averages_four_views_of_each_face(trained, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from training.export import ZOOM_MARGIN, export_model
+
+    out, _ = trained
+    keras_model = keras.saving.load_model(out / "ferstream-emotion.keras")
+    faces = np.random.default_rng(4).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    m = ZOOM_MARGIN
+    zoom = tf.image.resize(faces[:, m:48 - m, m:48 - m], (48, 48)).numpy()
+    views = [faces, faces[:, :, ::-1], zoom, zoom[:, :, ::-1]]
+    expected = np.mean([keras_model(v).numpy() for v in views], axis=0)
+    paths = export_model(keras_model, tmp_path / "fz", tta="flip-zoom", quantize="none")
+    model = EmotionModel(paths["tflite"])
+    np.testing.assert_allclose(model.predict(faces), expected, atol=1e-4)
+    np.testing.assert_allclose(model.predict(faces[:1]), expected[:1], atol=1e-4)  # batch sizes change at run time
+    assert "flip/zoom TTA" in ModelMetadata.read(paths["json"]).architecture
+    plain = export_model(keras_model, tmp_path / "plain", tta="none", quantize="none")
+    np.testing.assert_allclose(EmotionModel(plain["tflite"]).predict(faces), keras_model(faces).numpy(), atol=1e-4)
+
+
+def test_bad_export_options_are_refused(trained):
     import keras
 
     from training.export import to_tflite
@@ -94,6 +116,8 @@ def test_an_int8_export_without_calibration_faces_is_refused(trained):
         to_tflite(keras.saving.load_model(out / "ferstream-emotion.keras"), quantize="int8")
     with pytest.raises(ValueError, match="quantize must be one of"):
         to_tflite(keras.saving.load_model(out / "ferstream-emotion.keras"), quantize="int4")
+    with pytest.raises(ValueError, match="tta must be one of"):
+        to_tflite(keras.saving.load_model(out / "ferstream-emotion.keras"), tta="crop10")
 
 
 def test_evaluate_command_prints_scores_and_writes_the_confusion_matrix(trained, tiny_folder, tmp_path):
@@ -173,7 +197,7 @@ def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trai
     out, _ = trained
     member = out / "ferstream-emotion.keras"
     args = argparse.Namespace(models=[str(member), str(member)], data=str(tiny_csv), out=str(tmp_path), name="ens",
-                              version="test", quantize="none", flip_tta=False, argv=["ensemble", "--models", "..."])
+                              version="test", quantize="none", tta="none", argv=["ensemble", "--models", "..."])
     meta = run(args)
     assert set(meta["accuracy"]) == {"PublicTest", "PrivateTest"}
     assert meta["training_command"].startswith("ferstream ensemble")
@@ -191,7 +215,7 @@ def test_an_ensemble_refuses_a_missing_model_and_a_single_one(trained, tiny_csv,
     out, _ = trained
     args = argparse.Namespace(models=[str(out / "ferstream-emotion.keras"), str(tmp_path / "nope.keras")],
                               data=str(tiny_csv), out=str(tmp_path), name="ens", version=None, quantize="none",
-                              flip_tta=False)
+                              tta="none")
     with pytest.raises(ModelError, match="nope"):
         run(args)
     with pytest.raises(ModelError, match="at least two"):
