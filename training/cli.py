@@ -25,7 +25,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/")
     parser.add_argument("--out", default="runs/train", help="output folder: checkpoints, history, the exported model and its plots (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the cosine schedule (default: %(default)s)")
-    parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (after a kill or a reboot)")
+    parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (after a kill or a reboot); on a finished run, export its best checkpoint again (with other --tta or --quantize options)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s")
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, help="peak learning rate (default: %(default)s)")

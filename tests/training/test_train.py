@@ -150,6 +150,9 @@ def test_resume_continues_from_the_checkpoint(tiny_csv, tmp_path):
         run(train_args(*common, "--epochs", "3"))  # never silently overwrites a run
     run(train_args(*common, "--epochs", "3", "--resume"))
     assert [r["epoch"] for r in history(tmp_path)] == ["0", "1", "2"]  # continued at epoch 1, not from 0
+    meta = run(train_args(*common, "--epochs", "3", "--resume", "--tta", "flip-zoom"))  # a finished run: export again
+    assert [r["epoch"] for r in history(tmp_path)] == ["0", "1", "2"]  # no epoch trained
+    assert "flip/zoom TTA" in meta["architecture"] and meta["epochs"] == 3
 
 
 def test_bad_data_fails_before_training(tmp_path):
