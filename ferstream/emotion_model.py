@@ -77,13 +77,20 @@ def model_paths(path: str | os.PathLike) -> dict[str, Path]:
     return {ext: stem.with_name(stem.name + "." + ext) for ext in ("keras", "tflite", "json")}
 
 
+#: faces per model call: a chunk with more is classified in slices, so the model's tensors (each face's views
+#: included) stay the same size however many faces a chunk holds
+MAX_BATCH = 32
+
+
 class EmotionModel:
     """The inference export loaded once and called with batches of face crops.
 
     Not thread-safe: one instance per process (the worker loads it once).
     """
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_MODEL, num_threads: int | None = None):
+    def __init__(self, path: str | os.PathLike = DEFAULT_MODEL, num_threads: int | None = None,
+                 max_batch: int = MAX_BATCH):
+        self.max_batch = max_batch
         paths = model_paths(path)
         self.path = paths["tflite"]
         if not self.path.exists():
@@ -112,9 +119,12 @@ class EmotionModel:
             faces = faces[..., None]
         if faces.shape[1:] != tuple(self.metadata.input_shape):
             raise ModelError(f"faces must be N x {self.metadata.input_shape}, got {faces.shape}")
-        n = len(faces)
-        if n == 0:
+        if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if len(faces) > self.max_batch:  # a crowded chunk: bounded tensors, the same memory for any number of faces
+            return np.concatenate([self.predict(faces[i:i + self.max_batch])
+                                   for i in range(0, len(faces), self.max_batch)])
+        n = len(faces)
         if n != self._batch:
             self._interpreter.resize_tensor_input(self._input, [n, *faces.shape[1:]])
             self._interpreter.allocate_tensors()

@@ -41,3 +41,12 @@ def test_batched_prediction_equals_one_by_one():
     batched = model.predict(faces)
     single = np.concatenate([model.predict(faces[i:i + 1]) for i in range(len(faces))])
     np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_a_crowded_chunk_is_classified_in_bounded_slices():
+    faces = np.random.default_rng(1).integers(0, 256, (11, 48, 48)).astype(np.float32)
+    whole = EmotionModel().predict(faces)
+    model = EmotionModel(max_batch=4)
+    sliced = model.predict(faces)
+    np.testing.assert_allclose(sliced, whole, atol=1e-5)
+    assert model._interpreter.get_input_details()[0]["shape"][0] <= 4  # never resized past the bound
