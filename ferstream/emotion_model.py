@@ -79,7 +79,7 @@ def model_paths(path: str | os.PathLike) -> dict[str, Path]:
 
 #: faces per model call: a chunk with more is classified in slices, so the model's tensors (each face's views
 #: included) stay the same size however many faces a chunk holds
-MAX_BATCH = 32
+MAX_BATCH = 8
 
 
 class EmotionModel:
