@@ -211,7 +211,7 @@ def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trai
     np.testing.assert_allclose(reloaded(faces).numpy(), single, atol=1e-5)
 
 
-def test_an_ensemble_refuses_a_missing_model_and_a_single_one(trained, tiny_csv, tmp_path):
+def test_an_ensemble_refuses_a_missing_model(trained, tiny_csv, tmp_path):
     from ferstream.errors import ModelError
     from training.ensemble import build_ensemble, load_member, run
 
@@ -223,3 +223,21 @@ def test_an_ensemble_refuses_a_missing_model_and_a_single_one(trained, tiny_csv,
         run(args)
     with pytest.raises(ModelError, match="at least two"):
         build_ensemble([load_member(out / "ferstream-emotion.keras", 0)])
+
+
+def test_one_model_is_exported_again_with_the_views_asked_for(trained, tiny_csv, tmp_path):
+    import keras
+
+    from training.ensemble import run
+
+    out, _ = trained
+    member = out / "ferstream-emotion.keras"
+    args = argparse.Namespace(models=[str(member)], data=str(tiny_csv), out=str(tmp_path), name="flip",
+                              version="test", quantize="none", tta="flip", argv=["ensemble", "--models", str(member)])
+    meta = run(args)
+    assert "flip TTA" in meta["architecture"] and "PublicTest" in meta["accuracy"]
+    assert meta["epochs"] == json.loads((out / "ferstream-emotion.json").read_text())["epochs"] > 0
+    faces = np.random.default_rng(4).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    single = keras.saving.load_model(member)
+    expected = (single(faces).numpy() + single(faces[:, :, ::-1]).numpy()) / 2  # the face and its mirror image
+    np.testing.assert_allclose(EmotionModel(tmp_path / "flip.tflite").predict(faces), expected, atol=1e-4)
