@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import controls, data, views
-from dashboard.defaults import DEFAULT_REFRESH_SECONDS, max_upload_mb, upload_dir
+from dashboard.defaults import DEFAULT_REFRESH_SECONDS, keep_uploads, max_upload_mb, upload_dir
 from dashboard.queries import AXIS_OF_KIND, MEDIA
 from dashboard.submit import submit_video
 from dashboard.upload import store_upload
@@ -53,7 +53,7 @@ def submit(settings: Settings, request: controls.UploadRequest) -> tuple[str, st
     name = request.name or request.file.name
     try:
         path = store_upload(request.file.name, request.file, request.file.size, upload_dir(), max_upload_mb())
-        source_id = submit_video(settings, path, name=name, sample_fps=request.sample_fps)
+        source_id = submit_video(settings, path, name=name, sample_fps=request.sample_fps, remove=not keep_uploads())
     except FerstreamError as exc:
         return "error", f"Not submitted: {exc}"
     data.sources.clear()

@@ -1,7 +1,7 @@
 """The dashboard's defaults, one documented ``DEFAULT_*`` constant each.
 
-The upload limit and folder can be changed through the environment
-(``FERSTREAM_MAX_UPLOAD_MB``, ``FERSTREAM_UPLOAD_DIR``).
+The upload limit, folder and retention can be changed through the environment
+(``FERSTREAM_MAX_UPLOAD_MB``, ``FERSTREAM_UPLOAD_DIR``, ``FERSTREAM_KEEP_UPLOADS``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ DEFAULT_CACHE_TTL = 2.0
 DEFAULT_MAX_UPLOAD_MB = 200
 #: where uploaded videos are stored before (and while) they are analysed; relative to the working directory
 DEFAULT_UPLOAD_DIR = Path("uploads")
+#: whether uploaded videos stay on disk after ingest is done with them (they hold faces: by default they go)
+DEFAULT_KEEP_UPLOADS = False
 #: about how many time buckets the automatic bucket size aims for
 DEFAULT_TARGET_BUCKETS = 60
 #: most time buckets a chart may have (smaller bucket sizes are not offered)
@@ -30,3 +32,8 @@ def max_upload_mb() -> int:
 
 def upload_dir() -> Path:
     return Path(os.environ.get("FERSTREAM_UPLOAD_DIR") or DEFAULT_UPLOAD_DIR)
+
+
+def keep_uploads() -> bool:
+    value = os.environ.get("FERSTREAM_KEEP_UPLOADS")
+    return value.lower() in ("1", "true", "yes") if value else DEFAULT_KEEP_UPLOADS

@@ -26,13 +26,20 @@ log = logging.getLogger(__name__)
 
 
 def submit_video(settings: Settings, path: Path, *, name: str | None = None, sample_fps: float | None = None,
-                 wait_s: float = 30.0) -> int:
+                 wait_s: float = 30.0, remove: bool = False) -> int:
     """Start analysing (or queueing) the video at ``path``; returns its source id once ingest has recorded it.
 
-    An unreachable Redis or database raises ``ServiceError`` here, before anything starts.
+    An unreachable Redis or database raises ``ServiceError`` here, before anything starts. ``remove``: delete
+    the file once ingest is done with it (every frame analysed, or queued in Redis as its own JPEG chunks),
+    or has failed, or the submission is refused.
     """
-    engine = db.connect(settings.database_url)  # the upload path writes: a migrated, writable engine
-    sink = make_sink(settings, engine)
+    try:
+        engine = db.connect(settings.database_url)  # the upload path writes: a migrated, writable engine
+        sink = make_sink(settings, engine)
+    except BaseException:
+        if remove:
+            Path(path).unlink(missing_ok=True)
+        raise
     uri = str(Path(path).resolve())
     errors: list[BaseException] = []
 
@@ -42,6 +49,10 @@ def submit_video(settings: Settings, path: Path, *, name: str | None = None, sam
         except BaseException as exc:  # noqa: BLE001 - a thread's errors go to the log (and the source's error)
             errors.append(exc)
             log.exception("analysis of %s failed", uri)
+        finally:
+            if remove:  # the frames live in the database or in Redis now: no copy of the faces stays behind
+                Path(uri).unlink(missing_ok=True)
+                log.info("removed the upload %s", uri)
 
     thread = threading.Thread(target=run, name=f"ferstream-submit-{Path(uri).name}", daemon=True)
     thread.start()

@@ -1,5 +1,6 @@
 """The upload panel: a real upload through AppTest becomes queued work for a real worker, or an
-in-process analysis in a background thread; files that are not videos are refused with a clear message."""
+in-process analysis in a background thread; files that are not videos are refused with a clear message.
+The stored upload goes once ingest is done with it (it holds faces), unless FERSTREAM_KEEP_UPLOADS says."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rq import Queue
 
 import db
 from dashboard.queries import source_table
+from tests.conftest import free_port
 from tests.helpers import burst_worker, counts
 
 from dashboard_testing import clear_caches, metrics, open_app, texts, widget
@@ -38,6 +40,16 @@ def wait_for(database_url: str, source_id: int, statuses: tuple[str, ...], timeo
     raise AssertionError(f"source {source_id} not {statuses} after {timeout}s")
 
 
+def stored(uploads, timeout: float = 10) -> list:
+    """The files in the upload folder, once ingest's thread has had time to remove what it removes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        files = sorted(uploads.glob("*")) if uploads.exists() else []
+        if not files or time.monotonic() > deadline:
+            return files
+        time.sleep(0.1)
+
+
 def test_an_upload_is_queued_for_the_workers_like_ferstream_analyze(astronaut_video, redis_url, sqlite_url, app_env, tmp_path):
     app_env(sqlite_url, redis_url)
     at = open_app()
@@ -48,7 +60,7 @@ def test_an_upload_is_queued_for_the_workers_like_ferstream_analyze(astronaut_vi
     wait_for(sqlite_url, 1, ("queued", "running"), state="finished")  # every chunk sent to Redis
     queue = Queue("ferstream", connection=Redis.from_url(redis_url))
     assert queue.count == 4  # 60 frames at 15 fps: four 1-second chunks, as `ferstream analyze` queues them
-    assert [p.name.endswith("-astronaut.mp4") for p in (tmp_path / "uploads").iterdir()] == [True]
+    assert stored(tmp_path / "uploads") == []  # every frame is in Redis now: the video (faces) is gone from disk
 
     clear_caches()
     at.run()
@@ -65,8 +77,12 @@ def test_an_upload_is_queued_for_the_workers_like_ferstream_analyze(astronaut_vi
     assert at.dataframe[0].value["status"].tolist() == ["done"]
 
 
-def test_without_redis_an_upload_is_analysed_in_a_background_thread(astronaut_video, sqlite_url, app_env):
+@pytest.mark.parametrize("keep", [False, True], ids=["removed", "kept"])
+def test_without_redis_an_upload_is_analysed_in_a_background_thread(astronaut_video, sqlite_url, app_env, tmp_path,
+                                                                    monkeypatch, keep):
     app_env(sqlite_url)
+    if keep:
+        monkeypatch.setenv("FERSTREAM_KEEP_UPLOADS", "1")
     at = open_app()
     started = time.monotonic()
     upload(at, "astronaut.mp4", astronaut_video.read_bytes(), sample_fps=5)
@@ -81,6 +97,18 @@ def test_without_redis_an_upload_is_analysed_in_a_background_thread(astronaut_vi
     clear_caches()
     at.run()
     assert metrics(at)["Faces analysed"] == str(c["faces"]) and metrics(at)["Frames analysed"] == "20"
+    kept = stored(tmp_path / "uploads", timeout=0 if keep else 10)
+    assert [p.name.endswith("-astronaut.mp4") for p in kept] == ([True] if keep else [])
+
+
+def test_an_upload_while_redis_is_down_is_refused_and_not_kept(astronaut_video, sqlite_url, app_env, tmp_path):
+    app_env(sqlite_url, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    at = open_app()
+    upload(at, "astronaut.mp4", astronaut_video.read_bytes())
+    assert "Not submitted: Redis at redis://127.0.0.1:" in texts(at.error) and "unreachable" in texts(at.error)
+    assert not at.success and not at.exception
+    assert source_table(db.connect(sqlite_url, read_only=True)).empty  # nothing half-submitted
+    assert stored(tmp_path / "uploads") == []  # the user still has the file; no stray copy of it here
 
 
 def test_files_that_are_not_videos_are_refused(sqlite_url, app_env, tmp_path, monkeypatch):
