@@ -6,12 +6,16 @@ earlier attempt of the same chunk wrote, so a retried job never duplicates rows.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from db.models import Chunk, Face, Frame, Source, utcnow
 from ferstream.results import FrameFaces
+
+log = logging.getLogger(__name__)
 
 
 def create_source(engine: Engine, *, name: str, kind: str, uri: str, **info) -> int:
@@ -80,6 +84,15 @@ def chunk_failed(engine: Engine, source_id: int, chunk_index: int, error: str, f
         conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index,
                                          Chunk.status != "done")
                      .values(status="failed" if final else "retrying", error=error[:2000], attempts=Chunk.attempts + 1))
+
+
+def record_failure(engine: Engine, source_id: int, chunk_index: int, exc: BaseException, final: bool = True) -> None:
+    """``chunk_failed`` with the exception as the reason; a database that is down too is logged, not raised."""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # KeyboardInterrupt has no message
+    try:
+        chunk_failed(engine, source_id, chunk_index, reason, final=final)
+    except Exception as db_exc:  # noqa: BLE001 - the database may be the thing that is down
+        log.warning("could not record the failure of chunk %d of source %d: %s", chunk_index, source_id, db_exc)
 
 
 def _jpeg(crop: np.ndarray) -> bytes:

@@ -33,6 +33,23 @@ class Sink(Protocol):
         """Block until another chunk may be sent (a file source waits)."""
 
 
+def send(engine: Engine, sink: Sink, chunk: Chunk, frames_read: int, frames_dropped: int = 0) -> None:
+    """Record ``chunk`` as queued and hand it to ``sink``.
+
+    A chunk the sink did not take (Redis gone for good, an in-process analysis that failed or was
+    interrupted by Ctrl-C) is recorded as failed, with why: no worker will take it, so it must not
+    look pending.
+    """
+    first, last = chunk.frame_range
+    writes.record_chunk(engine, chunk.source_id, chunk.index, first, last, len(chunk.frames), frames_read,
+                        frames_dropped)
+    try:
+        sink.put(chunk)
+    except BaseException as exc:
+        writes.record_failure(engine, chunk.source_id, chunk.index, exc)
+        raise
+
+
 def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: Settings, *,
                 name: str | None = None, sample_fps: float | None = None,
                 on_chunk: Callable[[Chunk, VideoReader], None] | None = None) -> int:
@@ -53,9 +70,7 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     try:
         for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):
             sink.wait_for_room()
-            first, last = chunk.frame_range
-            writes.record_chunk(engine, source_id, chunk.index, first, last, len(chunk.frames), reader.frames_read)
-            sink.put(chunk)
+            send(engine, sink, chunk, reader.frames_read)
             if on_chunk:
                 on_chunk(chunk, reader)
     except BaseException as exc:

@@ -20,7 +20,7 @@ from db import writes
 from ferstream.errors import VideoError
 from ferstream.results import Chunk, Frame
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, Settings
-from ingest.files import Sink
+from ingest.files import Sink, send
 from ingest.stream import DEFAULT_OPEN_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, LatestFrameReader, LiveFrame
 from ingest.video import analysis_scale, to_analysis_frame
 
@@ -125,11 +125,9 @@ class LiveIngest:
         chunk, self.batch = Chunk(self.source_id, self.chunks, self.batch), []
         first, last = chunk.frame_range
         if self.sink.has_room():
-            writes.record_chunk(self.engine, self.source_id, chunk.index, first, last, len(chunk.frames),
-                                self.reader.frames_read, self.dropped)
-            if self._recorded:  # record_chunk marked the source "reading"
+            send(self.engine, self.sink, chunk, self.reader.frames_read, self.dropped)
+            if self._recorded:  # recording the chunk marked the source "reading"
                 self._recorded = ("reading", *self._recorded[1:])
-            self.sink.put(chunk)
             self.chunks += 1
             self.sent += len(chunk.frames)
             sent = True

@@ -6,8 +6,6 @@ write the results in one transaction, then drop the frames from Redis.
 
 from __future__ import annotations
 
-import logging
-
 from rq import get_current_job
 
 from db import writes
@@ -15,8 +13,6 @@ from ferstream.codec import decode_chunk
 from ferstream.errors import FerstreamError
 from ferstream.results import Chunk
 from worker.runtime import Runtime, get_runtime
-
-log = logging.getLogger(__name__)
 
 
 class ChunkExpired(FerstreamError):
@@ -38,7 +34,7 @@ def analyze_chunk(source_id: int, chunk_index: int, key: str) -> dict:
         result = process_chunk(rt, decode_chunk(blob))
     except Exception as exc:
         final = not job.retries_left
-        _record_failure(rt, source_id, chunk_index, exc, final)
+        writes.record_failure(rt.engine, source_id, chunk_index, exc, final)
         raise
     redis.delete(key)
     return result
@@ -50,11 +46,3 @@ def process_chunk(rt: Runtime, chunk: Chunk) -> dict:
     faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, rt.analyzer.labels,
                                  rt.analyzer.model_version)
     return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}
-
-
-def _record_failure(rt: Runtime, source_id: int, chunk_index: int, exc: Exception, final: bool) -> None:
-    reason = f"{type(exc).__name__}: {exc}"
-    try:
-        writes.chunk_failed(rt.engine, source_id, chunk_index, reason, final=final)
-    except Exception as db_exc:  # noqa: BLE001 - the database may be the thing that is down
-        log.warning("could not record the failure of chunk %d of source %d: %s", chunk_index, source_id, db_exc)
