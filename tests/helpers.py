@@ -65,3 +65,13 @@ def wait_until(predicate, timeout: float, poll: float = 0.05):
             return value
         time.sleep(poll)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def astronaut_chunk(source_id: int, index: int = 0, n: int = 5):
+    """A chunk of ``n`` real frames panning over skimage's astronaut photo, ready for a sink or the analyzer."""
+    from ferstream.demo import astronaut_frames
+    from ferstream.results import Chunk, Frame as FrameData
+    from ingest.video import to_analysis_frame
+
+    return Chunk(source_id, index, [FrameData(i, i / 15, to_analysis_frame(f, 1.0))
+                                    for i, f in enumerate(astronaut_frames(n))])

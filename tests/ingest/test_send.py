@@ -17,22 +17,15 @@ import db
 from db import writes
 from db.models import Chunk as ChunkRow
 from db.models import Frame
-from ferstream.demo import astronaut_frames
 from ferstream.errors import ServiceError
 from ferstream.results import Chunk
-from ferstream.results import Frame as FrameData
 from ferstream.settings import Settings
 from ingest.files import send
 from ingest.queue import RQSink
-from ingest.video import to_analysis_frame
 from tests.conftest import RedisServer
+from tests.helpers import astronaut_chunk
 from worker.inline import InlineSink
 from worker.runtime import Runtime
-
-
-def _chunk(source_id: int, index: int, n: int) -> Chunk:
-    return Chunk(source_id, index, [FrameData(i, i / 15, to_analysis_frame(f, 1.0))
-                                    for i, f in enumerate(astronaut_frames(n))])
 
 
 def _chunks(engine, source_id) -> list[tuple]:
@@ -56,7 +49,7 @@ def test_an_interrupted_in_process_chunk_is_recorded_as_failed(sqlite_url):
     engine = db.connect(sqlite_url)
     sink = InlineSink(Runtime(Settings(database_url=sqlite_url)))
     sid = writes.create_source(engine, name="interrupted", kind="file", uri="mem")
-    send(engine, sink, _chunk(sid, 0, 2), frames_read=2)  # analysed: the model and the cascade are loaded
+    send(engine, sink, astronaut_chunk(sid, 0, 2), frames_read=2)  # analysed: the model and the cascade are loaded
 
     def ctrl_c(_signum, _frame):
         raise KeyboardInterrupt
@@ -64,7 +57,7 @@ def test_an_interrupted_in_process_chunk_is_recorded_as_failed(sqlite_url):
     previous = signal.signal(signal.SIGALRM, ctrl_c)
     try:
         with pytest.raises(KeyboardInterrupt):
-            send(engine, CtrlCDuringAnalysis(sink), _chunk(sid, 1, 60), frames_read=62)  # several hundred ms
+            send(engine, CtrlCDuringAnalysis(sink), astronaut_chunk(sid, 1, 60), frames_read=62)  # several hundred ms
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -77,13 +70,15 @@ def test_a_chunk_redis_never_took_is_recorded_as_failed(tmp_path, sqlite_url):
     engine = db.connect(sqlite_url)
     server = RedisServer(tmp_path)
     server.start()
-    sink = RQSink(Redis.from_url(server.url), Settings(database_url=sqlite_url, redis_url=server.url),
-                  redis_patience=1)
-    sid = writes.create_source(engine, name="redis gone", kind="file", uri="mem")
-    send(engine, sink, _chunk(sid, 0, 2), frames_read=2)
-    server.stop()  # and it stays down past the sink's patience
+    try:
+        sink = RQSink(Redis.from_url(server.url), Settings(database_url=sqlite_url, redis_url=server.url),
+                      redis_patience=1)
+        sid = writes.create_source(engine, name="redis gone", kind="file", uri="mem")
+        send(engine, sink, astronaut_chunk(sid, 0, 2), frames_read=2)
+    finally:
+        server.stop()  # and it stays down past the sink's patience
     with pytest.raises(ServiceError, match="Redis unreachable"):
-        send(engine, sink, _chunk(sid, 1, 2), frames_read=4)
+        send(engine, sink, astronaut_chunk(sid, 1, 2), frames_read=4)
     (queued, failed) = _chunks(engine, sid)
     assert queued == (0, "queued", None)  # in Redis when it went down: the sink's business, not lost yet
     assert failed[:2] == (1, "failed") and failed[2].startswith("ServiceError: Redis unreachable for over 1s")

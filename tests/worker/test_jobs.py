@@ -11,21 +11,13 @@ import db
 from db import writes
 from db.models import Chunk as ChunkRow
 from db.models import Face, Frame
-from ferstream.demo import astronaut_frames
-from ferstream.results import Chunk
 from ferstream.settings import Settings
 from ingest.files import ingest_file
 from ingest.queue import RQSink
-from ingest.video import to_analysis_frame
+from tests.helpers import astronaut_chunk
 from worker.jobs import process_chunk
 from worker.process import AnalysisWorker
 from worker.runtime import Runtime, set_runtime
-from ferstream.results import Frame as FrameData
-
-
-def _chunk(source_id: int, index: int = 0, n: int = 5) -> Chunk:
-    frames = astronaut_frames(n)
-    return Chunk(source_id, index, [FrameData(i, i / 15, to_analysis_frame(f, 1.0)) for i, f in enumerate(frames)])
 
 
 def _rows(engine, source_id):
@@ -39,7 +31,7 @@ def test_the_same_chunk_twice_leaves_one_set_of_rows(database_url):
     rt = Runtime(Settings(database_url=database_url))
     sid = writes.create_source(engine, name="twice", kind="file", uri="mem")
     writes.record_chunk(engine, sid, 0, 0, 4, 5, 5)
-    chunk = _chunk(sid)
+    chunk = astronaut_chunk(sid)
     first = process_chunk(rt, chunk)
     once = _rows(engine, sid)
     second = process_chunk(rt, chunk)
@@ -58,7 +50,7 @@ def test_a_requeued_chunk_after_success_is_skipped_not_duplicated(astronaut_vide
     AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
     before = _rows(engine, sid)
     # the same chunk queued again, as after a worker died between commit and acknowledgement
-    sink.put(_chunk(sid, index=0, n=15))
+    sink.put(astronaut_chunk(sid, index=0, n=15))
     AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
     assert _rows(engine, sid) == before
     assert FailedJobRegistry(queue=Queue("ferstream", connection=redis)).count == 0
