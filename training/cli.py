@@ -17,6 +17,8 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_LEARNING_RATE = 2e-3
 #: epochs without a better PublicTest accuracy before training stops
 DEFAULT_PATIENCE = 20
+#: with --teacher: share of the teacher's probabilities in each training target (the rest is the true label)
+DEFAULT_DISTILL_WEIGHT = 0.7
 #: file stem of the exported model
 DEFAULT_NAME = "ferstream-emotion"
 
@@ -31,6 +33,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="stop after this many epochs without a better PublicTest accuracy (default: %(default)s)")
     parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (same architecture): fine-tuning, or a new schedule after a finished run")
+    parser.add_argument("--init-layers", metavar="MODEL", help="start from the weights of every layer of this .keras model with the same name and "
+                        "shape as one of this run's (a student made by dropping convolutions of its teacher: --depths 1,1,2,3)")
+    parser.add_argument("--teacher", metavar="MODEL", help="distil: learn from this exported model's probabilities (its .tflite, with its views) "
+                        "as well as the labels; computed once for the training faces and kept in --out")
+    parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT, metavar="W",
+                        help="with --teacher: share of the teacher's probabilities in each target, the rest the true label (default: %(default)s)")
     parser.add_argument("--widths", default="32,64,128,256", help="channels per stage (default: %(default)s)")
     parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")

@@ -24,8 +24,9 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
-from ferstream.errors import DataError  # noqa: E402
+from ferstream.errors import ConfigError, DataError  # noqa: E402
 from training.data import load_dataset  # noqa: E402
+from training.distill import distilled_targets, load_matching_layers, teacher_probabilities  # noqa: E402
 from training.evaluate import evaluate_splits  # noqa: E402
 from training.export import calibration_faces, export_model  # noqa: E402
 from training.model import build_augmentation, build_model  # noqa: E402
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> dict:
     # ---- setup -------------------------------------------------------------
     out = Path(args.out)
     backup = out / "backup"
+    if not 0 <= args.distill_weight <= 1:
+        raise ConfigError(f"--distill-weight is a share in [0, 1], got {args.distill_weight}")
     if backup.exists() and not args.resume:
         raise DataError(f"{out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out")
     if args.resume and not backup.exists():
@@ -55,15 +58,25 @@ def run(args: argparse.Namespace) -> dict:
 
     keras.utils.set_random_seed(args.seed)
     out.mkdir(parents=True, exist_ok=True)
-    train_ds = _train_dataset(train.faces, train.labels, args.batch_size, args.seed, build_augmentation(args.seed))
+    targets = np.eye(len(EMOTIONS), dtype=np.float32)[train.labels]
+    if args.teacher:
+        teacher = teacher_probabilities(args.teacher, train.faces, data.sha256, out)
+        targets = distilled_targets(train.labels, teacher, args.distill_weight)
+        log.info("distilling: targets are %.2f x the teacher's probabilities + %.2f x the true label",
+                 args.distill_weight, 1 - args.distill_weight)
+    train_ds = _train_dataset(train.faces, train.labels, targets, args.batch_size, args.seed,
+                              build_augmentation(args.seed))
     val_ds = _eval_dataset(public.faces, public.labels)
 
     # ---- model -------------------------------------------------------------
     widths = tuple(int(w) for w in args.widths.split(","))
     depths = tuple(int(d) for d in args.depths.split(","))
     model = build_model(widths=widths, depths=depths)
-    if args.init and not (args.resume and backup.exists()):
-        _load_initial_weights(model, args.init)
+    if not (args.resume and backup.exists()):
+        if args.init:
+            _load_initial_weights(model, args.init)
+        if args.init_layers:
+            load_matching_layers(model, args.init_layers)
     steps = math.ceil(len(train) / args.batch_size)
     warmup = min(DEFAULT_WARMUP_EPOCHS, max(args.epochs - 1, 0)) * steps
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -75,7 +88,8 @@ def run(args: argparse.Namespace) -> dict:
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=5e-3),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        # the teacher's probabilities are soft already: label smoothing only for the hard labels
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1),
         metrics=["accuracy"],
     )
     log.info("model: %s, %d parameters", model.name, model.count_params())
@@ -164,10 +178,9 @@ def _class_weights(labels: np.ndarray) -> np.ndarray:
     return (weights / (weights[labels].mean())).astype(np.float32)
 
 
-def _train_dataset(faces, labels, batch_size, seed, augmentation):
+def _train_dataset(faces, labels, targets, batch_size, seed, augmentation):
     weights = _class_weights(labels)[labels]
-    onehot = np.eye(len(EMOTIONS), dtype=np.float32)[labels]
-    ds = tf.data.Dataset.from_tensor_slices((faces[..., None], onehot, weights))
+    ds = tf.data.Dataset.from_tensor_slices((faces[..., None], targets, weights))
     ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     ds = ds.map(lambda x, y, w: (augmentation(tf.cast(x, tf.float32), training=True), y, w),
                 num_parallel_calls=tf.data.AUTOTUNE)

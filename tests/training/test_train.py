@@ -241,3 +241,46 @@ def test_one_model_is_exported_again_with_the_views_asked_for(trained, tiny_csv,
     single = keras.saving.load_model(member)
     expected = (single(faces).numpy() + single(faces[:, :, ::-1]).numpy()) / 2  # the face and its mirror image
     np.testing.assert_allclose(EmotionModel(tmp_path / "flip.tflite").predict(faces), expected, atol=1e-4)
+
+
+def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its_layers(trained, tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.errors import ConfigError, ModelError
+    from training.distill import distilled_targets
+    from training.train import run
+
+    teacher, _ = trained
+    out = tmp_path / "student"
+    args = ("--data", str(tiny_csv), "--out", str(out), "--batch-size", "16", "--widths", "8,16", "--depths", "1,1",
+            "--teacher", str(teacher / "ferstream-emotion.tflite"), "--init-layers", str(teacher / "ferstream-emotion.keras"),
+            "--learning-rate", "1e-9")
+    meta = run(train_args(*args, "--epochs", "1"))
+    assert meta["accuracy"]["PublicTest"] >= 0
+    cached = list(out.glob("teacher-*.npy"))  # the teacher's probabilities, kept beside the run
+    assert len(cached) == 1
+    probs = np.load(cached[0])
+    assert probs.shape == (70, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    expected = EmotionModel(teacher / "ferstream-emotion.tflite").predict(
+        np.asarray(__import__("training.data", fromlist=["load_dataset"]).load_dataset(tiny_csv).splits["Training"].faces[:5],
+                   dtype=np.float32))
+    np.testing.assert_allclose(probs[:5], expected, atol=1e-5)
+    donor = keras.saving.load_model(teacher / "ferstream-emotion.keras")
+    student = keras.saving.load_model(out / "ferstream-emotion.keras")
+    for a, b in zip(donor.trainable_weights, student.trainable_weights):  # same names and shapes: copied, then kept
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-3)
+    mtime = cached[0].stat().st_mtime
+    run(train_args(*args, "--epochs", "2", "--resume"))  # a resumed run reads the cached probabilities back
+    assert cached[0].stat().st_mtime == mtime and len(history(out)) == 2
+
+    targets = distilled_targets(np.array([0, 3]), np.full((2, 7), 1 / 7, np.float32), 0.7)
+    np.testing.assert_allclose(targets.sum(axis=1), 1, atol=1e-6)
+    assert targets[1, 3] == pytest.approx(0.3 + 0.1)
+    with pytest.raises(ConfigError, match="distill-weight"):
+        run(train_args(*args, "--epochs", "1", "--distill-weight", "1.5"))
+    with pytest.raises(ModelError, match="no exported model"):
+        run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t2"), "--epochs", "1",
+                       "--teacher", str(tmp_path / "missing.tflite")))
+    with pytest.raises(ModelError, match="no layer"):
+        run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t3"), "--epochs", "1", "--widths", "4",
+                       "--depths", "1", "--init-layers", str(teacher / "ferstream-emotion.keras")))

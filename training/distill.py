@@ -1,0 +1,86 @@
+"""Knowledge distillation: a smaller student learns from a trained teacher's probabilities.
+
+The teacher is any exported model of this job (its ``.tflite``, with the views built into
+that export, run through the worker's own ``EmotionModel``). Its probabilities for every
+training face are computed once and stored beside the run (``teacher-<hash>.npy``, keyed by
+the teacher file and the data), never in the repository; a resumed run reads them back.
+The student's target for each face is ``weight * teacher + (1 - weight) * true label``.
+
+A student can start from its teacher's weights with ``--init-layers``: every layer of the
+student with the same name and shape as one of the teacher's takes its weights. A student
+made by dropping convolutions from the teacher's stages (``--depths 1,1,2,3`` under
+``2,2,3,3``) so starts close to the teacher instead of from nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ferstream.emotion_model import EmotionModel, model_paths
+from ferstream.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: faces per teacher call while its probabilities are computed
+TEACHER_BATCH = 64
+
+
+def teacher_probabilities(teacher: str | Path, faces: np.ndarray, data_sha256: str, out: Path) -> np.ndarray:
+    """The teacher's probabilities (N x labels) for ``faces``, computed once and cached in ``out``."""
+    path = model_paths(teacher)["tflite"]
+    if not path.exists():
+        raise ModelError(f"--teacher {teacher}: no exported model at {path}")
+    key = hashlib.sha256(path.read_bytes() + data_sha256.encode() + str(len(faces)).encode()).hexdigest()[:16]
+    cache = out / f"teacher-{key}.npy"
+    if cache.exists():
+        probs = np.load(cache)
+        if probs.shape[0] == len(faces):
+            log.info("teacher probabilities read from %s", cache)
+            return probs
+    from tqdm import tqdm
+
+    model = EmotionModel(path, max_batch=TEACHER_BATCH)
+    log.info("teacher %s (%s): computing its probabilities for %d training faces", path, model.metadata.architecture,
+             len(faces))
+    chunks = []
+    for i in tqdm(range(0, len(faces), TEACHER_BATCH), desc="teacher", unit="batch", disable=None):
+        chunks.append(model.predict(faces[i:i + TEACHER_BATCH]))
+    probs = np.concatenate(chunks).astype(np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(cache, probs)
+    return probs
+
+
+def distilled_targets(labels: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
+    """``weight`` of the teacher's probabilities plus the rest on the true label; each row sums to 1."""
+    if not 0 <= weight <= 1:
+        raise ValueError(f"the distillation weight is in [0, 1], got {weight}")
+    onehot = np.eye(teacher.shape[1], dtype=np.float32)[labels]
+    return (weight * teacher + (1 - weight) * onehot).astype(np.float32)
+
+
+def load_matching_layers(model, source: str | Path) -> int:
+    """Copy the weights of every layer of ``model`` whose name and weight shapes match a layer of ``source``."""
+    import keras
+
+    path = model_paths(source)["keras"]
+    if not path.exists():
+        raise ModelError(f"--init-layers {source}: no .keras model at {path}")
+    donor = {layer.name: layer for layer in keras.saving.load_model(path, compile=False).layers}
+    copied = []
+    for layer in model.layers:
+        other = donor.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        mine, theirs = layer.get_weights(), other.get_weights()
+        if [w.shape for w in mine] == [w.shape for w in theirs]:
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+    if not copied:
+        raise ModelError(f"--init-layers {path}: no layer of this run's network matches one of its layers by name and shape")
+    log.info("initial weights of %d layers from %s: %s", len(copied), path, ", ".join(copied))
+    return len(copied)
