@@ -158,6 +158,21 @@ def run_main(build_parser: Callable[[], argparse.ArgumentParser],
     return 0
 
 
+#: the instruction-set flags that decide inference speed (LiteRT/XNNPACK kernels differ by them)
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_flags() -> str:
+    """The SIMD flags of this CPU that matter for inference speed, as ``lscpu`` lists them (``avx2 fma ... no avx512f``)."""
+    try:
+        flags = set(next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return "unknown"
+    have = [f for f in SIMD_FLAGS if f in flags]
+    return " ".join(have) + ("" if "avx512f" in flags else " (no avx512f)")
+
+
 def environment() -> str:
     """Where and how the figures were taken: CPU, load, versions, commit."""
     cpu = platform.processor() or platform.machine()
@@ -185,7 +200,7 @@ def environment() -> str:
     script = script.relative_to(REPO) if script.is_relative_to(REPO) else script
     return (f"`python {' '.join([str(script), *sys.argv[1:]])}` at commit {commit}, "
             f"{time.strftime('%Y-%m-%d %H:%M %Z')}  \n"
-            f"{cpu}, {cores} cores, load average {LOAD_AT_START:.2f} at the start and {load} at the end; "
+            f"{cpu}, {cores} cores (CPU flags: {cpu_flags()}), load average {LOAD_AT_START:.2f} at the start and {load} at the end; "
             f"Python {platform.python_version()}, "
             f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), LiteRT {litert}, fer {fer_version()}")
 
@@ -445,10 +460,10 @@ def queue_clip(clip: Path, settings) -> tuple[int, int]:
     """Send every frame of ``clip`` to the RQ queue with ingest's real code path; (source id, frames sent)."""
     import db
     from ingest.files import ingest_file
-    from ingest.queue import RQSink, connect_redis
+    from ferstream.sinks import make_sink
 
     engine = db.connect(settings.database_url)
-    sink = RQSink(connect_redis(settings.redis_url), settings)
+    sink = make_sink(settings, engine)
     source_id = ingest_file(engine, clip, sink, settings)
     return source_id, frames_recorded(settings.database_url, source_id, "frames_queued")
 

@@ -6,12 +6,11 @@ import re
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from dashboard.buckets import bucket_label
 from dashboard.charts import distribution_chart, timeline_chart
 from dashboard.queries import MEDIA
+from ferstream.urls import mask_url
 
 ACTIVE = ("queued", "running")
 NO_SOURCES = ("**No sources yet.** Submit a video with the panel on the left, or analyse one from a terminal "
@@ -34,17 +33,10 @@ def show_outcome(outcome: tuple[str, str] | None) -> None:
 
 
 def show_connection(database_url: str, redis_url: str | None) -> None:
-    try:
-        db = make_url(database_url).render_as_string(hide_password=True)
-    except ArgumentError:
-        db = "an unparseable DATABASE_URL"
-    queue = (f"videos are queued for `ferstream worker` at {_redact_redis(redis_url)}" if redis_url
+    db = mask_url(database_url)
+    queue = (f"videos are queued for `ferstream worker` at {mask_url(redis_url)}" if redis_url
              else "no Redis configured: videos are analysed in this process")
     st.caption(f"Database: `{db}`  \n{queue}")
-
-
-def _redact_redis(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 def show_sources(sources: pd.DataFrame) -> None:

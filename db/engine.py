@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ferstream.errors import ServiceError
+from ferstream.urls import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,9 @@ def _create(url: str, read_only: bool) -> Engine:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except (OperationalError, SQLAlchemyError) as exc:
-        raise ServiceError(f"database {_redact(url)} is unreachable: {_first_line(exc)}") from exc
+        raise ServiceError(f"database {mask_url(url)} is unreachable: {_first_line(exc)}") from exc
     except ModuleNotFoundError as exc:
-        raise ServiceError(f"database {_redact(url)}: driver missing ({exc.name})") from exc
+        raise ServiceError(f"database {mask_url(url)}: driver missing ({exc.name})") from exc
     return engine
 
 
@@ -81,15 +82,22 @@ def upgrade(engine: Engine) -> None:
 
 @contextlib.contextmanager
 def _sqlite_file_lock(engine: Engine):
-    """An exclusive lock beside a SQLite file while it migrates (SQLite runs DDL outside transactions, so two
-    processes creating a fresh file's tables at once would collide); a no-op for other databases."""
+    """An exclusive lock for a SQLite file while it migrates (SQLite runs DDL outside transactions, so two
+    processes creating a fresh file's tables at once would collide); a no-op for other databases.
+
+    The lock file lives in the temporary folder, named after the database's absolute path, so nothing is
+    left beside the user's database (a lock file cannot be removed safely while another process may wait on it).
+    """
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         yield
         return
     import fcntl
+    import hashlib
+    import tempfile
 
-    with open(f"{database}.migrate-lock", "a") as lock:
+    digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:24]
+    with open(Path(tempfile.gettempdir()) / f"ferstream-migrate-{digest}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -112,15 +120,6 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for a message
-        return "<unparseable url>"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -20,6 +20,18 @@ class Base(DeclarativeBase):
     pass
 
 
+class DatabaseIdentity(Base):
+    """One row: this database's id, written when its schema is created (or upgraded to revision 0003).
+
+    Queued work names the database it belongs to, so a worker never writes results into another.
+    """
+
+    __tablename__ = "database_identity"
+
+    database_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4, 32 hex digits
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Source(Base):
     """A video file or live stream submitted for analysis."""
 

@@ -19,12 +19,15 @@ class SourceNotFound(FerstreamError):
 
 
 def find_source(engine: Engine, ref: str | int) -> int:
-    """The id of the source with this id or (newest) name."""
+    """The id of the source with this id or name; an error when several sources share the name."""
     ref = str(ref)
     with engine.connect() as conn:
-        by_name = conn.execute(select(Source.id).where(Source.name == ref).order_by(Source.id.desc())).scalar()
-        if by_name is not None:
-            return by_name
+        by_name = conn.execute(select(Source.id).where(Source.name == ref).order_by(Source.id)).scalars().all()
+        if len(by_name) > 1:
+            raise SourceNotFound(f"{len(by_name)} sources are named {ref!r} (ids {', '.join(map(str, by_name))}): "
+                                 "pass the id (see `ferstream status`)")
+        if by_name:
+            return by_name[0]
         if ref.isdigit() and conn.execute(select(Source.id).where(Source.id == int(ref))).scalar() is not None:
             return int(ref)
     raise SourceNotFound(f"no source with id or name {ref!r} (see `ferstream status`)")

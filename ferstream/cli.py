@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from typing import Callable
 
@@ -35,22 +36,54 @@ def run_command(fn: Callable[[], object]) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    from training.train import run
+def training_module(name: str):
+    """A module of the training job; a clear error naming the extra to install when TensorFlow/Keras is missing."""
+    import importlib
 
-    return run_command(lambda: run(args))
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in ("keras", "tensorflow"):
+            raise FerstreamError(f"training needs TensorFlow and Keras ({exc.name} is not installed): install the "
+                                 "training extra, pip install 'ferstream[train]'") from exc
+        raise
+
+
+def _train(args: argparse.Namespace) -> int:
+    return run_command(lambda: training_module("training.train").run(args))
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from training.ensemble import run
-
-    return run_command(lambda: run(args))
+    return run_command(lambda: training_module("training.ensemble").run(args))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from training.evaluate import evaluate
+    return run_command(lambda: training_module("training.evaluate").evaluate(args.model, args.data, args.split, args.out))
 
-    return run_command(lambda: evaluate(args.model, args.data, args.split, args.out))
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (frames per second, seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+    return value
+
+
+def _int_at_least(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {low} or more{f' and at most {high}' if high else ''}, got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
 
 
 def _settings(args: argparse.Namespace):
@@ -129,11 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Find faces in every sampled frame and classify their emotions. Without Redis the "
                                    "analysis runs in this process on the embedded SQLite database; with --redis/REDIS_URL "
                                    "the chunks are queued for `ferstream worker` and the command returns (or waits with --wait).")
-    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file(s) OpenCV/FFmpeg can read")
-    p.add_argument("--sample-fps", type=float, metavar="F", help="frames per second to analyse (default: every frame)")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file(s) OpenCV/FFmpeg can read: a path, or the http(s):// URL of "
+                   "a video file (opened with the same timeouts as `watch`); live streams go to `ferstream watch`")
+    p.add_argument("--sample-fps", type=positive_number, metavar="F", help="frames per second to analyse (default: every frame)")
     p.add_argument("--name", help="source name shown in status, export and the dashboard (default: the file name)")
     p.add_argument("--wait", action="store_true", help="with Redis: wait for the workers, with a progress bar, then print the summary")
-    p.add_argument("--analysis-width", type=int, metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
+    p.add_argument("--analysis-width", type=_int_at_least(0), metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
@@ -147,9 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "never piled up. Ctrl-C or SIGTERM stops cleanly, analysing the last partial chunk.")
     p.add_argument("source", metavar="SOURCE", help="webcam index (0), device path (/dev/video0) or rtsp://, http(s):// URL")
     p.add_argument("--name", help="source name shown in status, export and the dashboard (default: SOURCE)")
-    p.add_argument("--sample-fps", type=float, metavar="F", help="frames per second to analyse (default: 5)")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
-    p.add_argument("--analysis-width", type=int, metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
+    p.add_argument("--sample-fps", type=positive_number, metavar="F", help="frames per second to analyse (default: 5)")
+    p.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
+    p.add_argument("--analysis-width", type=_int_at_least(0), metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_services(p)
@@ -164,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run RQ workers that analyse queued chunks",
                        description="RQ SimpleWorkers: each process loads the detector and model once and reuses them for every job.")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    p.add_argument("--processes", type=int, default=1, metavar="N", help="worker processes (default: %(default)s; about one per core)")
+    p.add_argument("--processes", type=_int_at_least(1), default=1, metavar="N", help="worker processes (default: %(default)s; about one per core)")
     p.add_argument("--name", help="worker name (default: RQ's)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
@@ -187,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve the dashboard over the results database. It shows analytics about people: "
                                    "it listens on 127.0.0.1 only unless --host says otherwise.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8501, help="default: %(default)s")
+    p.add_argument("--port", type=_int_at_least(1, 65535), default=8501, help="default: %(default)s")
     _add_services(p)
     p.set_defaults(handler=_dashboard)
 

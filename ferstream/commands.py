@@ -14,6 +14,7 @@ import pandas as pd
 from ferstream.errors import FerstreamError, VideoError
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
+from ferstream.urls import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -127,24 +128,33 @@ def demo(settings: Settings, video: str | None) -> int:
 def status(settings: Settings) -> int:
     """Queue depth, workers and per-source progress."""
     import db
+    from db.identity import database_id
     from db.queries import sources
 
+    engine = db.connect(settings.database_url)
+    print(f"database {mask_url(settings.database_url)} (id {database_id(engine)})")
     if settings.redis_url:
         from rq import Queue, Worker
         from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-        from ingest.queue import connect_redis
+        from ingest.queue import connect_redis, queue_name
 
         redis = connect_redis(settings.redis_url)
-        queue = Queue(settings.queue, connection=redis)
-        workers = Worker.all(connection=redis)
-        print(f"queue {settings.queue}: {queue.count} waiting, {StartedJobRegistry(queue=queue).count} running, "
-              f"{FailedJobRegistry(queue=queue).count} failed; {len(workers)} worker(s)")
-        for w in workers:
+        queue = Queue(queue_name(settings.queue, database_id(engine)), connection=redis)
+        serving = Worker.all(queue=queue)
+        others = [w for w in Worker.all(connection=redis) if w.name not in {s.name for s in serving}]
+        print(f"queue {queue.name} at {mask_url(settings.redis_url)}: {queue.count} waiting, "
+              f"{StartedJobRegistry(queue=queue).count} running, {FailedJobRegistry(queue=queue).count} failed; "
+              f"{len(serving)} worker(s) serve this database")
+        for w in serving:
             print(f"  worker {w.name}: {w.get_state()}")
+        if not serving:
+            print(f"  no worker serves this database's queue: start one with `ferstream worker --database "
+                  f"{mask_url(settings.database_url)}`" + (f" ({len(others)} worker(s) on this Redis serve other "
+                                                          "databases)" if others else ""))
     else:
         print("no Redis configured (REDIS_URL): queue not shown")
-    df = sources(db.connect(settings.database_url))
+    df = sources(engine)
     if df.empty:
         print("no sources yet: submit one with `ferstream analyze VIDEO`")
         return 0
@@ -169,10 +179,13 @@ def export(settings: Settings, source: str, fmt: str, output: str | None) -> int
         df.to_csv(sys.stdout, index=False)
         return 0
     path = Path(output or f"{Path(str(df['source'].iloc[0]) if len(df) else f'source-{sid}').stem}.{fmt}")
-    if fmt == "csv":
-        df.to_csv(path, index=False)
-    else:
-        df.to_parquet(path, index=False)
+    try:
+        if fmt == "csv":
+            df.to_csv(path, index=False)
+        else:
+            df.to_parquet(path, index=False)
+    except OSError as exc:
+        raise FerstreamError(f"cannot write {path}: {exc.strerror or exc}") from exc
     print(f"wrote {len(df)} face rows of source {sid} to {path}")
     return 0
 

@@ -80,6 +80,9 @@ class Settings:
         if not 0 < self.min_face <= 1:
             raise ConfigError(f"min face (--min-face or FERSTREAM_MIN_FACE) is a fraction of the frame's shorter side "
                               f"in (0, 1], got {self.min_face}")
+        if self.analysis_width < 0:
+            raise ConfigError(f"analysis width (--analysis-width or FERSTREAM_ANALYSIS_WIDTH) is a width in pixels, "
+                              f"0 for full resolution, got {self.analysis_width}")
         if self.rescan_seconds < 0:
             raise ConfigError(f"FERSTREAM_RESCAN_SECONDS must be 0 or more, got {self.rescan_seconds}")
 

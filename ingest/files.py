@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Callable, Protocol
 
 from sqlalchemy.engine import Engine
@@ -16,9 +17,10 @@ from sqlalchemy.engine import Engine
 from db import writes
 from ferstream.results import Chunk
 from ferstream.settings import Settings
+from ferstream.urls import mask_url
 from ingest.chunks import chunk_frames
 from ingest.read_ahead import read_ahead
-from ingest.video import VideoReader
+from ingest.video import VideoReader, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,9 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     """
     reader = VideoReader(path, sample_fps, settings.analysis_width)
     info = reader.info
+    uri = mask_url(str(path)) if is_remote(path) else str(Path(path).resolve())
     source_id = writes.create_source(
-        engine, name=name or Path(path).name, kind="file", uri=str(Path(path).resolve()),
+        engine, name=name or Path(urlsplit(str(path)).path if is_remote(path) else path).name, kind="file", uri=uri,
         size_bytes=info.size_bytes, duration_s=info.duration_s, fps=info.fps, width=info.width,
         height=info.height, sample_fps=reader.effective_fps,
     )

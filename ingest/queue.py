@@ -1,8 +1,14 @@
 """Queueing chunks for the RQ workers.
 
 A chunk's frames go to a Redis key with a TTL; the RQ job carries only the
-source id, the chunk index and that key, so a failed job never keeps frames
-in Redis. Each source has a bound on the chunks waiting for the workers.
+database's id, the source id, the chunk index and that key, so a failed job
+never keeps frames in Redis. Each source has a bound on the chunks waiting for
+the workers.
+
+Every database has its own queue (``<queue>.<database id>``), keys and job ids:
+a worker listens only on the queue of the database it writes to, so a worker
+pointed at another database takes none of this one's jobs, and two databases
+can share one Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from ferstream.codec import encode_chunk
 from ferstream.errors import ServiceError
 from ferstream.results import Chunk
 from ferstream.settings import Settings
+from ferstream.urls import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +35,17 @@ KEY_PREFIX = "ferstream:chunk"
 T = TypeVar("T")
 
 
-def chunk_key(source_id: int, chunk_index: int) -> str:
-    return f"{KEY_PREFIX}:{source_id}:{chunk_index}"
+def queue_name(base: str, database_id: str) -> str:
+    """The RQ queue of one database's work: ``base`` (settings.queue) and the database's id."""
+    return f"{base}.{database_id}"
 
 
-def job_id(source_id: int, chunk_index: int) -> str:
-    return f"ferstream-{source_id}-{chunk_index}"
+def chunk_key(database_id: str, source_id: int, chunk_index: int) -> str:
+    return f"{KEY_PREFIX}:{database_id}:{source_id}:{chunk_index}"
+
+
+def job_id(database_id: str, source_id: int, chunk_index: int) -> str:
+    return f"ferstream-{database_id}-{source_id}-{chunk_index}"
 
 
 def connect_redis(url: str) -> Redis:
@@ -42,7 +54,7 @@ def connect_redis(url: str) -> Redis:
     try:
         client.ping()
     except RedisError as exc:
-        raise ServiceError(f"Redis at {url} is unreachable: {exc}") from exc
+        raise ServiceError(f"Redis at {mask_url(url)} is unreachable: {exc}") from exc
     return client
 
 
@@ -64,11 +76,12 @@ class RQSink:
     waited out with backoff, up to ``redis_patience`` seconds.
     """
 
-    def __init__(self, redis: Redis, settings: Settings, is_done: Callable[[int, int], bool] | None = None,
-                 redis_patience: float = 120.0):
+    def __init__(self, redis: Redis, settings: Settings, database_id: str,
+                 is_done: Callable[[int, int], bool] | None = None, redis_patience: float = 120.0):
         self.redis = redis
         self.settings = settings
-        self.queue = Queue(settings.queue, connection=redis)
+        self.database_id = database_id
+        self.queue = Queue(queue_name(settings.queue, database_id), connection=redis)
         self.is_done = is_done
         self.redis_patience = redis_patience
         self._outstanding: dict[str, _Sent] = {}
@@ -116,7 +129,7 @@ class RQSink:
 
     def put(self, chunk: Chunk) -> None:
         sent = _Sent(chunk.source_id, chunk.index, chunk.frame_range, encode_chunk(chunk, self.settings.jpeg_quality))
-        key = chunk_key(chunk.source_id, chunk.index)
+        key = chunk_key(self.database_id, chunk.source_id, chunk.index)
         self._patiently(lambda: self._send(key, sent))
         self._outstanding[key] = sent
 
@@ -125,8 +138,8 @@ class RQSink:
         retry = Retry(max=s.retries, interval=list(s.retry_intervals)) if s.retries else None
         with self.redis.pipeline() as pipe:  # frames and job land together, or neither does
             self.queue.enqueue(
-                JOB, sent.source_id, sent.index, key,
-                job_id=job_id(sent.source_id, sent.index),
+                JOB, self.database_id, sent.source_id, sent.index, key,
+                job_id=job_id(self.database_id, sent.source_id, sent.index),
                 description=f"analyze chunk {sent.index} of source {sent.source_id} (frames {sent.frames[0]}-{sent.frames[1]})",
                 job_timeout=s.job_timeout, result_ttl=3600, failure_ttl=s.failure_ttl, retry=retry, pipeline=pipe,
             )

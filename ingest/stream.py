@@ -18,12 +18,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
 from ferstream.errors import VideoError
+from ferstream.urls import is_network, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ DEFAULT_BACKOFF_INITIAL_S = 0.5
 #: ... up to this many seconds between attempts (a live source retries for as long as it is watched)
 DEFAULT_BACKOFF_MAX_S = 30.0
 
-NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
 
@@ -51,20 +51,6 @@ class LiveFrame:
     image: np.ndarray  # as decoded: BGR (or grey)
     captured_at: datetime  # wall clock, UTC (see StreamClock)
     monotonic: float  # the same instant on time.monotonic()
-
-
-def redact(source: str) -> str:
-    """The source as it may be shown or stored: a URL's password replaced by ``***``."""
-    parts = urlsplit(source)
-    if parts.password is None:
-        return source
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def is_network(source: str) -> bool:
-    return urlsplit(source).scheme.lower() in NETWORK_SCHEMES
 
 
 def open_capture(source: str, open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
@@ -84,7 +70,7 @@ def open_capture(source: str, open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
         ])
     if not cap.isOpened():
         cap.release()
-        raise VideoError(f"{redact(source)}: cannot open stream: {_why_not(source, time.monotonic() - start, open_timeout)}")
+        raise VideoError(f"{mask_url(source)}: cannot open stream: {_why_not(source, time.monotonic() - start, open_timeout)}")
     return cap
 
 
@@ -165,7 +151,7 @@ class LatestFrameReader:
                  open_timeout: float = DEFAULT_OPEN_TIMEOUT_S, read_timeout: float = DEFAULT_READ_TIMEOUT_S,
                  backoff_initial: float = DEFAULT_BACKOFF_INITIAL_S, backoff_max: float = DEFAULT_BACKOFF_MAX_S):
         self.source = source
-        self.name = redact(source)
+        self.name = mask_url(source)
         self.stride = 1.0 / sample_fps if sample_fps else 0.0
         self.open_timeout = open_timeout
         self.read_timeout = read_timeout

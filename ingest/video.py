@@ -1,4 +1,9 @@
-"""Reading video files with OpenCV: probe, decode, sample, grey and scale down."""
+"""Reading video files with OpenCV: probe, decode, sample, grey and scale down.
+
+A video file is a local path or an http(s):// URL of a file FFmpeg can read, opened with the
+same open and read timeouts as live streams (a URL is never taken for a path). URLs of live
+streams (rtsp://, or an http(s) stream with no end) belong to ``ferstream watch``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import cv2
 
 from ferstream.errors import VideoError
 from ferstream.results import Frame
+from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
+from ingest.stream import open_capture
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +37,46 @@ class VideoInfo:
         return self.frame_count / self.fps if self.fps else 0.0
 
 
+def is_remote(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a URL (of a remote file, or of a live stream) rather than a local path."""
+    return bool(scheme(str(path)))
+
+
+def open_video(path: str) -> cv2.VideoCapture:
+    """A capture of a local file, or of a remote file with FFmpeg's open and read timeouts (never blocking forever)."""
+    if is_remote(path):
+        return open_capture(path)
+    return cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Size, fps, frame count and resolution; a clear ``VideoError`` for a missing or non-video file."""
-    p = Path(path)
-    if not p.exists():
-        raise VideoError(f"{p}: no such file")
-    if not p.is_file():
-        raise VideoError(f"{p}: not a file")
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+    """Size, fps, frame count and resolution; a clear ``VideoError`` for a missing or non-video file, or a live URL."""
+    path = str(path)
+    shown = mask_url(path)
+    if is_remote(path):
+        if scheme(path) not in REMOTE_FILE_SCHEMES:
+            raise VideoError(f"{shown}: a live stream, not a video file: watch it with `ferstream watch {shown}`")
+        size = 0
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise VideoError(f"{p}: no such file")
+        if not p.is_file():
+            raise VideoError(f"{p}: not a file")
+        size = p.stat().st_size
+    cap = open_video(path)
     try:
         if not cap.isOpened():
-            raise VideoError(f"{p}: not a video OpenCV can open (unknown or corrupt container)")
+            raise VideoError(f"{shown}: not a video OpenCV can open (unknown or corrupt container)")
         ok, frame = cap.read()
         if not ok or frame is None:
-            raise VideoError(f"{p}: not a video: no frame could be decoded")
+            raise VideoError(f"{shown}: not a video: no frame could be decoded")
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        info = VideoInfo(str(p), p.stat().st_size, fps if 0 < fps < 1000 else 25.0,
-                         int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), frame.shape[1], frame.shape[0])
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if is_remote(path) and count <= 0:
+            raise VideoError(f"{shown}: a live stream (it has no length), not a video file: watch it with "
+                             f"`ferstream watch {shown}`")
+        info = VideoInfo(path, size, fps if 0 < fps < 1000 else 25.0, max(count, 0), frame.shape[1], frame.shape[0])
     finally:
         cap.release()
     return info
@@ -87,7 +117,7 @@ class VideoReader:
         return self.sample_fps or self.info.fps
 
     def __iter__(self) -> Iterator[Frame]:
-        cap = cv2.VideoCapture(self.info.path, cv2.CAP_FFMPEG)
+        cap = open_video(self.info.path)
         step = 1.0 / self.sample_fps if self.sample_fps else 0.0
         next_t = 0.0
         try:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -14,13 +15,15 @@ import db
 from db.models import Face, Frame
 
 CLI = [sys.executable, "-m", "ferstream.cli"]
+REPO = Path(__file__).resolve().parent.parent
 
 
-def ferstream(*args: str, timeout: float = 300, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``ferstream ARGS`` as a user would; returns the completed process."""
-    full_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # Redis only where a test passes it
-    full_env.update(PYTHONUNBUFFERED="1", **(env or {}))
-    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+def ferstream(*args: str, timeout: float = 300, env: dict | None = None, check: bool = True,
+              cwd=None) -> subprocess.CompletedProcess:
+    """Run ``ferstream ARGS`` as a user would (in the folder ``cwd``); returns the completed process."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}  # only where a test passes them
+    full_env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO), **(env or {}))
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"ferstream {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -65,6 +68,23 @@ def wait_until(predicate, timeout: float, poll: float = 0.05):
             return value
         time.sleep(poll)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def queue_of(database_url: str) -> str:
+    """The RQ queue of this database's work (each database has its own)."""
+    from db.identity import database_id
+    from ferstream.settings import DEFAULT_QUEUE
+    from ingest.queue import queue_name
+
+    return queue_name(DEFAULT_QUEUE, database_id(db.connect(database_url)))
+
+
+def chunk_key_of(database_url: str, source_id: int, chunk_index: int) -> str:
+    """The Redis key of a queued chunk's frames."""
+    from db.identity import database_id
+    from ingest.queue import chunk_key
+
+    return chunk_key(database_id(db.connect(database_url)), source_id, chunk_index)
 
 
 def astronaut_chunk(source_id: int, index: int = 0, n: int = 5):

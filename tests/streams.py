@@ -4,10 +4,14 @@ tests can kill and restart."""
 from __future__ import annotations
 
 import functools
+import http.server
 import os
+import re
 import shutil
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -144,3 +148,56 @@ def _require_rtsp_server() -> None:
         pytest.skip("GStreamer's RTSP server is not usable from the system Python (python3-gi, "
                     "gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-base, gstreamer1.0-plugins-good): "
                     f"`make system-deps` installs them ({missing})")
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with byte ranges, as any web server or object store serves video (FFmpeg seeks in MP4s)."""
+
+    def send_head(self):
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        path = self.translate_path(self.path)
+        if not match or not os.path.isfile(path):
+            return super().send_head()
+        size = os.path.getsize(path)
+        start, end = int(match[1]), int(match[2] or size - 1)
+        if start >= size:
+            self.send_error(416)
+            return None
+        end = min(end, size - 1)
+        f = open(path, "rb")
+        f.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        self._left = end - start + 1
+        return f
+
+    def copyfile(self, source, outputfile):
+        left = getattr(self, "_left", None)
+        if left is None:
+            return super().copyfile(source, outputfile)
+        while left > 0:
+            block = source.read(min(left, 64 * 1024))
+            if not block:
+                break
+            outputfile.write(block)
+            left -= len(block)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def http_file_server(folder: Path):
+    """An HTTP server on loopback serving ``folder``'s files with byte ranges; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_RangeHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

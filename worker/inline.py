@@ -1,10 +1,14 @@
 """The in-process sink: analyse chunks as ingest produces them (no Redis configured).
 
-Runs exactly the job code the RQ workers run, minus the trip through Redis.
+Runs exactly the job code the RQ workers run, minus the trip through Redis. The
+frames still pass through the queue's codec (``encode_chunk`` / ``decode_chunk``,
+JPEG at ``settings.jpeg_quality``), so the same video gives the same rows with
+and without Redis: ``bench/codec.py`` measures what that costs.
 """
 
 from __future__ import annotations
 
+from ferstream.codec import decode_chunk, encode_chunk
 from ferstream.results import Chunk
 from worker.jobs import process_chunk
 from worker.runtime import Runtime
@@ -23,6 +27,7 @@ class InlineSink:
         pass
 
     def put(self, chunk: Chunk) -> None:
-        result = process_chunk(self.runtime, chunk)
+        same_as_queued = decode_chunk(encode_chunk(chunk, self.runtime.settings.jpeg_quality))
+        result = process_chunk(self.runtime, same_as_queued)
         self.frames += result["frames"]
         self.faces += result["faces"]

@@ -12,6 +12,7 @@ from db import writes
 from ferstream.codec import decode_chunk
 from ferstream.errors import FerstreamError
 from ferstream.results import Chunk
+from ferstream.urls import mask_url
 from worker.runtime import Runtime, get_runtime
 
 
@@ -19,9 +20,16 @@ class ChunkExpired(FerstreamError):
     """A queued chunk's frames are no longer in Redis (expired or deleted)."""
 
 
-def analyze_chunk(source_id: int, chunk_index: int, key: str) -> dict:
-    """RQ job: analyse the chunk whose frames are stored at ``key`` in Redis."""
+class ForeignJob(FerstreamError):
+    """A job queued from another database than the one this worker writes to."""
+
+
+def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str) -> dict:
+    """RQ job: analyse the chunk whose frames are stored at ``key`` in Redis, for the database ``database_id``."""
     rt = get_runtime()
+    if database_id != rt.database_id:  # never write into, nor record a failure in, another database
+        raise ForeignJob(f"chunk {chunk_index} of source {source_id} belongs to database {database_id}; this worker "
+                         f"writes to database {rt.database_id} ({mask_url(rt.settings.database_url)})")
     job = get_current_job()
     redis = job.connection
     if writes.chunk_done(rt.engine, source_id, chunk_index):  # a retry after the results landed

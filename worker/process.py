@@ -29,8 +29,10 @@ from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
 from ferstream.emotion_model import available_cores
+from ferstream.errors import ConfigError, ServiceError
 from ferstream.settings import Settings
-from ingest.queue import connect_redis
+from ferstream.urls import mask_url
+from ingest.queue import connect_redis, queue_name
 from worker.runtime import Runtime, set_runtime
 
 log = logging.getLogger(__name__)
@@ -107,20 +109,22 @@ def work_through_outages(redis, queue: str, burst: bool = False, name: str | Non
 
 
 def run_workers(settings: Settings, burst: bool = False, processes: int = 1, name: str | None = None) -> int:
+    if processes < 1:
+        raise ConfigError(f"--processes must be at least 1, got {processes}")
     if not settings.redis_url:
-        from ferstream.errors import ServiceError
-
         raise ServiceError("the worker needs Redis: set REDIS_URL or pass --redis URL")
     redis = connect_redis(settings.redis_url)
     runtime = Runtime(settings)
     set_runtime(runtime)
-    runtime.engine  # noqa: B018 - migrate and check the database before taking jobs
-    if processes <= 1:
+    queue = queue_name(settings.queue, runtime.database_id)  # migrates and checks the database before taking jobs
+    log.info("serving database %s (id %s) from Redis %s, queue %s, with %d process(es)",
+             mask_url(settings.database_url), runtime.database_id, mask_url(settings.redis_url), queue, processes)
+    if processes == 1:
         runtime.analyzer  # noqa: B018 - load the model once, before the first job
-        work_through_outages(redis, settings.queue, burst=burst, name=name)
+        work_through_outages(redis, queue, burst=burst, name=name)
         return 0
     # each process's model gets its share of the cores rather than all of them (oversubscribed threads stall)
     os.environ.setdefault("FERSTREAM_MODEL_THREADS", str(max(1, available_cores() // processes)))
-    pool = WorkerPool([settings.queue], connection=redis, num_workers=processes, worker_class=AnalysisWorker)
+    pool = WorkerPool([queue], connection=redis, num_workers=processes, worker_class=AnalysisWorker)
     pool.start(burst=burst, logging_level="INFO")
     return 0

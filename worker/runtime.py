@@ -29,6 +29,12 @@ class Runtime:
         return db.connect(self.settings.database_url)
 
     @cached_property
+    def database_id(self) -> str:
+        from db.identity import database_id
+
+        return database_id(self.engine)
+
+    @cached_property
     def analyzer(self) -> Analyzer:
         threads = int(os.environ.get("FERSTREAM_MODEL_THREADS") or 0)
         if threads:  # several worker processes share the cores: OpenCV takes the same share as the model

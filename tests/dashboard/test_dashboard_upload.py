@@ -14,7 +14,7 @@ from rq import Queue
 import db
 from dashboard.queries import source_table
 from tests.conftest import free_port
-from tests.helpers import burst_worker, counts
+from tests.helpers import burst_worker, counts, queue_of
 
 from dashboard_testing import clear_caches, metrics, open_app, texts, widget
 
@@ -58,7 +58,7 @@ def test_an_upload_is_queued_for_the_workers_like_ferstream_analyze(astronaut_vi
     upload(at, "astronaut.mp4", astronaut_video.read_bytes(), name="uploaded astronaut")
     assert "queued for the workers" in texts(at.success) and not at.error and not at.exception
     wait_for(sqlite_url, 1, ("queued", "running"), state="finished")  # every chunk sent to Redis
-    queue = Queue("ferstream", connection=Redis.from_url(redis_url))
+    queue = Queue(queue_of(sqlite_url), connection=Redis.from_url(redis_url))
     assert queue.count == 4  # 60 frames at 15 fps: four 1-second chunks, as `ferstream analyze` queues them
     assert stored(tmp_path / "uploads") == []  # every frame is in Redis now: the video (faces) is gone from disk
 

@@ -8,7 +8,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from db.queries import sources
-from tests.helpers import burst_worker, counts, ferstream
+from tests.helpers import burst_worker, counts, ferstream, queue_of
 from tests.videos import multi_face_video, no_face_video
 
 
@@ -26,11 +26,11 @@ def test_queued_analysis_with_a_real_worker(astronaut_video, redis_url, database
     result = ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", database_url, "--name", "astro")
     assert "queued 1 video(s)" in result.stdout
     redis = Redis.from_url(redis_url)
-    queue = Queue("ferstream", connection=redis)
+    queue = Queue(queue_of(database_url), connection=redis)
     assert queue.count == 4  # 60 frames at 15 fps: four 1-second chunks
     for job in queue.get_jobs():  # job arguments carry keys, never frames
         assert len(repr(job.args)) < 200
-        assert job.args[2].startswith("ferstream:chunk:")
+        assert job.args[3].startswith("ferstream:chunk:")
     burst_worker(redis_url, database_url)
     c = counts(database_url, 1)
     assert c["frames"] == 60 and c["no_face"] <= 3
@@ -78,7 +78,7 @@ def test_sample_fps_thins_frames(astronaut_video, sqlite_url):
 
 
 @pytest.mark.media
-def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url):
+def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url, tmp_path):
     video = media / "WolfgangLanger_Pexels.mp4"
     ferstream("analyze", str(video), "--redis", redis_url, "--database", database_url)
     burst_worker(redis_url, database_url, timeout=600)
@@ -94,6 +94,33 @@ def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url):
     dominant = df.groupby("window")["emotion"].agg(lambda s: s.value_counts().index[0])
     assert dominant.nunique() >= 2, dominant.to_dict()  # the emotion mix changes over time
     assert isinstance(df, pd.DataFrame)
+    assert_same_rows(df.drop(columns="window"), in_process_rows(video, tmp_path))  # one codec: the same rows with and without Redis
+
+
+def in_process_rows(video, folder):
+    import db
+    from db.queries import faces_table
+
+    url = f"sqlite:///{folder / 'in-process.db'}"
+    ferstream("analyze", str(video), "--database", url)
+    return faces_table(db.connect(url), 1)
+
+
+def assert_same_rows(queued, inline):
+    import pandas as pd
+
+    assert len(queued) == len(inline) > 0
+    pd.testing.assert_frame_equal(queued.reset_index(drop=True), inline.reset_index(drop=True), check_dtype=False,
+                                  rtol=1e-6, atol=1e-6)
+
+
+def test_in_process_and_queued_analysis_write_the_same_rows(astronaut_video, redis_url, sqlite_url, tmp_path):
+    import db
+    from db.queries import faces_table
+
+    ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url)
+    burst_worker(redis_url, sqlite_url)
+    assert_same_rows(faces_table(db.connect(sqlite_url), 1), in_process_rows(astronaut_video, tmp_path))
 
 
 def test_face_pixels_are_stored_only_when_asked(astronaut_video, tmp_path):

@@ -82,7 +82,7 @@ def test_database_down(astronaut_video):
 
 def test_bad_sample_fps(astronaut_video, sqlite_url):
     result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, "--sample-fps", "0", check=False)
-    assert result.returncode == 2 and "--sample-fps must be positive" in result.stderr
+    assert result.returncode == 2 and "argument --sample-fps: must be a finite number above 0" in result.stderr
 
 
 @pytest.mark.parametrize("payload", [b"", b"\x00\x00\x00\x05hello", b"garbage bytes that are no chunk"])
@@ -115,3 +115,121 @@ def test_min_face_out_of_range_is_refused_before_anything_is_recorded(tmp_path, 
     assert "min face" in result.stderr and "(0, 1]" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "ferstream.db").exists()  # refused before the database was even opened
+
+
+def test_redis_password_never_printed(sqlite_url):
+    url = f"redis://:pw123@127.0.0.1:{free_port()}/0"
+    for args in (("status",), ("worker", "--burst")):
+        result = ferstream(*args, "--database", sqlite_url, env={"REDIS_URL": url}, check=False)
+        assert result.returncode == 2 and "is unreachable" in result.stderr
+        assert "pw123" not in result.stdout + result.stderr and "redis://:***@127.0.0.1" in result.stderr
+
+
+def test_one_masking_function_for_every_url():
+    from ferstream.urls import mask_url
+
+    assert mask_url("redis://:pw123@host:6379/0") == "redis://:***@host:6379/0"
+    assert mask_url("postgresql+psycopg2://bob:s3cret@db:5432/x?sslmode=require") == "postgresql+psycopg2://bob:***@db:5432/x?sslmode=require"
+    assert mask_url("rtsp://admin:12345@[::1]:554/stream") == "rtsp://admin:***@[::1]:554/stream"
+    assert mask_url("https://cam.local/live.m3u8?token=abc&x=1") == "https://cam.local/live.m3u8?token=***&x=1"
+    assert mask_url("postgresql://u@h/d?password=hunter2") == "postgresql://u@h/d?password=***"
+    for unchanged in ("sqlite:///ferstream.db", "sqlite:////tmp/a.db", "redis://127.0.0.1:6379/0", "/videos/a.mp4", "0"):
+        assert mask_url(unchanged) == unchanged
+
+
+def test_stream_credentials_are_masked_in_errors(sqlite_url):
+    url = f"rtsp://admin:topsecret@127.0.0.1:{free_port()}/cam"
+    result = ferstream("watch", url, "--database", sqlite_url, "--duration", "1", check=False)
+    assert result.returncode == 2 and "topsecret" not in result.stdout + result.stderr
+    assert "rtsp://admin:***@127.0.0.1" in result.stderr
+
+
+def test_export_to_a_folder_that_does_not_exist(astronaut_video, sqlite_url, tmp_path):
+    ferstream("analyze", str(astronaut_video), "--database", sqlite_url)
+    result = ferstream("export", "--source", "1", "-o", str(tmp_path / "no" / "dir" / "x.csv"), "--database", sqlite_url,
+                       check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write" in result.stderr and "x.csv: No such file or directory" not in result.stderr
+
+
+def test_export_by_a_name_two_sources_share_asks_for_the_id(astronaut_video, sqlite_url, tmp_path):
+    for _ in range(2):
+        ferstream("analyze", str(astronaut_video), "--database", sqlite_url, "--name", "twin")
+    result = ferstream("export", "--source", "twin", "-o", str(tmp_path / "x.csv"), "--database", sqlite_url, check=False)
+    assert result.returncode == 2 and "2 sources are named 'twin' (ids 1, 2): pass the id" in result.stderr
+    ferstream("export", "--source", "2", "-o", str(tmp_path / "x.csv"), "--database", sqlite_url)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--analysis-width", "-5"], "argument --analysis-width: must be 0 or more, got -5"),
+    (["--sample-fps", "nan"], "argument --sample-fps: must be a finite number above 0, got 'nan'"),
+    (["--sample-fps", "inf"], "argument --sample-fps: must be a finite number above 0, got 'inf'"),
+    (["--model", "/nonexistent/model.tflite"], "model file not found"),
+])
+def test_bad_options_are_refused_before_a_source_is_made(astronaut_video, sqlite_url, tmp_path, args, message):
+    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, *args, check=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    if (tmp_path / "ferstream.db").exists():
+        import db
+
+        assert sources(db.connect(sqlite_url)).empty  # no half-made source left behind
+
+
+def test_analysis_width_from_the_environment_is_checked_too(astronaut_video, sqlite_url):
+    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, env={"FERSTREAM_ANALYSIS_WIDTH": "-5"},
+                       check=False)
+    assert result.returncode == 2 and "FERSTREAM_ANALYSIS_WIDTH" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_worker_processes_must_be_at_least_one(sqlite_url, redis_url):
+    result = ferstream("worker", "--burst", "--processes", "0", "--redis", redis_url, "--database", sqlite_url, check=False)
+    assert result.returncode == 2 and "argument --processes: must be 1 or more, got 0" in result.stderr
+
+
+def test_training_without_the_training_extra_names_the_extra(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['keras'] = sys.modules['tensorflow'] = None; from ferstream.cli import main; "
+            "sys.exit(main(['train', '--data', 'x.csv']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "pip install 'ferstream[train]'" in result.stderr
+
+
+@pytest.mark.parametrize("url, message", [
+    ("rtsp://127.0.0.1:{port}/cam", "a live stream, not a video file: watch it with `ferstream watch"),
+    ("http://127.0.0.1:{port}/clip.mp4", "connection refused by 127.0.0.1:{port}"),
+])
+def test_a_url_is_never_taken_for_a_path(sqlite_url, url, message):
+    port = free_port()
+    result = ferstream("analyze", url.format(port=port), "--database", sqlite_url, check=False)
+    assert result.returncode == 2 and message.format(port=port) in result.stderr
+    assert "no such file" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_video_file_over_http_is_analysed(astronaut_video, sqlite_url):
+    """A remote file FFmpeg can read is analysed like a local one (served here on loopback, with byte ranges)."""
+    from tests.streams import http_file_server
+
+    with http_file_server(astronaut_video.parent) as base:
+        url = f"{base}/{astronaut_video.name}"
+        result = ferstream("analyze", url, "--database", sqlite_url)
+    assert "astronaut.mp4 [done]" in result.stdout
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 60 and max(c["labels"], key=c["labels"].get) == "happy"
+    import db
+
+    assert sources(db.connect(sqlite_url)).iloc[0]["uri"] == url
+
+
+def test_dashboard_on_a_port_in_use_fails_before_announcing_itself(sqlite_url):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = ferstream("dashboard", "--port", str(port), "--database", sqlite_url, check=False, timeout=60)
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}: the port is in use" in result.stderr
+    assert "dashboard on http" not in result.stderr

@@ -40,7 +40,7 @@ def test_export_by_id_and_unknown_source(analysed, tmp_path):
 
 def test_status_shows_progress_and_queue(analysed, redis_url):
     result = ferstream("status", "--database", analysed, "--redis", redis_url)
-    assert "queue ferstream: 0 waiting" in result.stdout
+    assert "queue ferstream." in result.stdout and ": 0 waiting" in result.stdout
     line = next(l for l in result.stdout.splitlines() if "astro" in l)
     assert "done" in line and " 60 " in line
 

@@ -11,8 +11,8 @@ from rq import Queue
 import db
 from ferstream.settings import Settings
 from ingest.files import ingest_file
-from ingest.queue import RQSink
-from tests.helpers import counts, start_worker, wait_until
+from ferstream.sinks import make_sink
+from tests.helpers import counts, queue_of, start_worker, wait_until
 
 
 def test_sigterm_finishes_the_running_chunk(tmp_path, redis_url, sqlite_url):
@@ -21,11 +21,11 @@ def test_sigterm_finishes_the_running_chunk(tmp_path, redis_url, sqlite_url):
     video = make_astronaut_video(tmp_path / "long.mp4", seconds=8, fps=15, size=(1280, 720))
     settings = Settings(database_url=sqlite_url, redis_url=redis_url, chunk_seconds=4, analysis_width=0)
     redis = Redis.from_url(redis_url)
-    queue = Queue("ferstream", connection=redis)
+    queue = Queue(queue_of(sqlite_url), connection=redis)
     worker = start_worker(redis_url, sqlite_url, "polite", log=tmp_path / "worker.log")
     try:
         wait_until(lambda: redis.exists("rq:worker:polite"), 60)
-        ingest_file(db.connect(sqlite_url), video, RQSink(redis, settings), settings)
+        ingest_file(db.connect(sqlite_url), video, make_sink(settings, db.connect(sqlite_url)), settings)
         wait_until(lambda: queue.started_job_registry.count > 0, 30, poll=0.01)
         os.killpg(worker.pid, signal.SIGTERM)
         assert worker.wait(60) == 0

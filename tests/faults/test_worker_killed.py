@@ -16,8 +16,8 @@ import db
 from db.queries import sources
 from ferstream.settings import Settings
 from ingest.files import ingest_file
-from ingest.queue import RQSink
-from tests.helpers import counts, start_worker, stop_process_group, wait_until
+from ferstream.sinks import make_sink
+from tests.helpers import counts, queue_of, start_worker, stop_process_group, wait_until
 
 RECOVERY_LIMIT_S = 60
 
@@ -28,14 +28,14 @@ def test_killed_worker_chunk_is_analysed_again_by_another(tmp_path, redis_url, s
     video = make_astronaut_video(tmp_path / "long.mp4", seconds=8, fps=15, size=(1280, 720))
     settings = Settings(database_url=sqlite_url, redis_url=redis_url, chunk_seconds=4, analysis_width=0)
     redis = Redis.from_url(redis_url)
-    queue = Queue("ferstream", connection=redis)
+    queue = Queue(queue_of(sqlite_url), connection=redis)
     engine = db.connect(sqlite_url)
 
     first = start_worker(redis_url, sqlite_url, "doomed")
     second = None
     try:
         wait_until(lambda: redis.exists("rq:worker:doomed"), 60)  # registered and waiting for work
-        ingest_file(engine, video, RQSink(redis, settings), settings)
+        ingest_file(engine, video, make_sink(settings, engine), settings)
         wait_until(lambda: queue.started_job_registry.count > 0, 30, poll=0.01)
         os.killpg(first.pid, signal.SIGKILL)  # mid-chunk, no chance to clean up
         first.wait(10)

@@ -29,7 +29,7 @@ from db.models import Source
 from ferstream.errors import VideoError
 from ferstream.settings import Settings
 from ingest.live import watch_source
-from ingest.queue import RQSink
+from ferstream.sinks import make_sink
 from tests.conftest import free_port
 from tests.helpers import counts, wait_until
 from tests.streams import MjpegServer, _listening, _require_ffmpeg
@@ -118,6 +118,20 @@ class Watch:
 
     def frames(self, sent: bool | None = None) -> list:
         return [f for c, s in self.chunks if sent is None or s == sent for f in c.frames]
+
+
+@pytest.mark.timeout(120)
+def test_analyze_sends_a_live_http_stream_to_watch(mjpeg_server, sqlite_url):
+    from tests.helpers import ferstream
+
+    result = ferstream("analyze", mjpeg_server.url, "--database", sqlite_url, check=False)
+    assert result.returncode == 2 and "a live stream (it has no length), not a video file: watch it with" in result.stderr
+    assert _count_sources(sqlite_url) == 0
+
+
+def _count_sources(url: str) -> int:
+    with db.connect(url).connect() as conn:
+        return len(conn.execute(select(Source.id)).all())
 
 
 @pytest.mark.timeout(120)
@@ -252,7 +266,7 @@ def test_workers_behind_live_source_drops_frames_and_redis_stays_bounded(mjpeg_s
     settings = Settings(database_url=sqlite_url, redis_url=redis_url, max_pending_chunks=2)
     engine = db.connect(sqlite_url)
     redis = Redis.from_url(redis_url)
-    watch = Watch(engine, mjpeg_server.url, RQSink(redis, settings), settings, sample_fps=5, max_seconds=7)
+    watch = Watch(engine, mjpeg_server.url, make_sink(settings, engine), settings, sample_fps=5, max_seconds=7)
     most_keys = 0
     try:
         while watch.thread.is_alive():  # no worker runs: nothing leaves Redis

@@ -21,6 +21,7 @@ from ferstream.errors import ServiceError
 from ferstream.results import Chunk
 from ferstream.settings import Settings
 from ingest.files import send
+from db.identity import database_id
 from ingest.queue import RQSink
 from tests.conftest import RedisServer
 from tests.helpers import astronaut_chunk
@@ -72,7 +73,7 @@ def test_a_chunk_redis_never_took_is_recorded_as_failed(tmp_path, sqlite_url):
     server.start()
     try:
         sink = RQSink(Redis.from_url(server.url), Settings(database_url=sqlite_url, redis_url=server.url),
-                      redis_patience=1)
+                      database_id(engine), redis_patience=1)
         sid = writes.create_source(engine, name="redis gone", kind="file", uri="mem")
         send(engine, sink, astronaut_chunk(sid, 0, 2), frames_read=2)
     finally:

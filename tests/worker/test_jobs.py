@@ -13,8 +13,8 @@ from db.models import Chunk as ChunkRow
 from db.models import Face, Frame
 from ferstream.settings import Settings
 from ingest.files import ingest_file
-from ingest.queue import RQSink
-from tests.helpers import astronaut_chunk
+from ferstream.sinks import make_sink
+from tests.helpers import astronaut_chunk, chunk_key_of, queue_of
 from worker.jobs import process_chunk
 from worker.process import AnalysisWorker
 from worker.runtime import Runtime, set_runtime
@@ -44,42 +44,42 @@ def test_a_requeued_chunk_after_success_is_skipped_not_duplicated(astronaut_vide
     settings = Settings(database_url=sqlite_url, redis_url=redis_url)
     engine = db.connect(sqlite_url)
     redis = Redis.from_url(redis_url)
-    sink = RQSink(redis, settings)
+    sink = make_sink(settings, engine)
     sid = ingest_file(engine, astronaut_video, sink, settings)
     set_runtime(Runtime(settings))
-    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    AnalysisWorker([queue_of(sqlite_url)], connection=redis).work(burst=True)
     before = _rows(engine, sid)
     # the same chunk queued again, as after a worker died between commit and acknowledgement
     sink.put(astronaut_chunk(sid, index=0, n=15))
-    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    AnalysisWorker([queue_of(sqlite_url)], connection=redis).work(burst=True)
     assert _rows(engine, sid) == before
-    assert FailedJobRegistry(queue=Queue("ferstream", connection=redis)).count == 0
+    assert FailedJobRegistry(queue=Queue(queue_of(sqlite_url), connection=redis)).count == 0
 
 
 def test_poison_chunk_fails_alone_with_its_reason(astronaut_video, redis_url, sqlite_url):
     settings = Settings(database_url=sqlite_url, redis_url=redis_url, retries=0)
     engine = db.connect(sqlite_url)
     redis = Redis.from_url(redis_url)
-    sid = ingest_file(engine, astronaut_video, RQSink(redis, settings), settings)
-    redis.set(f"ferstream:chunk:{sid}:1", b"\x00\x00\x00\x02{}corrupt")  # chunk 1's frames are garbage
+    sid = ingest_file(engine, astronaut_video, make_sink(settings, engine), settings)
+    redis.set(chunk_key_of(sqlite_url, sid, 1), b"\x00\x00\x00\x02{}corrupt")  # chunk 1's frames are garbage
     set_runtime(Runtime(settings))
-    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    AnalysisWorker([queue_of(sqlite_url)], connection=redis).work(burst=True)
     with engine.connect() as conn:
         rows = dict(conn.execute(select(ChunkRow.chunk_index, ChunkRow.status)).all())
         error = conn.execute(select(ChunkRow.error).where(ChunkRow.chunk_index == 1)).scalar()
     assert rows == {0: "done", 1: "failed", 2: "done", 3: "done"}  # the worker went on
     assert "CodecError" in error
-    assert FailedJobRegistry(queue=Queue("ferstream", connection=redis)).count == 1
+    assert FailedJobRegistry(queue=Queue(queue_of(sqlite_url), connection=redis)).count == 1
 
 
 def test_expired_frames_are_a_clear_failure(astronaut_video, redis_url, sqlite_url):
     settings = Settings(database_url=sqlite_url, redis_url=redis_url, retries=0)
     engine = db.connect(sqlite_url)
     redis = Redis.from_url(redis_url)
-    sid = ingest_file(engine, astronaut_video, RQSink(redis, settings), settings)
-    redis.delete(f"ferstream:chunk:{sid}:2")
+    sid = ingest_file(engine, astronaut_video, make_sink(settings, engine), settings)
+    redis.delete(chunk_key_of(sqlite_url, sid, 2))
     set_runtime(Runtime(settings))
-    AnalysisWorker(["ferstream"], connection=redis).work(burst=True)
+    AnalysisWorker([queue_of(sqlite_url)], connection=redis).work(burst=True)
     with engine.connect() as conn:
         error = conn.execute(select(ChunkRow.error).where(ChunkRow.chunk_index == 2)).scalar()
     assert "ChunkExpired" in error and "gone from Redis" in error
