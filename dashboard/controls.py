@@ -17,6 +17,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard.buckets import auto_bucket, bucket_choices, bucket_label
 from dashboard.queries import EVERYTHING, MEDIA, TimeRange
+from ferstream.settings import DEFAULT_DETECTOR, DETECTORS
 
 KIND_LABELS = {"file": "Videos", "live": "Live streams"}
 KIND_KEY = "kind"
@@ -115,9 +116,10 @@ class UploadRequest:
     file: UploadedFile
     name: str | None
     sample_fps: float | None
+    detector: str | None = None
 
 
-def upload_ui(max_mb: int) -> UploadRequest | None:
+def upload_ui(max_mb: int, detector: str = DEFAULT_DETECTOR) -> UploadRequest | None:
     """A video to analyse, its name and sampling, once the user presses Analyse."""
     st.header("Submit a video")
     with st.form("submit_video", clear_on_submit=True, border=False):
@@ -125,10 +127,13 @@ def upload_ui(max_mb: int) -> UploadRequest | None:
         name = st.text_input("Name", placeholder="the file name", help="How the source is listed")
         fps = st.number_input("Frames per second to analyse", min_value=0.0, max_value=240.0, value=0.0, step=1.0,
                               help="0 analyses every frame; fewer is faster")
+        chosen = st.selectbox("Face detector", DETECTORS, index=DETECTORS.index(detector), key="detector",
+                              help="blazeface (neural) also finds faces turned, tilted, laughing and small; "
+                                   "haar is OpenCV's frontal cascade")
         submitted = st.form_submit_button("Analyse", type="primary")
     if not submitted:
         return None
     if file is None:
         st.warning("Choose a video file first.")
         return None
-    return UploadRequest(file, name.strip() or None, fps or None)
+    return UploadRequest(file, name.strip() or None, fps or None, chosen)

@@ -30,7 +30,7 @@ def command(host: str, port: int) -> list[str]:
 
 def environment(settings: Settings) -> dict[str, str]:
     """This process's environment with the settings' database and Redis, which the app reads back."""
-    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "FERSTREAM_DETECTOR": settings.detector}
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
     else:

@@ -30,9 +30,10 @@ def connect(url: str, migrate: bool = True, read_only: bool = False) -> Engine:
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _create(url, read_only)
-            if migrate and not read_only:
-                upgrade(engine)
+            with _sqlite_file_lock(url):  # the first connection (WAL mode) and the migration, one process at a time
+                engine = _create(url, read_only)
+                if migrate and not read_only:
+                    upgrade(engine)
             _engines[key] = engine
     return engine
 
@@ -73,7 +74,7 @@ def upgrade(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    with _sqlite_file_lock(engine), engine.begin() as conn:
+    with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
@@ -81,14 +82,21 @@ def upgrade(engine: Engine) -> None:
 
 
 @contextlib.contextmanager
-def _sqlite_file_lock(engine: Engine):
-    """An exclusive lock for a SQLite file while it migrates (SQLite runs DDL outside transactions, so two
-    processes creating a fresh file's tables at once would collide); a no-op for other databases.
+def _sqlite_file_lock(url: str):
+    """An exclusive lock for a SQLite file while it is first opened and migrated (SQLite runs DDL outside
+    transactions, and switching a fresh file to WAL needs it alone, so processes starting together would
+    collide); a no-op for other databases.
 
     The lock file lives in the temporary folder, named after the database's absolute path, so nothing is
     left beside the user's database (a lock file cannot be removed safely while another process may wait on it).
     """
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - _create reports an unparseable URL
+        parsed = None
+    database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         yield
         return

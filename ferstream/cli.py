@@ -94,6 +94,7 @@ def _settings(args: argparse.Namespace):
         redis_url=getattr(args, "redis", None),
         analysis_width=getattr(args, "analysis_width", None),
         min_face=getattr(args, "min_face", None),
+        detector=getattr(args, "detector", None),
         model_path=getattr(args, "model", None),
     )
 
@@ -142,6 +143,15 @@ def _dashboard(args: argparse.Namespace) -> int:
     return run_command(lambda: serve(_settings(args), host=args.host, port=args.port))
 
 
+def _add_detector(p: argparse.ArgumentParser) -> None:
+    from ferstream.settings import DEFAULT_DETECTOR, DETECTORS
+
+    p.add_argument("--detector", choices=DETECTORS, metavar="NAME",
+                   help=f"face detector: {' or '.join(DETECTORS)} (default: {DEFAULT_DETECTOR}, or FERSTREAM_DETECTOR); "
+                        "blazeface, a neural detector, also finds faces turned, tilted, laughing and small; haar is "
+                        "OpenCV's frontal cascade (see the README for both measured)")
+
+
 def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
     p.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///ferstream.db)")
     if redis:
@@ -170,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--analysis-width", type=_int_at_least(0), metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
+    _add_detector(p)
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
     _add_services(p)
     p.set_defaults(handler=_analyze)
@@ -186,12 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--analysis-width", type=_int_at_least(0), metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
+    _add_detector(p)
     _add_services(p)
     p.set_defaults(handler=_watch)
 
     p = sub.add_parser("demo", help="analyse a demo clip built from skimage's astronaut photo (or VIDEO)",
                        description="Analyse VIDEO, or a clip made at run time from skimage.data.astronaut(), in-process, and print the summary.")
     p.add_argument("video", nargs="?", help="video to analyse instead of the astronaut clip")
+    _add_detector(p)
     _add_services(p, redis=False)
     p.set_defaults(handler=_demo, redis=None)
 
@@ -202,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="worker name (default: RQ's)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
+    _add_detector(p)
     _add_services(p)
     p.set_defaults(handler=_worker)
 
@@ -222,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "it listens on 127.0.0.1 only unless --host says otherwise.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=_int_at_least(1, 65535), default=8501, help="default: %(default)s")
+    _add_detector(p)
     _add_services(p)
     p.set_defaults(handler=_dashboard)
 

@@ -24,6 +24,10 @@ DEFAULT_ANALYSIS_WIDTH = 640
 #: scaled down for detection until such a face fills the Haar window (24 px), so detection costs the same at
 #: any resolution; a smaller fraction finds smaller faces, more slowly (the cost grows with 1 / fraction^2)
 DEFAULT_MIN_FACE = 0.13
+#: face detectors (worker/detectors.py): "haar", OpenCV's frontal cascade, or "blazeface", MediaPipe's BlazeFace
+#: full-range model run with LiteRT, which also finds faces turned, tilted, laughing and small (see the README)
+DETECTORS = ("haar", "blazeface")
+DEFAULT_DETECTOR = "blazeface"
 #: Haar cascade: size step between scanned scales, and overlapping hits needed to report a face
 DEFAULT_SCALE_FACTOR = 1.1
 DEFAULT_MIN_NEIGHBORS = 5
@@ -66,6 +70,7 @@ class Settings:
     live_chunk_seconds: float = DEFAULT_LIVE_CHUNK_SECONDS
     analysis_width: int = DEFAULT_ANALYSIS_WIDTH
     min_face: float = DEFAULT_MIN_FACE
+    detector: str = DEFAULT_DETECTOR
     rescan_seconds: float = DEFAULT_RESCAN_SECONDS
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     chunk_ttl: int = DEFAULT_CHUNK_TTL
@@ -80,6 +85,9 @@ class Settings:
         if not 0 < self.min_face <= 1:
             raise ConfigError(f"min face (--min-face or FERSTREAM_MIN_FACE) is a fraction of the frame's shorter side "
                               f"in (0, 1], got {self.min_face}")
+        if self.detector not in DETECTORS:
+            raise ConfigError(f"unknown detector {self.detector!r} (--detector or FERSTREAM_DETECTOR): choose one of "
+                              f"{', '.join(DETECTORS)}")
         if self.analysis_width < 0:
             raise ConfigError(f"analysis width (--analysis-width or FERSTREAM_ANALYSIS_WIDTH) is a width in pixels, "
                               f"0 for full resolution, got {self.analysis_width}")
@@ -98,6 +106,7 @@ class Settings:
             live_chunk_seconds=_env_float("FERSTREAM_LIVE_CHUNK_SECONDS", DEFAULT_LIVE_CHUNK_SECONDS),
             analysis_width=int(_env_float("FERSTREAM_ANALYSIS_WIDTH", DEFAULT_ANALYSIS_WIDTH)),
             min_face=_env_float("FERSTREAM_MIN_FACE", DEFAULT_MIN_FACE),
+            detector=os.environ.get("FERSTREAM_DETECTOR") or DEFAULT_DETECTOR,
             rescan_seconds=_env_float("FERSTREAM_RESCAN_SECONDS", DEFAULT_RESCAN_SECONDS),
             max_pending_chunks=int(_env_float("FERSTREAM_MAX_PENDING_CHUNKS", DEFAULT_MAX_PENDING_CHUNKS)),
             store_faces=os.environ.get("FERSTREAM_STORE_FACES", "") in ("1", "true", "yes"),

@@ -61,7 +61,7 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     A file that is corrupt part-way keeps the frames decoded before the damage,
     and the source records the error.
     """
-    reader = VideoReader(path, sample_fps, settings.analysis_width)
+    reader = VideoReader(path, sample_fps, settings.analysis_width, settings.min_face)
     info = reader.info
     uri = mask_url(str(path)) if is_remote(path) else str(Path(path).resolve())
     source_id = writes.create_source(

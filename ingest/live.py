@@ -50,7 +50,7 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
             engine, name=name or _default_name(reader.name), kind="live", uri=reader.name, fps=reader.fps,
             width=reader.width, height=reader.height, sample_fps=sample_fps)
         live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.live_chunk_seconds * sample_fps)),
-                          settings.analysis_width, start, on_chunk)
+                          (settings.analysis_width, settings.min_face), start, on_chunk)
         try:
             live.run(stop, max_seconds)
         except KeyboardInterrupt:  # a second Ctrl-C: stop now, without analysing the partial chunk
@@ -77,13 +77,13 @@ class LiveIngest:
     """The sampling loop of one watched source and its counters."""
 
     def __init__(self, engine: Engine, source_id: int, sink: Sink, reader: LatestFrameReader, per_chunk: int,
-                 analysis_width: int, start: float, on_chunk: OnChunk | None = None):
+                 analysis: tuple[int, float], start: float, on_chunk: OnChunk | None = None):
         self.engine = engine
         self.source_id = source_id
         self.sink = sink
         self.reader = reader
         self.per_chunk = per_chunk
-        self.analysis_width = analysis_width
+        self.analysis_width, self.min_face = analysis  # frames wider are scaled down, keeping the smallest face
         self.on_chunk = on_chunk
         self.sampled = 0  # frames taken from the reader
         self.sent = 0  # ... and sent to the sink
@@ -111,7 +111,8 @@ class LiveIngest:
             self._sync()
 
     def add(self, live: LiveFrame) -> None:
-        scale = analysis_scale(live.image.shape[1], self.analysis_width)
+        h, w = live.image.shape[:2]
+        scale = analysis_scale(w, self.analysis_width, h, self.min_face)
         self.batch.append(Frame(live.seq, live.monotonic - self.start, to_analysis_frame(live.image, scale),
                                 live.captured_at, scale))
         self.sampled += 1

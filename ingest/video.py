@@ -82,9 +82,17 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     return info
 
 
-def analysis_scale(width: int, analysis_width: int) -> float:
-    """Source pixels per analysed pixel: frames wider than ``analysis_width`` are scaled down."""
-    return width / analysis_width if analysis_width and width > analysis_width else 1.0
+#: the smallest face side (pixels) an analysis frame keeps: the emotion model's 48 px input
+MIN_ANALYSED_FACE_PX = 48
+
+
+def analysis_scale(width: int, analysis_width: int, height: int | None = None, min_face: float | None = None) -> float:
+    """Source pixels per analysed pixel: frames wider than ``analysis_width`` are scaled down, but never so far that
+    the smallest wanted face (``min_face`` of the shorter side) drops below ``MIN_ANALYSED_FACE_PX``."""
+    scale = width / analysis_width if analysis_width and width > analysis_width else 1.0
+    if min_face and height:
+        scale = min(scale, max(1.0, min(width, height) * min_face / MIN_ANALYSED_FACE_PX))
+    return scale
 
 
 def to_analysis_frame(image, scale: float):
@@ -102,12 +110,13 @@ class VideoReader:
     ``frames_read`` counts every decoded frame; ``error`` says why decoding stopped early, if it did.
     """
 
-    def __init__(self, path: str | os.PathLike, sample_fps: float | None = None, analysis_width: int = 640):
+    def __init__(self, path: str | os.PathLike, sample_fps: float | None = None, analysis_width: int = 640,
+                 min_face: float | None = None):
         self.info = probe_video(path)
         if sample_fps is not None and sample_fps <= 0:
             raise VideoError(f"--sample-fps must be positive, got {sample_fps}")
         self.sample_fps = sample_fps if sample_fps and sample_fps < self.info.fps else None
-        self.scale = analysis_scale(self.info.width, analysis_width)
+        self.scale = analysis_scale(self.info.width, analysis_width, self.info.height, min_face)
         self.frames_read = 0
         self.frames_sampled = 0
         self.error: str | None = None

@@ -8,12 +8,13 @@ from ferstream.emotion_model import EmotionModel
 from ferstream.results import Frame, FrameFaces
 from ferstream.settings import DEFAULT_RESCAN_SECONDS
 from worker.detector import FaceDetector, FrameSequenceDetector, crop_faces
+from worker.detectors import Detector
 
 
 class Analyzer:
     """Detector and model, loaded once and reused for every chunk of a process."""
 
-    def __init__(self, model: EmotionModel, detector: FaceDetector | None = None, keep_crops: bool = False,
+    def __init__(self, model: EmotionModel, detector: Detector | None = None, keep_crops: bool = False,
                  rescan_s: float = DEFAULT_RESCAN_SECONDS):
         self.model = model
         self.detector = detector or FaceDetector()
@@ -31,7 +32,7 @@ class Analyzer:
     def analyze(self, frames: list[Frame]) -> list[FrameFaces]:
         """Faces of a chunk's frames (consecutive frames of one source, in order)."""
         sequence = FrameSequenceDetector(self.detector, self.rescan_s)
-        boxes = [sequence.detect(f.image, f.timestamp) for f in frames]
+        boxes = sequence.detect_all([f.image for f in frames], [f.timestamp for f in frames])
         crops = [crop_faces(f.image, b) for f, b in zip(frames, boxes)]
         counts = [len(b) for b in boxes]
         probs = self.model.predict(np.concatenate(crops)) if sum(counts) else np.zeros((0, len(self.labels)), np.float32)

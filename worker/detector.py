@@ -31,6 +31,7 @@ CASCADE_FILE = "haarcascade_frontalface_default.xml"
 class FaceDetector:
     """Haar cascade; ``min_face`` is the smallest face found, as a fraction of the frame's shorter side."""
 
+    name = "haar"
     scale_factor: float = DEFAULT_SCALE_FACTOR
     min_neighbors: int = DEFAULT_MIN_NEIGHBORS
     min_face: float = DEFAULT_MIN_FACE
@@ -63,6 +64,10 @@ class FaceDetector:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         return np.rint(boxes * scale).astype(np.int32) if scale > 1 else boxes.astype(np.int32)
 
+    def detect_many(self, greys: list[np.ndarray]) -> list[np.ndarray]:
+        """``detect`` for each frame (the cascade has no batched form)."""
+        return [self.detect(g) for g in greys]
+
     def detect_near(self, grey: np.ndarray, previous: np.ndarray, margin: float = 0.5,
                     size_range: tuple[float, float] = (0.7, 1.4)) -> np.ndarray:
         """Faces within ``margin`` face sizes of the ``previous`` boxes, at ``size_range`` times their size."""
@@ -89,17 +94,36 @@ class FaceDetector:
 
 
 class FrameSequenceDetector:
-    """Detection over consecutive frames of one source: full scans every ``rescan_s``, the faces followed between."""
+    """Detection over consecutive frames of one source: full scans every ``rescan_s``, the faces followed between.
 
-    def __init__(self, detector: FaceDetector, rescan_s: float = DEFAULT_RESCAN_SECONDS):
+    Works with any detector of ``worker.detectors``; ``detect_all`` batches the scheduled full scans of a chunk
+    into one ``detect_many`` call.
+    """
+
+    def __init__(self, detector, rescan_s: float = DEFAULT_RESCAN_SECONDS):
         self.detector = detector
         self.rescan_s = rescan_s
         self.previous = np.zeros((0, 4), np.int32)
         self.last_scan: float | None = None
         self.full_scans = 0
 
-    def detect(self, grey: np.ndarray, timestamp: float) -> np.ndarray:
-        """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order)."""
+    def detect_all(self, greys: list[np.ndarray], timestamps: list[float]) -> list[np.ndarray]:
+        """Boxes in each of consecutive frames: the full scans due by time run first, in one batched call."""
+        due, last = [], self.last_scan
+        for i, t in enumerate(timestamps):
+            if last is None or not (0 <= t - last < self.rescan_s):
+                due.append(i)
+                last = t
+        scanned = dict(zip(due, self.detector.detect_many([greys[i] for i in due])))
+        return [self.detect(g, t, scanned.get(i)) for i, (g, t) in enumerate(zip(greys, timestamps))]
+
+    def detect(self, grey: np.ndarray, timestamp: float, scanned: np.ndarray | None = None) -> np.ndarray:
+        """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order); ``scanned``: its full
+        scan, when already done."""
+        if scanned is not None:
+            self.previous, self.last_scan = scanned, timestamp
+            self.full_scans += 1
+            return scanned
         due = self.last_scan is None or not (0 <= timestamp - self.last_scan < self.rescan_s)
         if len(self.previous) and not due:
             boxes = self.detector.detect_near(grey, self.previous)

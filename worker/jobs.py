@@ -13,6 +13,7 @@ from ferstream.codec import decode_chunk
 from ferstream.errors import FerstreamError
 from ferstream.results import Chunk
 from ferstream.urls import mask_url
+from worker.analysis import Analyzer
 from worker.runtime import Runtime, get_runtime
 
 
@@ -24,8 +25,10 @@ class ForeignJob(FerstreamError):
     """A job queued from another database than the one this worker writes to."""
 
 
-def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str) -> dict:
-    """RQ job: analyse the chunk whose frames are stored at ``key`` in Redis, for the database ``database_id``."""
+def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str, detector: str | None = None,
+                  min_face: float | None = None) -> dict:
+    """RQ job: analyse the chunk whose frames are stored at ``key`` in Redis, for the database ``database_id``,
+    with the face detector and smallest face the video was queued with (the worker's own where the job names none)."""
     rt = get_runtime()
     if database_id != rt.database_id:  # never write into, nor record a failure in, another database
         raise ForeignJob(f"chunk {chunk_index} of source {source_id} belongs to database {database_id}; this worker "
@@ -39,7 +42,7 @@ def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str) 
         blob = redis.get(key)
         if blob is None:
             raise ChunkExpired(f"chunk {chunk_index} of source {source_id}: its frames are gone from Redis ({key})")
-        result = process_chunk(rt, decode_chunk(blob))
+        result = process_chunk(rt, decode_chunk(blob), rt.analyzer_for(detector, min_face))
     except Exception as exc:
         final = not job.retries_left
         writes.record_failure(rt.engine, source_id, chunk_index, exc, final)
@@ -48,9 +51,10 @@ def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str) 
     return result
 
 
-def process_chunk(rt: Runtime, chunk: Chunk) -> dict:
+def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -> dict:
     """Analyse a decoded chunk and store its results (also the in-process path, without Redis)."""
-    results = rt.analyzer.analyze(chunk.frames)
-    faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, rt.analyzer.labels,
-                                 rt.analyzer.model_version)
+    analyzer = analyzer or rt.analyzer
+    results = analyzer.analyze(chunk.frames)
+    faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, analyzer.labels,
+                                 analyzer.model_version)
     return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}

@@ -12,7 +12,7 @@ from functools import cached_property
 from ferstream.emotion_model import EmotionModel
 from ferstream.settings import Settings
 from worker.analysis import Analyzer
-from worker.detector import FaceDetector
+from worker.detectors import make_detector
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.pid = os.getpid()
+        self._analyzers: dict[tuple[str, float], Analyzer] = {}
 
     @cached_property
     def engine(self):
@@ -35,7 +36,7 @@ class Runtime:
         return database_id(self.engine)
 
     @cached_property
-    def analyzer(self) -> Analyzer:
+    def model(self) -> EmotionModel:
         threads = int(os.environ.get("FERSTREAM_MODEL_THREADS") or 0)
         if threads:  # several worker processes share the cores: OpenCV takes the same share as the model
             import cv2
@@ -43,8 +44,23 @@ class Runtime:
             cv2.setNumThreads(threads)
         model = EmotionModel(self.settings.model_path)
         log.info("loaded model %s (version %s) in process %d", model.path, model.version, os.getpid())
-        return Analyzer(model, FaceDetector(min_face=self.settings.min_face), keep_crops=self.settings.store_faces,
-                        rescan_s=self.settings.rescan_seconds)
+        return model
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The analyzer with this process's settings (loaded on first use)."""
+        return self.analyzer_for()
+
+    def analyzer_for(self, detector: str | None = None, min_face: float | None = None) -> Analyzer:
+        """The analyzer for a detector and smallest face (default: the settings'), loaded once per process and kept."""
+        key = (detector or self.settings.detector, min_face or self.settings.min_face)
+        if key not in self._analyzers:
+            found = make_detector(*key)
+            log.info("face detector %s (smallest face %.0f%% of the frame's shorter side) in process %d", found.name,
+                     100 * key[1], os.getpid())
+            self._analyzers[key] = Analyzer(self.model, found, keep_crops=self.settings.store_faces,
+                                            rescan_s=self.settings.rescan_seconds)
+        return self._analyzers[key]
 
 
 _runtime: Runtime | None = None

@@ -26,6 +26,7 @@ FER_ARGS = ["--no-fer"] if MISSING else []
 SCRIPTS = {
     "throughput": "| throughput | frames/s at 640x360",
     "parity": "| parity | share of fer's faces ferstream finds",
+    "detectors": "| detection | recall on ",
     "accuracy": "| accuracy | PublicTest accuracy",
     "scaleout": "| scale-out | 2 workers / 1 worker",
     "cost_curve": "| cost | ms per frame, 1 face(s)",

@@ -12,8 +12,10 @@ from tests.helpers import burst_worker, counts, ferstream, queue_of
 from tests.videos import multi_face_video, no_face_video
 
 
-def test_inline_analysis_of_the_astronaut_clip(astronaut_video, sqlite_url):
-    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url)
+@pytest.mark.parametrize("detector", ["haar", "blazeface"])
+def test_inline_analysis_of_the_astronaut_clip(astronaut_video, sqlite_url, detector):
+    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, "--detector", detector)
+    assert f"face detector {detector}" in result.stderr
     assert "source 1: astronaut.mp4 [done]" in result.stdout
     assert "dominant emotion: happy" in result.stdout
     c = counts(sqlite_url, 1)
@@ -104,6 +106,18 @@ def in_process_rows(video, folder):
     url = f"sqlite:///{folder / 'in-process.db'}"
     ferstream("analyze", str(video), "--database", url)
     return faces_table(db.connect(url), 1)
+
+
+@pytest.mark.parametrize("detector", ["haar", "blazeface"])
+def test_the_detector_a_video_was_queued_with_is_the_one_the_worker_runs(astronaut_video, redis_url, sqlite_url, detector):
+    other = "blazeface" if detector == "haar" else "haar"
+    ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url, "--detector", detector)
+    worker = ferstream("worker", "--burst", "--redis", redis_url, "--database", sqlite_url, "--detector", other)
+    assert f"face detector {other}" in worker.stderr  # loaded at start: its own default
+    assert f"face detector {detector}" in worker.stderr  # and the one the jobs asked for, once
+    assert worker.stderr.count(f"face detector {detector}") == 1
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 60 and c["no_face"] <= 3 and max(c["labels"], key=c["labels"].get) == "happy"
 
 
 def assert_same_rows(queued, inline):

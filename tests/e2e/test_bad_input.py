@@ -233,3 +233,18 @@ def test_dashboard_on_a_port_in_use_fails_before_announcing_itself(sqlite_url):
         result = ferstream("dashboard", "--port", str(port), "--database", sqlite_url, check=False, timeout=60)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}: the port is in use" in result.stderr
     assert "dashboard on http" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["analyze", "x.mp4"], ["watch", "0"], ["worker"], ["demo"], ["dashboard"]])
+def test_every_entry_point_takes_a_detector_and_refuses_an_unknown_one(command, sqlite_url):
+    assert "--detector NAME" in ferstream(command[0], "--help").stdout
+    result = ferstream(*command, "--detector", "nope", "--database", sqlite_url, check=False)
+    assert result.returncode == 2
+    assert "argument --detector: invalid choice: 'nope' (choose from" in result.stderr
+    assert "haar" in result.stderr and "blazeface" in result.stderr
+
+
+def test_an_unknown_detector_in_the_environment_is_refused(astronaut_video, sqlite_url):
+    result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, env={"FERSTREAM_DETECTOR": "nope"},
+                       check=False)
+    assert result.returncode == 2 and "unknown detector 'nope' (--detector or FERSTREAM_DETECTOR): choose one of haar, blazeface" in result.stderr

