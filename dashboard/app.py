@@ -108,6 +108,12 @@ def results(settings: Settings, live: bool) -> None:
         data.frame_totals(url, ids, axis, time_range),
         axis, bucket_s, list(chosen_rows["name"]),
     )
+    if len(ids) == 1:  # people are tracks within one source
+        people = data.people(url, ids[0])
+        if not people.empty:
+            views.show_people(people)
+            track = controls.person_ui(people)
+            views.show_person(data.emotion_timeline(url, ids, axis, time_range, bucket_s, track), axis, bucket_s, track)
 
 
 if __name__ == "__main__":

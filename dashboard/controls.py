@@ -119,6 +119,16 @@ class UploadRequest:
     detector: str | None = None
 
 
+def person_ui(people: pd.DataFrame) -> int | None:
+    """A person (track) of the source shown, to chart on their own; the one seen longest first."""
+    if people.empty:
+        return None
+    order = people.sort_values("faces", ascending=False)
+    return st.selectbox("Person (track)", order["track_id"].tolist(), key="person",
+                        format_func=lambda t: f"track {t}: {int(order.set_index('track_id').loc[t, 'faces'])} faces, "
+                                              f"mostly {order.set_index('track_id').loc[t, 'dominant_emotion']}")
+
+
 def upload_ui(max_mb: int, detector: str = DEFAULT_DETECTOR) -> UploadRequest | None:
     """A video to analyse, its name and sampling, once the user presses Analyse."""
     st.header("Submit a video")

@@ -33,8 +33,13 @@ def time_extent(url: str, source_ids: tuple[int, ...], axis: str) -> tuple[float
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
 def emotion_timeline(url: str, source_ids: tuple[int, ...], axis: str, time_range: queries.TimeRange,
-                     bucket_s: float) -> pd.DataFrame:
-    return queries.emotion_timeline(engine(url), source_ids, axis, time_range, bucket_s)
+                     bucket_s: float, track_id: int | None = None) -> pd.DataFrame:
+    return queries.emotion_timeline(engine(url), source_ids, axis, time_range, bucket_s, track_id)
+
+
+@st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
+def people(url: str, source_id: int) -> pd.DataFrame:
+    return queries.people(engine(url), source_id)
 
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)

@@ -77,18 +77,19 @@ def time_extent(engine: Engine, source_ids: Sequence[int], axis: str) -> tuple[f
 
 
 def emotion_timeline(engine: Engine, source_ids: Sequence[int], axis: str, time_range: TimeRange,
-                     bucket_s: float) -> pd.DataFrame:
+                     bucket_s: float, track_id: int | None = None) -> pd.DataFrame:
     """Faces per time bucket and emotion, with their share of the bucket's faces and mean confidence.
 
     Every bucket that holds a face has a row for each of the seven emotions (0
     faces where none showed it); buckets without faces have no rows. Bucket
     starts are seconds (media) or UTC timestamps (wall), aligned to multiples
-    of ``bucket_s``.
+    of ``bucket_s``. ``track_id``: only that person's faces (one source).
     """
     if not source_ids:
         return pd.DataFrame(columns=TIMELINE_COLUMNS)
+    where = _where(Face, source_ids, axis, time_range) + ([Face.track_id == track_id] if track_id is not None else [])
     inner = (select(floor_int(_seconds(Face, axis) / float(bucket_s)).label("bucket"), Face.emotion, Face.confidence)
-             .where(*_where(Face, source_ids, axis, time_range)).subquery())
+             .where(*where).subquery())
     q = (select(inner.c.bucket, inner.c.emotion, func.count().label("faces"),
                 func.avg(inner.c.confidence).label("mean_confidence"))
          .group_by(inner.c.bucket, inner.c.emotion))
@@ -104,6 +105,13 @@ def emotion_timeline(engine: Engine, source_ids: Sequence[int], axis: str, time_
     start = df["bucket"].astype("float64") * bucket_s
     df["bucket_start"], df["bucket_end"] = _as_time(start, axis), _as_time(start + bucket_s, axis)
     return df[TIMELINE_COLUMNS]
+
+
+def people(engine: Engine, source_id: int) -> pd.DataFrame:
+    """The people (face tracks) of a source, aggregated in SQL: when first and last seen, faces, dominant emotion."""
+    if not inspect(engine).has_table(Face.__tablename__):
+        return pd.DataFrame(columns=db_queries.TRACK_COLUMNS)
+    return db_queries.tracks_table(engine, source_id)
 
 
 def emotion_totals(engine: Engine, source_ids: Sequence[int], axis: str, time_range: TimeRange) -> pd.DataFrame:

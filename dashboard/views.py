@@ -109,6 +109,36 @@ def show_results(timeline: pd.DataFrame, totals: pd.DataFrame, frames: pd.DataFr
                             alt="Share of faces per emotion")
 
 
+PERSON_TIMELINE = "Share of one person's faces per emotion over time"
+
+
+def show_people(people: pd.DataFrame) -> None:
+    """The people (face tracks) of one source: when each was seen, for how long, and their dominant emotion."""
+    st.subheader("People")
+    st.caption(f"{len(people)} face track(s): one person while visible, a new track after more than a second away")
+    st.dataframe(
+        people, hide_index=True, key="people",
+        column_order=["track_id", "first_timestamp", "last_timestamp", "seen_s", "faces", "dominant_emotion"],
+        column_config={
+            "track_id": st.column_config.NumberColumn("person (track)", width="small"),
+            "first_timestamp": st.column_config.NumberColumn("first seen (s)", format="%.1f"),
+            "last_timestamp": st.column_config.NumberColumn("last seen (s)", format="%.1f"),
+            "seen_s": st.column_config.NumberColumn("seen for (s)", format="%.1f"),
+            "faces": st.column_config.NumberColumn("faces"),
+            "dominant_emotion": "dominant emotion",
+        },
+    )
+
+
+def show_person(timeline: pd.DataFrame, axis: str, bucket_s: float, track_id: int) -> None:
+    """The emotion timeline of one person (track)."""
+    if timeline.empty:
+        st.info(f"No face of track {track_id} in the time range shown.")
+        return
+    st.altair_chart(timeline_chart(timeline, axis, bucket_label(bucket_s)), width="stretch", key="person_chart",
+                    alt=PERSON_TIMELINE)
+
+
 def _no_faces(frames: int) -> str:
     if frames == 0:
         return "**No frame was analysed in this time range.** Widen the range, or pick another source."

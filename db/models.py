@@ -55,6 +55,7 @@ class Source(Base):
     frames_dropped: Mapped[int] = mapped_column(Integer, default=0)  # thinned by backpressure (live)
     chunks_queued: Mapped[int] = mapped_column(Integer, default=0)
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    next_track_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # face tracks: the next id
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -99,6 +100,7 @@ class Face(Base):
         UniqueConstraint("source_id", "frame_index", "face_index", name="uq_faces_frame_face"),
         Index("ix_faces_source_time", "source_id", "timestamp"),
         Index("ix_faces_source_captured", "source_id", "captured_at"),  # live sources: wall-clock windows
+        Index("ix_faces_source_track", "source_id", "track_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -122,6 +124,31 @@ class Face(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(64))
     face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)  # only with --store-faces
+    track_id: Mapped[int | None] = mapped_column(Integer)  # the person's track within the source (None: before tracks)
+
+
+class ChunkTrack(Base):
+    """A chunk's local face track: its source-level id, and its first and last sightings (to link neighbours)."""
+
+    __tablename__ = "chunk_tracks"
+    __table_args__ = (Index("ix_chunk_tracks_source_track", "source_id", "track_id"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    local_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(Integer)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    first_time: Mapped[float] = mapped_column(Float)
+    first_x: Mapped[float] = mapped_column(Float)
+    first_y: Mapped[float] = mapped_column(Float)
+    first_w: Mapped[float] = mapped_column(Float)
+    first_h: Mapped[float] = mapped_column(Float)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    last_time: Mapped[float] = mapped_column(Float)
+    last_x: Mapped[float] = mapped_column(Float)
+    last_y: Mapped[float] = mapped_column(Float)
+    last_w: Mapped[float] = mapped_column(Float)
+    last_h: Mapped[float] = mapped_column(Float)
 
 
 PROBABILITY_COLUMNS = tuple(EMOTIONS)

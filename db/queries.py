@@ -102,20 +102,72 @@ def emotion_summary(engine: Engine, source_id: int) -> pd.DataFrame:
     )
 
 
-EXPORT_COLUMNS = ["source", "frame_index", "timestamp", "captured_at", "face_index", "x", "y", "w", "h",
-                  "emotion", "confidence", *EMOTIONS, "model_version"]
+#: seconds of a track's recent faces averaged into each face's smoothed probabilities (time-based: the same at any
+#: sampling rate). A change of expression shows in the smoothed label once it holds for about half of this
+SMOOTH_SECONDS = 1.0
+SMOOTHED = [f"smooth_{e}" for e in EMOTIONS]
+EXPORT_COLUMNS = ["source", "frame_index", "timestamp", "captured_at", "face_index", "track_id", "x", "y", "w", "h",
+                  "emotion", "confidence", *EMOTIONS, "smoothed_emotion", *SMOOTHED, "model_version"]
+TRACK_COLUMNS = ["source", "track_id", "first_timestamp", "last_timestamp", "seen_s", "faces", "dominant_emotion",
+                 *[f"share_{e}" for e in EMOTIONS], *[f"mean_{e}" for e in EMOTIONS]]
 
 
 def faces_table(engine: Engine, source_id: int) -> pd.DataFrame:
-    """Every face of a source, one row per face, in frame order."""
+    """Every face of a source, one row per face, in frame order, with its track and smoothed emotion."""
     q = (select(Source.name.label("source"), Face.frame_index, Face.timestamp, Face.captured_at, Face.face_index,
-                Face.x, Face.y, Face.w, Face.h, Face.emotion, Face.confidence,
+                Face.track_id, Face.x, Face.y, Face.w, Face.h, Face.emotion, Face.confidence,
                 *[getattr(Face, e) for e in EMOTIONS], Face.model_version)
          .join(Source, Source.id == Face.source_id)
          .where(Face.source_id == source_id).order_by(Face.frame_index, Face.face_index))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).mappings().all(), columns=EXPORT_COLUMNS)
+        df = pd.DataFrame(conn.execute(q).mappings().all())
+    if df.empty:
+        return pd.DataFrame(columns=EXPORT_COLUMNS)
+    df["track_id"] = df["track_id"].astype("Int64")
+    return smooth(df)[EXPORT_COLUMNS]
+
+
+def smooth(df: pd.DataFrame, seconds: float = SMOOTH_SECONDS) -> pd.DataFrame:
+    """``df`` (face rows) with each face's probabilities averaged over its track's faces of the last ``seconds``
+    (``smooth_<emotion>``) and their label (``smoothed_emotion``). A face without a track keeps its own."""
+    df = df.copy()
+    df[SMOOTHED] = df[list(EMOTIONS)].to_numpy()
+    tracked = df[df["track_id"].notna()].sort_values(["track_id", "timestamp", "frame_index"])
+    if len(tracked):
+        timed = tracked.set_index(pd.to_timedelta(tracked["timestamp"], unit="s"))
+        means = (timed.groupby("track_id", sort=False)[list(EMOTIONS)]
+                 .rolling(pd.Timedelta(seconds=seconds), min_periods=1).mean())
+        df.loc[tracked.index, SMOOTHED] = means.to_numpy()
+    df["smoothed_emotion"] = df[SMOOTHED].to_numpy().argmax(axis=1)
+    df["smoothed_emotion"] = [EMOTIONS[i] for i in df["smoothed_emotion"]]
     return df
 
 
-__all__ = ["find_source", "sources", "progress", "emotion_summary", "faces_table", "SourceNotFound"]
+def tracks_table(engine: Engine, source_id: int) -> pd.DataFrame:
+    """One row per person (track) of a source: when seen, how many faces, the dominant emotion, each emotion's
+    share and the mean probabilities; aggregated in SQL."""
+    per_track = (select(Face.track_id, func.min(Face.timestamp).label("first_timestamp"),
+                        func.max(Face.timestamp).label("last_timestamp"), func.count().label("faces"),
+                        *[func.avg(getattr(Face, e)).label(f"mean_{e}") for e in EMOTIONS])
+                 .where(Face.source_id == source_id, Face.track_id.is_not(None)).group_by(Face.track_id))
+    per_label = (select(Face.track_id, Face.emotion, func.count().label("n"))
+                 .where(Face.source_id == source_id, Face.track_id.is_not(None)).group_by(Face.track_id, Face.emotion))
+    with engine.connect() as conn:
+        name = conn.execute(select(Source.name).where(Source.id == source_id)).scalar()
+        tracks = pd.DataFrame(conn.execute(per_track).mappings().all())
+        labels = pd.DataFrame(conn.execute(per_label).mappings().all())
+    if tracks.empty:
+        return pd.DataFrame(columns=TRACK_COLUMNS)
+    counts = labels.pivot_table(index="track_id", columns="emotion", values="n", fill_value=0).reindex(
+        columns=list(EMOTIONS), fill_value=0)
+    tracks = tracks.set_index("track_id")
+    for e in EMOTIONS:
+        tracks[f"share_{e}"] = counts[e] / tracks["faces"]
+    tracks["dominant_emotion"] = counts.idxmax(axis=1)
+    tracks["seen_s"] = tracks["last_timestamp"] - tracks["first_timestamp"]
+    tracks["source"] = name
+    return tracks.reset_index().sort_values("first_timestamp")[TRACK_COLUMNS].reset_index(drop=True)
+
+
+__all__ = ["find_source", "sources", "progress", "emotion_summary", "faces_table", "tracks_table", "smooth",
+           "SourceNotFound"]

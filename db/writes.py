@@ -12,8 +12,9 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
-from db.models import Chunk, Face, Frame, Source, utcnow
+from db.models import Chunk, ChunkTrack, Face, Frame, Source, utcnow
 from ferstream.results import FrameFaces
+from ferstream.tracks import ChunkTracks, Track, link_tracks
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,19 @@ def chunk_done(engine: Engine, source_id: int, chunk_index: int) -> bool:
 
 
 def write_results(engine: Engine, source_id: int, chunk_index: int, results: list[FrameFaces],
-                  labels: tuple[str, ...], model_version: str) -> int:
-    """All frames and faces of one chunk in one transaction; returns the number of faces written."""
+                  labels: tuple[str, ...], model_version: str, tracks: ChunkTracks | None = None) -> int:
+    """All frames and faces of one chunk in one transaction; returns the number of faces written.
+
+    With ``tracks`` (the chunk's local face tracks), each face gets its source-level ``track_id``: the
+    chunk's tracks get new ids, and each is linked to the track of a neighbouring chunk that it continues,
+    if that chunk has landed (whichever of two neighbours lands second links them). Linked tracks keep the
+    smaller id. The source's row is locked for the transaction, so two neighbours landing at once link too.
+    """
     if not results:
         return 0
     first, last = results[0].frame.index, results[-1].frame.index
     frame_rows, face_rows = [], []
-    for r in results:
+    for k, r in enumerate(results):
         f = r.frame
         frame_rows.append(dict(source_id=source_id, frame_index=f.index, chunk_index=chunk_index,
                                timestamp=f.timestamp, captured_at=f.captured_at, face_count=len(r)))
@@ -64,18 +71,66 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
             row = dict(source_id=source_id, frame_index=f.index, face_index=i, timestamp=f.timestamp,
                        captured_at=f.captured_at, x=box[0], y=box[1], w=box[2], h=box[3],
                        emotion=labels[best[i]], confidence=probs[best[i]], model_version=model_version,
-                       face_jpeg=_jpeg(r.crops[i]) if r.crops is not None else None)
+                       face_jpeg=_jpeg(r.crops[i]) if r.crops is not None else None,
+                       track_id=int(tracks.local_ids[k][i]) if tracks is not None else None)
             row.update(zip(labels, probs))
             face_rows.append(row)
     with engine.begin() as conn:
         conn.execute(delete(Face).where(Face.source_id == source_id, Face.frame_index.between(first, last)))
         conn.execute(delete(Frame).where(Frame.source_id == source_id, Frame.frame_index.between(first, last)))
+        if tracks is not None:
+            ids = _stitch(conn, source_id, chunk_index, tracks)
+            for row in face_rows:
+                row["track_id"] = ids[row["track_id"]]
         conn.execute(insert(Frame), frame_rows)
         if face_rows:
             conn.execute(insert(Face), face_rows)
         conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index)
                      .values(status="done", error=None, done_at=utcnow(), attempts=Chunk.attempts + 1))
     return len(face_rows)
+
+
+def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict[int, int]:
+    """Source-level ids for the chunk's local tracks (local id -> track id), linked to its landed neighbours."""
+    if conn.dialect.name == "postgresql":  # SQLite: the deletes above already hold the database's write lock
+        conn.execute(select(Source.id).where(Source.id == source_id).with_for_update())
+    conn.execute(delete(ChunkTrack).where(ChunkTrack.source_id == source_id, ChunkTrack.chunk_index == chunk_index))
+    base = conn.execute(select(Source.next_track_id).where(Source.id == source_id)).scalar_one()
+    conn.execute(update(Source).where(Source.id == source_id).values(next_track_id=base + len(tracks.tracks)))
+    ids = {t.local_id: base + t.local_id for t in tracks.tracks}
+
+    def neighbour(index: int) -> list[tuple[Track, int]]:
+        rows = conn.execute(select(ChunkTrack).where(ChunkTrack.source_id == source_id,
+                                                     ChunkTrack.chunk_index == index)).all()
+        return [(Track(r.local_id, r.first_frame, r.first_time, np.array([r.first_x, r.first_y, r.first_w, r.first_h]),
+                       r.last_frame, r.last_time, np.array([r.last_x, r.last_y, r.last_w, r.last_h])), r.track_id)
+                for r in rows]
+
+    def unify(mine: int, theirs: int) -> None:
+        keep, drop = min(ids[mine], theirs), max(ids[mine], theirs)
+        if keep == drop:
+            return
+        for local, track_id in ids.items():
+            if track_id == drop:
+                ids[local] = keep
+        conn.execute(update(Face).where(Face.source_id == source_id, Face.track_id == drop).values(track_id=keep))
+        conn.execute(update(ChunkTrack).where(ChunkTrack.source_id == source_id, ChunkTrack.track_id == drop)
+                     .values(track_id=keep))
+
+    before = neighbour(chunk_index - 1)
+    for theirs, mine in link_tracks([t for t, _ in before], tracks.tracks):
+        unify(mine, dict((t.local_id, g) for t, g in before)[theirs])
+    after = neighbour(chunk_index + 1)
+    for mine, theirs in link_tracks(tracks.tracks, [t for t, _ in after]):
+        unify(mine, dict((t.local_id, g) for t, g in after)[theirs])
+    if tracks.tracks:
+        conn.execute(insert(ChunkTrack), [dict(
+            source_id=source_id, chunk_index=chunk_index, local_id=t.local_id, track_id=ids[t.local_id],
+            first_frame=t.first_frame, first_time=t.first_time, first_x=float(t.first_box[0]), first_y=float(t.first_box[1]),
+            first_w=float(t.first_box[2]), first_h=float(t.first_box[3]), last_frame=t.last_frame, last_time=t.last_time,
+            last_x=float(t.last_box[0]), last_y=float(t.last_box[1]), last_w=float(t.last_box[2]),
+            last_h=float(t.last_box[3])) for t in tracks.tracks])
+    return ids
 
 
 def chunk_failed(engine: Engine, source_id: int, chunk_index: int, error: str, final: bool = True) -> None:

@@ -134,7 +134,7 @@ def _status(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from ferstream.commands import export
 
-    return run_command(lambda: export(_settings(args), args.source, args.format, args.output))
+    return run_command(lambda: export(_settings(args), args.source, args.format, args.output, args.per_track))
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -224,9 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_status)
 
     p = sub.add_parser("export", help="per-face results as CSV or Parquet",
-                       description="One row per face: source, frame_index, timestamp, face_index, box, emotion, confidence and the seven probabilities.")
+                       description="One row per face: source, frame_index, timestamp, face_index, track_id, box, emotion, "
+                                   "confidence, the seven probabilities, and the label and probabilities smoothed over the "
+                                   "face's track (its last second); or, with --per-track, one row per person.")
     p.add_argument("--source", required=True, metavar="ID|NAME", help="source id or name (see `ferstream status`)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="default: %(default)s")
+    p.add_argument("--per-track", action="store_true",
+                   help="one row per person (face track) instead of per face: first and last time seen, faces, the "
+                        "dominant emotion, each emotion's share and the mean probabilities")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: <source name>.<format>; - for stdout, CSV only)")
     _add_services(p, redis=False)
     p.set_defaults(handler=_export)

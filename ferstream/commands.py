@@ -110,6 +110,24 @@ def print_summary(engine, source_id: int, file=None) -> None:
     if p["faces"]:
         top = summary.sort_values("faces", ascending=False).iloc[0]
         print(f"  dominant emotion: {top['emotion']} ({top['share'] * 100:.1f}% of faces)", file=file)
+        print_people(engine, source_id, file=file)
+
+
+def print_people(engine, source_id: int, file=None, most: int = 20) -> None:
+    """How many people (face tracks) were seen, and each one's dominant emotion (the ``most`` seen longest)."""
+    from db.queries import tracks_table
+
+    people = tracks_table(engine, source_id)
+    if people.empty:
+        return
+    print(f"  people (face tracks): {len(people)}", file=file)
+    shown = people.sort_values("faces", ascending=False).head(most).sort_values("first_timestamp")
+    for row in shown.itertuples():
+        share = getattr(row, f"share_{row.dominant_emotion}")
+        print(f"    track {row.track_id}: {row.first_timestamp:.1f}-{row.last_timestamp:.1f} s, {row.faces} faces, "
+              f"mostly {row.dominant_emotion} ({share * 100:.0f}%)", file=file)
+    if len(people) > most:
+        print(f"    ... and {len(people) - most} more (`ferstream export --per-track`)", file=file)
 
 
 def demo(settings: Settings, video: str | None) -> int:
@@ -165,20 +183,21 @@ def status(settings: Settings) -> int:
     return 0
 
 
-def export(settings: Settings, source: str, fmt: str, output: str | None) -> int:
-    """Per-face rows of one source to CSV or Parquet."""
+def export(settings: Settings, source: str, fmt: str, output: str | None, per_track: bool = False) -> int:
+    """Per-face rows (or, ``per_track``, one row per person) of one source to CSV or Parquet."""
     import db
-    from db.queries import faces_table, find_source
+    from db.queries import faces_table, find_source, tracks_table
 
     engine = db.connect(settings.database_url)
     sid = find_source(engine, source)
-    df = faces_table(engine, sid)
+    df = tracks_table(engine, sid) if per_track else faces_table(engine, sid)
     if output == "-":
         if fmt != "csv":
             raise FerstreamError("only CSV can be written to stdout")
         df.to_csv(sys.stdout, index=False)
         return 0
-    path = Path(output or f"{Path(str(df['source'].iloc[0]) if len(df) else f'source-{sid}').stem}.{fmt}")
+    stem = Path(str(df["source"].iloc[0]) if len(df) else f"source-{sid}").stem + ("-tracks" if per_track else "")
+    path = Path(output or f"{stem}.{fmt}")
     try:
         if fmt == "csv":
             df.to_csv(path, index=False)
@@ -186,7 +205,7 @@ def export(settings: Settings, source: str, fmt: str, output: str | None) -> int
             df.to_parquet(path, index=False)
     except OSError as exc:
         raise FerstreamError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    print(f"wrote {len(df)} face rows of source {sid} to {path}")
+    print(f"wrote {len(df)} {'track' if per_track else 'face'} rows of source {sid} to {path}")
     return 0
 
 

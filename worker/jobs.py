@@ -1,7 +1,8 @@
 """The RQ job: analyse one queued chunk and write its results.
 
-The job only orchestrates: fetch the chunk's frames from Redis, analyse them,
-write the results in one transaction, then drop the frames from Redis.
+The job only orchestrates: fetch the chunk's frames from Redis, analyse them (faces and
+emotions), follow the faces into tracks, write the results in one transaction (the tracks
+linked to the neighbouring chunks' there), then drop the frames from Redis.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ferstream.results import Chunk
 from ferstream.urls import mask_url
 from worker.analysis import Analyzer
 from worker.runtime import Runtime, get_runtime
+from worker.tracker import track_chunk
 
 
 class ChunkExpired(FerstreamError):
@@ -55,6 +57,8 @@ def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -
     """Analyse a decoded chunk and store its results (also the in-process path, without Redis)."""
     analyzer = analyzer or rt.analyzer
     results = analyzer.analyze(chunk.frames)
+    tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
+                         [r.frame.timestamp for r in results])
     faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, analyzer.labels,
-                                 analyzer.model_version)
+                                 analyzer.model_version, tracks)
     return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}

@@ -158,3 +158,24 @@ def test_wolfgang_langer(wolfgang_db, app_env):
         assert {e: n for e, n in shown.items() if n} == in_range["emotion"].value_counts().to_dict()
         mixes.append(shown / shown.sum())
     assert (mixes[0] - mixes[1]).abs().max() > 0.2  # her expression changes over the clip
+
+
+def test_the_people_of_a_source_and_one_persons_timeline(pipeline_db, app_env):
+    from dashboard_testing import chart_data as data_of
+    from db.queries import tracks_table
+    from dashboard.views import PERSON_TIMELINE
+
+    app_env(pipeline_db)
+    at = open_app()
+    at.multiselect(key="sources_file").set_value([ASTRONAUT]).run()
+    (people,) = [d.value for d in at.dataframe if "dominant_emotion" in d.value.columns]
+    expected = tracks_table(db.connect(pipeline_db), ASTRONAUT)
+    assert people["track_id"].tolist() == expected["track_id"].tolist() and len(people) >= 1
+    assert people["faces"].sum() == counts(pipeline_db, ASTRONAUT)["faces"]  # every face belongs to a person
+    track = at.selectbox(key="person").value
+    assert track == expected.sort_values("faces").iloc[-1]["track_id"]
+    person = data_of(at, PERSON_TIMELINE)
+    assert person["faces"].sum() == expected.set_index("track_id").loc[track, "faces"]
+    at.multiselect(key="sources_file").set_value([ASTRONAUT, ASTRONAUT_5FPS]).run()
+    assert not [d for d in at.dataframe if "dominant_emotion" in d.value.columns]  # per source: one at a time
+    assert not at.exception and not at.error

@@ -161,6 +161,14 @@ def test_the_chart_renders_in_chromium_and_the_csv_downloads(pipeline_db, browse
         c = counts(pipeline_db, 3)
         assert metric(browser, "Faces analysed") == str(c["faces"])
         assert metric(browser, "Dominant emotion") == "happy"
+        assert "People" in page_text(browser) and "Person (track)" in page_text(browser)  # one source: its people
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        from dashboard.views import PERSON_TIMELINE
+
+        colours = [c.lower() for c in EMOTION_COLORS.values()]
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(
+            lambda d: d.execute_script(DRAWN_MARKS_JS, PERSON_TIMELINE, colours) > 0)  # the person's own chart
         assert browser.save_screenshot(str(tmp_path / "dashboard.png"))
 
         browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path / "downloads")})

@@ -35,7 +35,7 @@ def test_queued_analysis_with_a_real_worker(astronaut_video, redis_url, database
         assert job.args[3].startswith("ferstream:chunk:")
     burst_worker(redis_url, database_url)
     c = counts(database_url, 1)
-    assert c["frames"] == 60 and c["no_face"] <= 3
+    assert c["frames"] == 60 and c["no_face"] <= 3 and c["tracks"] == 1
     assert max(c["labels"], key=c["labels"].get) == "happy"
     assert not redis.keys("ferstream:chunk:*")  # frames leave Redis once analysed
     assert FailedJobRegistry(queue=queue).count == 0
@@ -68,8 +68,10 @@ def test_video_without_faces_records_every_frame_with_zero_faces(tmp_path, sqlit
 
 def test_several_faces_in_one_frame(tmp_path, sqlite_url):
     video = multi_face_video(tmp_path / "three.mp4", faces=3)
-    ferstream("analyze", str(video), "--database", sqlite_url)
+    result = ferstream("analyze", str(video), "--database", sqlite_url)
+    assert "people (face tracks): 3" in result.stdout
     c = counts(sqlite_url, 1)
+    assert c["tracks"] == 3
     assert c["frames"] == 10 and c["faces"] == 30
 
 
@@ -156,3 +158,33 @@ def test_face_pixels_are_stored_only_when_asked(astronaut_video, tmp_path):
     assert stored[True] >= 7
     crop = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert crop.shape == (48, 48)
+
+
+def test_chunks_analysed_in_parallel_and_out_of_order_stitch_into_one_track_per_person(tmp_path, redis_url, sqlite_url):
+    """Two workers take a video's chunks at once, so they land in any order; each person is still one track."""
+    import subprocess
+    import sys
+
+    from ferstream.demo import make_astronaut_video
+
+    video = make_astronaut_video(tmp_path / "long.mp4", seconds=8, fps=10)
+    ferstream("analyze", str(video), "--redis", redis_url, "--database", sqlite_url)
+    workers = [subprocess.Popen([sys.executable, "-m", "ferstream.cli", "worker", "--burst", "--redis", redis_url,
+                                 "--database", sqlite_url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    assert [w.wait(300) for w in workers] == [0, 0]
+    import db
+    from db.models import Chunk
+    from sqlalchemy import select
+
+    with db.connect(sqlite_url).connect() as conn:
+        landed = [i for i, _ in conn.execute(select(Chunk.chunk_index, Chunk.done_at).order_by(Chunk.done_at)).all()]
+    c = counts(sqlite_url, 1)
+    assert c["frames"] == 80 and c["tracks"] == 1, (c, landed)
+    out = tmp_path / "people.csv"
+    ferstream("export", "--source", "1", "--per-track", "-o", str(out), "--database", sqlite_url)
+    import pandas as pd
+
+    people = pd.read_csv(out)
+    assert len(people) == 1 and people.loc[0, "dominant_emotion"] == "happy" and people.loc[0, "faces"] >= 75
+    assert people.loc[0, "first_timestamp"] == 0 and people.loc[0, "last_timestamp"] > 7.5

@@ -50,5 +50,6 @@ def test_killed_worker_chunk_is_analysed_again_by_another(tmp_path, redis_url, s
         stop_process_group(second)
     c = counts(sqlite_url, 1)
     assert c["frames"] == 120 == c["distinct_frames"]  # none missing, none twice
+    assert c["tracks"] == 1  # the one person: no track lost or doubled by the chunk done again
     assert recovered_in < RECOVERY_LIMIT_S, f"recovered in {recovered_in:.0f}s"
     print(f"chunk recovered {recovered_in:.1f}s after the SIGKILL")
