@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a file: python bench/run_all.py
 from bench.common import (DEFAULT_FER2013, DEFAULT_MEDIA, Report, Row, environment, setup_process, summary_table,
                           workdir)
 
-BENCHMARKS = ("throughput", "parity", "detectors", "accuracy", "scaleout", "cost_curve", "memory")
+BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "scaleout", "cost_curve", "memory")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ SCRIPTS = {
     "throughput": "| throughput | frames/s at 640x360",
     "parity": "| parity | share of fer's faces ferstream finds",
     "detectors": "| detection | recall on ",
+    "tracks": "| tracks | tracks per person",
     "accuracy": "| accuracy | PublicTest accuracy",
     "scaleout": "| scale-out | 2 workers / 1 worker",
     "cost_curve": "| cost | ms per frame, 1 face(s)",
