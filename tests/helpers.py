@@ -42,9 +42,10 @@ def counts(database_url: str, source_id: int) -> dict:
         faces = conn.execute(select(func.count()).select_from(Face).where(Face.source_id == source_id)).scalar()
         labels = dict(conn.execute(select(Face.emotion, func.count()).where(Face.source_id == source_id).group_by(Face.emotion)).all())
         distinct_frames = conn.execute(select(func.count(func.distinct(Frame.frame_index))).where(Frame.source_id == source_id)).scalar()
-        tracks = conn.execute(select(func.count(func.distinct(Face.track_id))).where(Face.source_id == source_id)).scalar()
+        sizes = conn.execute(select(func.count()).where(Face.source_id == source_id).group_by(Face.track_id)).scalars().all()
+    # people: tracks of 3 faces or more (a one-frame false detection is a track of its own, not a person)
     return {"frames": frames, "distinct_frames": distinct_frames, "no_face": no_face, "faces": faces, "labels": labels,
-            "tracks": tracks}
+            "tracks": len(sizes), "people": sum(1 for n in sizes if n >= 3)}
 
 
 def start_worker(redis_url: str, database_url: str, name: str, log=None) -> subprocess.Popen:

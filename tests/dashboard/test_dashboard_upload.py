@@ -19,8 +19,11 @@ from tests.helpers import burst_worker, counts, queue_of
 from dashboard_testing import clear_caches, metrics, open_app, texts, widget
 
 
-def upload(at, filename: str, content: bytes, name: str | None = None, sample_fps: float | None = None):
+def upload(at, filename: str, content: bytes, name: str | None = None, sample_fps: float | None = None,
+           detector: str | None = None):
     at.file_uploader(key="upload").set_value((filename, content, "application/octet-stream"))
+    if detector:
+        at.selectbox(key="detector").set_value(detector)
     if name:
         widget(at.text_input, "Name").set_value(name)
     if sample_fps:
@@ -142,3 +145,15 @@ def test_stored_names_are_safe(filename, expected):
     from dashboard.upload import safe_name
 
     assert safe_name(filename) == expected
+
+
+def test_the_upload_form_picks_the_face_detector_the_workers_run(astronaut_video, redis_url, sqlite_url, app_env):
+    app_env(sqlite_url, redis_url)
+    at = open_app()
+    assert list(at.selectbox(key="detector").options) == ["haar", "blazeface"]
+    assert at.selectbox(key="detector").value == "blazeface"  # the settings' default
+    upload(at, "astronaut.mp4", astronaut_video.read_bytes(), detector="haar")
+    assert "queued for the workers" in texts(at.success) and not at.exception
+    wait_for(sqlite_url, 1, ("queued", "running"), state="finished")
+    jobs = Queue(queue_of(sqlite_url), connection=Redis.from_url(redis_url)).get_jobs()
+    assert len(jobs) == 4 and {job.args[4] for job in jobs} == {"haar"}  # each job names the detector chosen
