@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as a file: python bench/detectors.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import CLIP, Report, Row, base_parser, fmt, load_fer, markdown_table, media_file, run_main
+from ferstream.tracks import box_iou as iou
 
 LABELS = Path(__file__).resolve().parent / "labels" / "faces.csv"
 #: a label is found by a detection overlapping it at least this much
@@ -135,13 +136,6 @@ def no_face_frames(media: Path, limit: int | None = None) -> list[np.ndarray]:
             i += 1
         cap.release()
     return frames[:limit] if limit else frames
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
 
 
 def match(labels: list[tuple[np.ndarray, str]], found: np.ndarray, wanted) -> tuple[list[bool], int]:

@@ -22,6 +22,7 @@ import numpy as np
 from ferstream.emotion_model import FACE_SIZE
 from ferstream.errors import ModelError
 from ferstream.settings import DEFAULT_MIN_FACE, DEFAULT_MIN_NEIGHBORS, DEFAULT_RESCAN_SECONDS, DEFAULT_SCALE_FACTOR
+from ferstream.tracks import box_iou
 
 #: the cascade shipped inside opencv-python(-headless) 4.x
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -140,16 +141,9 @@ def _distinct(boxes: np.ndarray, max_iou: float = 0.5) -> np.ndarray:
     """``boxes`` without those overlapping an earlier one by more than ``max_iou`` (neighbouring faces' regions overlap)."""
     keep: list[np.ndarray] = []
     for box in boxes:
-        if all(_iou(box, k) <= max_iou for k in keep):
+        if all(box_iou(box, k) <= max_iou for k in keep):
             keep.append(box)
     return np.asarray(keep, dtype=np.int32).reshape(-1, 4)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
 
 
 def crop_faces(grey: np.ndarray, boxes: np.ndarray) -> np.ndarray:

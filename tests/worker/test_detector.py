@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from ferstream.demo import astronaut_frames
+from ferstream.tracks import box_iou
 from tests.videos import multi_face_frame
-from worker.detector import FaceDetector, FrameSequenceDetector, _iou
+from worker.detector import FaceDetector, FrameSequenceDetector
 
 
 def greys(frames):
@@ -23,7 +24,7 @@ def test_a_moving_face_is_followed_between_full_scans_where_a_full_scan_finds_it
         followed = sequence.detect(grey, i / 15)  # 15 frames/s: a full scan every 4th frame
         full = detector.detect(grey)
         # Eileen Collins' face in every frame, where a full scan puts it
-        assert max(_iou(a, b) for a in followed for b in full) > 0.6, i
+        assert max(box_iou(a, b) for a in followed for b in full) > 0.6, i
     assert 8 <= sequence.full_scans <= 12  # 30 frames at 15 fps: a full scan each 0.25 s, and when a face is lost
 
 
