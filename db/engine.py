@@ -123,6 +123,13 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def dispose(url: str) -> None:
+    """Close and forget this process's engines for ``url`` (a temporary database about to be deleted)."""
+    with _lock:
+        for key in [k for k in _engines if k[0] == url]:
+            _engines.pop(key).dispose()
+
+
 def dispose_all() -> None:
     with _lock:
         for engine in _engines.values():

@@ -7,3 +7,14 @@ The stages themselves live in the top-level packages ``ingest``, ``worker``,
 """
 
 __version__ = "0.1.0"
+__all__ = ["analyze", "Analyzer", "FaceResults", "__version__"]
+
+
+def __getattr__(name: str):
+    """The Python API (``ferstream.analyze``, ``ferstream.Analyzer``), imported on first use: ``import ferstream``
+    alone stays light (the CLI imports it for its version)."""
+    if name in ("analyze", "Analyzer", "FaceResults"):
+        from ferstream import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ferstream' has no attribute {name!r}")

@@ -26,5 +26,9 @@ class ServiceError(FerstreamError):
     """Redis or the database cannot be reached."""
 
 
+class FrameError(FerstreamError):
+    """An image handed to the Python API is not a BGR or grey uint8 array."""
+
+
 class ConfigError(FerstreamError):
     """A setting (a command-line option or an environment variable) is out of its range."""
