@@ -1,7 +1,8 @@
 """Detection parity: on the same frames, the faces fer's Haar detector finds that ferstream also finds.
 
-ferstream detects as its worker does: grey, scaled down to the analysis width (640 px),
-worker.detector's full scans and the faces followed between them, boxes scaled back to source pixels. fer detects with
+ferstream detects as its worker does, with its default detector (FERSTREAM_DETECTOR to change it): grey,
+scaled down to the analysis width (640 px), full scans and the faces followed between them, boxes scaled
+back to source pixels. fer detects with
 FER(mtcnn=False).find_faces (its Haar cascade, min face 50 px, on the full frame), the
 detection step of its detect_emotions. A fer face counts as found when a ferstream box
 overlaps it with IoU >= 0.3 (one-to-one, best overlaps first).
@@ -92,10 +93,10 @@ class FerstreamDetection:
     full scans (worker.detector.FrameSequenceDetector), its state starting afresh with every 1-second chunk."""
 
     def __init__(self):
-        from worker.detector import FaceDetector
+        from worker.detectors import make_detector
 
         self.settings = ferstream_settings("sqlite://")
-        self.detector = FaceDetector(min_face=self.settings.min_face)
+        self.detector = make_detector(self.settings.detector, self.settings.min_face)  # the default detector
         self.width = self.settings.analysis_width
         self.start(25.0)
 
@@ -109,7 +110,7 @@ class FerstreamDetection:
 
         if self.index % self.per_chunk == 0:
             self.sequence = FrameSequenceDetector(self.detector, self.settings.rescan_seconds)
-        scale = analysis_scale(bgr.shape[1], self.width)
+        scale = analysis_scale(bgr.shape[1], self.width, bgr.shape[0], self.settings.min_face)
         boxes = self.sequence.detect(to_analysis_frame(bgr, scale), self.index / self.fps)
         self.index += 1
         return np.rint(boxes * scale).astype(np.int32) if scale != 1.0 else boxes
