@@ -39,7 +39,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 
 setup: $(VENV)/.installed  ## the virtual environment in .venv with ferstream, its training and test extras
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ferstream needs Python 3.11 or newer")'
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(APT_INSTALL) python3-venv; }
 	$(PYTHON) -m venv $(VENV)
