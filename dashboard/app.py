@@ -114,6 +114,9 @@ def results(settings: Settings, live: bool) -> None:
             views.show_people(people)
             track = controls.person_ui(people)
             views.show_person(data.emotion_timeline(url, ids, axis, time_range, bucket_s, track), axis, bucket_s, track)
+        if kind == "file":  # the video's own frames, with the faces drawn: read from the file at view time
+            seconds = controls.frame_time_ui(float(chosen_rows["duration_s"].fillna(0).max()))
+            views.show_annotated(*data.annotated_frame(url, ids[0], seconds), seconds)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,12 @@ def person_ui(people: pd.DataFrame) -> int | None:
                                               f"mostly {order.set_index('track_id').loc[t, 'dominant_emotion']}")
 
 
+def frame_time_ui(duration_s: float) -> float:
+    """A moment of the video to show annotated, in seconds."""
+    end = max(float(duration_s or 0.0), 0.1)
+    return st.slider("Annotated frame at (s)", 0.0, end, min(1.0, end / 2), step=0.1, key="frame_at")
+
+
 def upload_ui(max_mb: int, detector: str = DEFAULT_DETECTOR) -> UploadRequest | None:
     """A video to analyse, its name and sampling, once the user presses Analyse."""
     st.header("Submit a video")

@@ -37,6 +37,22 @@ def emotion_timeline(url: str, source_ids: tuple[int, ...], axis: str, time_rang
     return queries.emotion_timeline(engine(url), source_ids, axis, time_range, bucket_s, track_id)
 
 
+@st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False, max_entries=32)
+def annotated_frame(url: str, source_id: int, seconds: float):
+    """The annotated frame (RGB) at ``seconds`` and its index, read from the original file now; or the reason it
+    cannot be shown."""
+    import cv2
+
+    from ferstream.annotate import annotated_frame as read
+    from ferstream.errors import FerstreamError
+
+    try:
+        frame, index = read(engine(url), source_id, seconds)
+    except FerstreamError as exc:
+        return None, str(exc)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), index
+
+
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
 def people(url: str, source_id: int) -> pd.DataFrame:
     return queries.people(engine(url), source_id)

@@ -139,6 +139,16 @@ def show_person(timeline: pd.DataFrame, axis: str, bucket_s: float, track_id: in
                     alt=PERSON_TIMELINE)
 
 
+def show_annotated(image, index_or_reason, seconds: float) -> None:
+    """The original frame at the chosen time with its faces drawn, or why it cannot be shown."""
+    st.subheader("Annotated frame")
+    if image is None:
+        st.info(f"The annotated frame cannot be shown: {index_or_reason}")
+        return
+    st.image(image, caption=f"{seconds:.1f} s (frame {index_or_reason}): boxes, tracks and smoothed emotions, "
+                            "read from the original file now", width="stretch")
+
+
 def _no_faces(frames: int) -> str:
     if frames == 0:
         return "**No frame was analysed in this time range.** Widen the range, or pick another source."

@@ -137,6 +137,12 @@ def _export(args: argparse.Namespace) -> int:
     return run_command(lambda: export(_settings(args), args.source, args.format, args.output, args.per_track))
 
 
+def _annotate(args: argparse.Namespace) -> int:
+    from ferstream.commands import annotate
+
+    return run_command(lambda: annotate(_settings(args), args.source, args.output, args.images, args.at))
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     from dashboard.server import serve
 
@@ -235,6 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: <source name>.<format>; - for stdout, CSV only)")
     _add_services(p, redis=False)
     p.set_defaults(handler=_export)
+
+    p = sub.add_parser("annotate", help="the analysed video with its faces drawn (H.264), or annotated PNGs of moments",
+                       description="Draw each analysed face (box, track, smoothed emotion and confidence) onto the "
+                                   "original file's frames, from the database's results; frames that were not analysed "
+                                   "show the nearest analysed frame's faces. Written as H.264 with ffmpeg when installed, "
+                                   "else with OpenCV's mp4v. Live sources cannot be annotated: their frames are not kept.")
+    p.add_argument("--source", required=True, metavar="ID|NAME", help="source id or name (see `ferstream status`)")
+    p.add_argument("-o", "--output", metavar="FILE", help="the annotated video (default: source-<id>-annotated.mp4)")
+    p.add_argument("--images", metavar="DIR", help="write annotated PNGs of the moments --at into DIR instead of a video")
+    p.add_argument("--at", type=float, action="append", metavar="SECONDS",
+                   help="with --images: a moment in the video, in seconds (repeat it; default: 0)")
+    _add_services(p, redis=False)
+    p.set_defaults(handler=_annotate)
 
     p = sub.add_parser("dashboard", help="the Streamlit dashboard: emotions over time, per source, live",
                        description="Serve the dashboard over the results database. It shows analytics about people: "

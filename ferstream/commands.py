@@ -209,6 +209,26 @@ def export(settings: Settings, source: str, fmt: str, output: str | None, per_tr
     return 0
 
 
+def annotate(settings: Settings, source: str, output: str | None, images: str | None, at: list[float] | None) -> int:
+    """The analysed video with its faces drawn (``output``), or annotated PNGs of moments (``images``, ``at``)."""
+    import db
+    from db.queries import find_source
+    from ferstream.annotate import annotate_images, annotate_video
+
+    engine = db.connect(settings.database_url)
+    sid = find_source(engine, source)
+    if images:
+        paths = annotate_images(engine, sid, Path(images), at or [0.0])
+        print(f"wrote {len(paths)} annotated frame(s) of source {sid} to {images}")
+        return 0
+    out = Path(output or f"source-{sid}-annotated.mp4")
+    if not out.parent.is_dir():
+        raise FerstreamError(f"cannot write {out}: no folder {out.parent}")
+    frames = annotate_video(engine, sid, out)
+    print(f"wrote {out}: {frames} frames of source {sid}, its faces drawn")
+    return 0
+
+
 def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
           duration: float | None = None) -> int:
     """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.

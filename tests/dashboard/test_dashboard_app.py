@@ -176,6 +176,10 @@ def test_the_people_of_a_source_and_one_persons_timeline(pipeline_db, app_env):
     assert track == expected.sort_values("faces").iloc[-1]["track_id"]
     person = data_of(at, PERSON_TIMELINE)
     assert person["faces"].sum() == expected.set_index("track_id").loc[track, "faces"]
+    assert "Annotated frame" in [h.value for h in at.subheader]  # the video's frame with its faces, read now
+    assert at.slider(key="frame_at").value == 1.0 and len(at.get("image")) == 1 and not at.info, [i.value for i in at.info]
+    at.slider(key="frame_at").set_value(3.0).run()
+    assert len(at.get("image")) == 1 and not at.exception
     at.multiselect(key="sources_file").set_value([ASTRONAUT, ASTRONAUT_5FPS]).run()
     assert not [d for d in at.dataframe if "dominant_emotion" in d.value.columns]  # per source: one at a time
     assert not at.exception and not at.error

@@ -1,0 +1,188 @@
+"""Annotated video: the analysed faces drawn onto the original file's frames, from the database's results.
+
+Each face gets its box, its track and its smoothed emotion with the confidence, drawn inside the
+box. Frames that were not analysed (sampling) show the nearest analysed frame's faces; analysed
+frames without a face show none. Video is written as browser-playable H.264 with ``ffmpeg`` when
+it is installed, else with OpenCV's ``mp4v`` (which browsers may not play; a warning says so).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from ferstream.errors import FerstreamError, VideoError
+
+log = logging.getLogger(__name__)
+
+#: BGR colour of each emotion's boxes
+COLOURS = {"angry": (40, 40, 220), "disgust": (60, 150, 60), "fear": (160, 60, 160), "happy": (0, 200, 240),
+           "sad": (200, 120, 40), "surprise": (0, 140, 255), "neutral": (170, 170, 170)}
+
+
+class AnnotateError(FerstreamError):
+    """A source cannot be annotated: a live stream, or its original file is gone."""
+
+
+def draw_faces(frame: np.ndarray, faces: pd.DataFrame) -> np.ndarray:
+    """``frame`` (BGR) with each face's box and label drawn inside the box."""
+    out = frame.copy()
+    h, w = out.shape[:2]
+    for face in faces.itertuples():
+        x0, y0 = max(0, int(face.x)), max(0, int(face.y))
+        x1, y1 = min(w - 1, int(face.x + face.w) - 1), min(h - 1, int(face.y + face.h) - 1)
+        colour = COLOURS.get(face.smoothed_emotion, (255, 255, 255))
+        cv2.rectangle(out, (x0 + 1, y0 + 1), (x1 - 1, y1 - 1), colour, 2)  # a 2 px line, inside the box
+        track = "" if pd.isna(face.track_id) else f"#{int(face.track_id)} "
+        text = f"{track}{face.smoothed_emotion} {getattr(face, 'smooth_' + face.smoothed_emotion):.2f}"
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)
+        scale = min(1.0, (x1 - x0 - 10) / max(tw, 1), (y1 - y0 - 10) / max(th * 2, 1))  # the label stays inside the box
+        if scale >= 0.25:
+            cv2.putText(out, text, (x0 + 4, y0 + int(th * scale) + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1,
+                        cv2.LINE_AA)
+    return out
+
+
+class Annotator:
+    """The faces of one file source, ready to draw on any frame of its original file."""
+
+    def __init__(self, engine: Engine, source_id: int):
+        from db.models import Frame, Source
+        from db.queries import faces_table
+
+        with engine.connect() as conn:
+            source = conn.execute(select(Source.kind, Source.uri, Source.name).where(Source.id == source_id)).one()
+            self.analysed = conn.execute(select(Frame.frame_index).where(Frame.source_id == source_id)
+                                         .order_by(Frame.frame_index)).scalars().all()
+        if source.kind != "file":
+            raise AnnotateError(f"source {source_id} ({source.name}) is a live stream: its frames were not kept, so "
+                                "there is nothing to draw on")
+        if "://" not in source.uri and not Path(source.uri).is_file():
+            raise AnnotateError(f"source {source_id}: its original file {source.uri} is gone (annotation draws on it)")
+        self.uri = source.uri
+        self.faces = {i: group for i, group in faces_table(engine, source_id).groupby("frame_index")}
+        self.empty = pd.DataFrame()
+
+    def faces_at(self, frame_index: int) -> pd.DataFrame:
+        """The faces of the analysed frame nearest ``frame_index``."""
+        if not self.analysed:
+            return self.empty
+        k = bisect.bisect_left(self.analysed, frame_index)
+        near = min((c for c in (k - 1, k) if 0 <= c < len(self.analysed)),
+                   key=lambda c: abs(self.analysed[c] - frame_index))
+        return self.faces.get(self.analysed[near], self.empty)
+
+
+def annotate_video(engine: Engine, source_id: int, out: Path) -> int:
+    """Write the annotated video to ``out``; returns the frames written."""
+    from tqdm import tqdm
+
+    from ingest.video import open_video
+
+    annotator = Annotator(engine, source_id)
+    cap = open_video(annotator.uri)
+    if not cap.isOpened():
+        raise VideoError(f"{annotator.uri}: cannot be opened")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+    writer, count = None, 0
+    try:
+        with tqdm(total=total, unit="frame", desc=f"annotate {out.name}", disable=None) as bar:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if writer is None:
+                    writer = _writer(out, frame.shape[1], frame.shape[0], fps)
+                writer.write(draw_faces(frame, annotator.faces_at(count)))
+                count += 1
+                bar.update()
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.close()
+    return count
+
+
+def annotated_frame(engine: Engine, source_id: int, seconds: float) -> tuple[np.ndarray, int]:
+    """The annotated frame (BGR) at ``seconds`` into a file source's original video, and its index; read now,
+    nothing stored (the dashboard's view)."""
+    from ingest.video import open_video
+
+    annotator = Annotator(engine, source_id)
+    cap = open_video(annotator.uri)
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        index = max(0, int(round(seconds * fps)))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    if not ok:
+        raise AnnotateError(f"no frame at {seconds:.2f} s in {annotator.uri}")
+    return draw_faces(frame, annotator.faces_at(index)), index
+
+
+def annotate_images(engine: Engine, source_id: int, folder: Path, times: list[float]) -> list[Path]:
+    """Annotated PNGs of the frames at ``times`` (seconds into the video); their paths."""
+    from ingest.video import open_video
+
+    annotator = Annotator(engine, source_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    cap = open_video(annotator.uri)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    wanted = sorted({int(round(t * fps)) for t in times})
+    written, index = [], 0
+    try:
+        while wanted:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index == wanted[0]:
+                path = folder / f"{Path(annotator.uri).stem}-{index / fps:08.2f}s.png"
+                cv2.imwrite(str(path), draw_faces(frame, annotator.faces_at(index)))
+                written.append(path)
+                wanted.pop(0)
+            index += 1
+    finally:
+        cap.release()
+    if wanted:
+        raise AnnotateError(f"the video ends at {index / fps:.2f} s: no frame at {', '.join(f'{w / fps:.2f}' for w in wanted)} s")
+    return written
+
+
+class _Writer:
+    def __init__(self, write, close):
+        self.write, self.close = write, close
+
+
+def _writer(out: Path, width: int, height: int, fps: float) -> _Writer:
+    """H.264 through ffmpeg (browser-playable) where installed, else OpenCV's mp4v."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
+        proc = subprocess.Popen(
+            [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
+             "-r", f"{fps:.6f}", "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
+             "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)], stdin=subprocess.PIPE)
+
+        def close() -> None:
+            proc.stdin.close()
+            if proc.wait() != 0:
+                raise VideoError(f"ffmpeg could not write {out} (exit {proc.returncode})")
+
+        return _Writer(lambda frame: proc.stdin.write(np.ascontiguousarray(frame).tobytes()), close)
+    log.warning("ffmpeg is not installed: writing %s with OpenCV's mp4v, which browsers may not play", out)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise VideoError(f"cannot write {out}")
+    return _Writer(writer.write, writer.release)

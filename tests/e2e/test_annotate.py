@@ -1,0 +1,80 @@
+"""``ferstream annotate``: the analysed video with its faces drawn, and annotated PNGs of moments."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import db
+from db.queries import faces_table
+from tests.helpers import ferstream
+
+
+@pytest.fixture
+def analysed(astronaut_video, sqlite_url):
+    ferstream("analyze", str(astronaut_video), "--database", sqlite_url, "--sample-fps", "5")
+    return sqlite_url
+
+
+def frames_of(path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def test_the_annotated_video_has_every_frame_of_the_source(analysed, astronaut_video, tmp_path):
+    out = tmp_path / "annotated.mp4"
+    result = ferstream("annotate", "--source", "1", "-o", str(out), "--database", analysed)
+    assert f"wrote {out}: 60 frames" in result.stdout
+    original, annotated = frames_of(astronaut_video), frames_of(out)
+    assert len(annotated) == len(original) == 60 and annotated[0].shape == original[0].shape
+    if __import__("shutil").which("ffmpeg"):
+        codec = int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FOURCC))
+        assert codec.to_bytes(4, "little") in (b"avc1", b"h264", b"H264")  # browser-playable H.264
+
+
+def test_annotated_pixels_differ_inside_the_boxes_only(analysed, astronaut_video, tmp_path):
+    ferstream("annotate", "--source", "1", "--images", str(tmp_path / "png"), "--at", "1.0", "--at", "2.0",
+              "--database", analysed)
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == 2
+    original = frames_of(astronaut_video)
+    faces = faces_table(db.connect(analysed), 1)
+    for png, index in zip(pngs, (15, 30)):  # 15 fps, 5 analysed a second: frames that were not all analysed
+        drawn = cv2.imread(str(png)).astype(int)
+        changed = np.abs(drawn - original[index].astype(int)).sum(axis=2) > 0
+        nearest = faces.iloc[(faces["frame_index"] - index).abs().argsort()[:1]]
+        inside = np.zeros(changed.shape, bool)
+        for f in nearest.itertuples():
+            inside[f.y:f.y + f.h, f.x:f.x + f.w] = True
+        assert changed[inside].sum() > 100  # the box and its label are drawn
+        assert not changed[~inside].any()  # nothing outside the boxes
+
+
+def test_sources_that_cannot_be_annotated_say_why(analysed, astronaut_video, tmp_path):
+    import shutil
+
+    from db import writes
+
+    live = writes.create_source(db.connect(analysed), name="cam", kind="live", uri="rtsp://cam/stream")
+    result = ferstream("annotate", "--source", str(live), "--database", analysed, check=False)
+    assert result.returncode == 2 and "is a live stream: its frames were not kept" in result.stderr
+    moved = tmp_path / "elsewhere.mp4"
+    shutil.copy(astronaut_video, moved)
+    url = f"sqlite:///{tmp_path / 'moved.db'}"
+    ferstream("analyze", str(moved), "--database", url)
+    moved.unlink()
+    result = ferstream("annotate", "--source", "1", "--database", url, check=False)
+    assert result.returncode == 2 and "its original file" in result.stderr and "is gone" in result.stderr
+    result = ferstream("annotate", "--source", "nope", "--database", url, check=False)
+    assert result.returncode == 2 and "no source with id or name 'nope'" in result.stderr
+    result = ferstream("annotate", "--source", "1", "-o", str(tmp_path / "no" / "x.mp4"), "--database", analysed,
+                       check=False)
+    assert result.returncode == 2 and "cannot write" in result.stderr
