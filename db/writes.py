@@ -99,12 +99,13 @@ def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict
     conn.execute(update(Source).where(Source.id == source_id).values(next_track_id=base + len(tracks.tracks)))
     ids = {t.local_id: base + t.local_id for t in tracks.tracks}
 
-    def neighbour(index: int) -> list[tuple[Track, int]]:
+    def neighbour(index: int) -> tuple[list[Track], dict[int, int]]:
+        """A landed neighbour's local tracks, and its local id -> track id."""
         rows = conn.execute(select(ChunkTrack).where(ChunkTrack.source_id == source_id,
                                                      ChunkTrack.chunk_index == index)).all()
-        return [(Track(r.local_id, r.first_frame, r.first_time, np.array([r.first_x, r.first_y, r.first_w, r.first_h]),
-                       r.last_frame, r.last_time, np.array([r.last_x, r.last_y, r.last_w, r.last_h])), r.track_id)
-                for r in rows]
+        found = [Track(r.local_id, r.first_frame, r.first_time, np.array([r.first_x, r.first_y, r.first_w, r.first_h]),
+                       r.last_frame, r.last_time, np.array([r.last_x, r.last_y, r.last_w, r.last_h])) for r in rows]
+        return found, {r.local_id: r.track_id for r in rows}
 
     def unify(mine: int, theirs: int) -> None:
         keep, drop = min(ids[mine], theirs), max(ids[mine], theirs)
@@ -117,12 +118,12 @@ def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict
         conn.execute(update(ChunkTrack).where(ChunkTrack.source_id == source_id, ChunkTrack.track_id == drop)
                      .values(track_id=keep))
 
-    before = neighbour(chunk_index - 1)
-    for theirs, mine in link_tracks([t for t, _ in before], tracks.tracks):
-        unify(mine, dict((t.local_id, g) for t, g in before)[theirs])
-    after = neighbour(chunk_index + 1)
-    for mine, theirs in link_tracks(tracks.tracks, [t for t, _ in after]):
-        unify(mine, dict((t.local_id, g) for t, g in after)[theirs])
+    before, before_ids = neighbour(chunk_index - 1)
+    for theirs, mine in link_tracks(before, tracks.tracks):
+        unify(mine, before_ids[theirs])
+    after, after_ids = neighbour(chunk_index + 1)
+    for mine, theirs in link_tracks(tracks.tracks, after):
+        unify(mine, after_ids[theirs])
     if tracks.tracks:
         conn.execute(insert(ChunkTrack), [dict(
             source_id=source_id, chunk_index=chunk_index, local_id=t.local_id, track_id=ids[t.local_id],
