@@ -15,15 +15,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # STREAMLIT_*: no usage statistics, no browser: the dashboard calls nothing outside.
-# FERSTREAM_MODEL: the package is installed into site-packages, but the model is not part of the wheel:
-# it stays in /app/models.
+# The model, the migrations and the dashboard script are package data: the installed package finds them.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
-    STREAMLIT_SERVER_HEADLESS=true \
-    FERSTREAM_MODEL=/app/models/ferstream-emotion.tflite
+    STREAMLIT_SERVER_HEADLESS=true
 
 WORKDIR /app
 
@@ -46,7 +44,7 @@ RUN pip install --no-cache-dir --no-deps . \
  && rm -rf build ./*.egg-info \
  && cd / \
  && ferstream --help > /dev/null \
- && python -c "import cv2, dashboard, db.engine, ingest.files, worker.process; from ferstream.settings import Settings; from ferstream.emotion_model import EmotionModel; from worker.detector import FaceDetector; from worker.blazeface import BlazeFaceDetector; assert (db.engine.MIGRATIONS / 'env.py').is_file(), 'migrations missing'; EmotionModel(Settings.from_env().model_path); FaceDetector(); BlazeFaceDetector(); assert cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG), 'OpenCV lacks its FFmpeg backend'"
+ && python -c "import cv2, ferstream.dashboard.server as app, ferstream.db.engine as db, ferstream.ingest.files, ferstream.worker.process; from ferstream.settings import Settings; from ferstream.emotion_model import EmotionModel; from ferstream.worker.detector import FaceDetector; from ferstream.worker.blazeface import BlazeFaceDetector; assert (db.MIGRATIONS / 'env.py').is_file() and app.APP.is_file(), 'package data missing'; EmotionModel(Settings.from_env().model_path); FaceDetector(); BlazeFaceDetector(); assert cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG), 'OpenCV lacks its FFmpeg backend'"
 
 # Non-root. /data is its writable working directory (the SQLite default database and exports land here
 # when no DATABASE_URL is set); /app stays read-only to it.

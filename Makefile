@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test test-slow test-all bench bench-smoke setup system-deps clean help
+.PHONY: demo test test-wheel test-slow test-all bench bench-smoke setup system-deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,6 +16,9 @@ demo: setup  ## analyse VIDEO=path (default: a clip built from skimage's astrona
 
 test: setup system-deps  ## the test suite (starts its own redis-server; PostgreSQL when FERSTREAM_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-wheel: setup system-deps  ## the wheel as a user installs it: built, installed into a fresh venv, run from another directory (`make test` runs it too)
+	$(BIN)/python -m pytest -m wheel $(PYTEST_ARGS)
 
 test-slow: setup system-deps  ## the slow suites (soak runs, long training)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

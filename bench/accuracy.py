@@ -38,7 +38,7 @@ def build_parser():
     parser.add_argument("--data", type=Path, default=DEFAULT_FER2013,
                         help="FER-2013, Kaggle CSV or image folders (default: $FERSTREAM_FER2013 or ../shared/datasets/...)")
     parser.add_argument("--split", default="PublicTest", help="split to score (default: PublicTest)")
-    parser.add_argument("--model", type=Path, help="ferstream model (default: the shipped models/ferstream-emotion.tflite)")
+    parser.add_argument("--model", type=Path, help="ferstream model (default: the shipped ferstream/models/ferstream-emotion.tflite)")
     parser.add_argument("--faces", type=int, metavar="N", help="score only the first N faces of the split (default: all; 64 with --quick)")
     parser.add_argument("--batch", type=int, default=32, help="faces per call when timing (default: 32)")
     parser.add_argument("--seconds", type=float, help="seconds of timing per model (default: 3; 0.3 with --quick)")
@@ -70,8 +70,8 @@ def per_face_ms(call: Callable[[np.ndarray], object], batch: np.ndarray, seconds
 
 def measure(args, folder: Path) -> Report:
     from ferstream.emotion_model import DEFAULT_MODEL, EMOTIONS, EmotionModel
-    from training.data import load_dataset
-    from training.evaluate import scores
+    from ferstream.training.data import load_dataset
+    from ferstream.training.evaluate import scores
 
     faces_limit = args.faces or (64 if args.quick else None)
     seconds = args.seconds if args.seconds is not None else (0.3 if args.quick else 3.0)

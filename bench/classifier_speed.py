@@ -1,6 +1,6 @@
 """Batched per-face inference time of an emotion model (the worker's code path), with the CPU's SIMD flags.
 
-    python bench/classifier_speed.py [--model models/ferstream-emotion.tflite] [--batch 32] [--threads 1 2]
+    python bench/classifier_speed.py [--model ferstream/models/ferstream-emotion.tflite] [--batch 32] [--threads 1 2]
     python bench/classifier_speed.py --arch 32,64,128,256/1,1,2,3 [--tta none] [--quantize dynamic]
 
 ``--arch WIDTHS/DEPTHS`` times a network of the training job's family before training it: random
@@ -38,8 +38,8 @@ def per_face_ms(model: EmotionModel, batch: int, seconds: float = 3.0) -> float:
 
 def untrained_export(arch: str, tta: str, quantize: str, folder: Path) -> Path:
     """An export of the network ``WIDTHS/DEPTHS`` with random weights, as the training job exports."""
-    from training.export import export_model
-    from training.model import build_model
+    from ferstream.training.export import export_model
+    from ferstream.training.model import build_model
 
     widths, depths = (tuple(int(v) for v in part.split(",")) for part in arch.split("/"))
     model = build_model(widths=widths, depths=depths)

@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: the repository root on the pat
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import base_parser, environment, markdown_table
-from ingest.video import VideoReader
+from ferstream.ingest.video import VideoReader
 
 #: name -> (encode, decode); each encode returns bytes
 CHOICES = {

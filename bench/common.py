@@ -458,8 +458,8 @@ def sqlite_url(folder: Path, name: str) -> str:
 
 def queue_clip(clip: Path, settings) -> tuple[int, int]:
     """Send every frame of ``clip`` to the RQ queue with ingest's real code path; (source id, frames sent)."""
-    import db
-    from ingest.files import ingest_file
+    from ferstream import db
+    from ferstream.ingest.files import ingest_file
     from ferstream.sinks import make_sink
 
     engine = db.connect(settings.database_url)
@@ -470,7 +470,7 @@ def queue_clip(clip: Path, settings) -> tuple[int, int]:
 
 def frames_recorded(database_url: str, source_id: int, column: str = "frames_analysed") -> int:
     """A source's counter as ``db.queries.progress`` reports it (frames_analysed, frames_queued, faces ...)."""
-    import db
-    from db.queries import progress
+    from ferstream import db
+    from ferstream.db.queries import progress
 
     return int(progress(db.connect(database_url), source_id)[column])

@@ -52,8 +52,8 @@ class FerstreamStages:
     """The worker's code on in-memory frames, timed per stage, writing to a fresh SQLite file."""
 
     def __init__(self, folder: Path):
-        import db
-        from worker.runtime import Runtime
+        from ferstream import db
+        from ferstream.worker.runtime import Runtime
 
         self.runtime = Runtime(ferstream_settings(sqlite_url(folder, "cost-curve")))
         self.engine = db.connect(self.runtime.settings.database_url)
@@ -62,10 +62,10 @@ class FerstreamStages:
 
     def run(self, frames: list[np.ndarray], name: str) -> tuple[dict[str, float], float]:
         """Milliseconds per frame of each stage, and faces found per frame."""
-        from db import writes
+        from ferstream.db import writes
         from ferstream.results import Frame
-        from ingest.video import analysis_scale, to_analysis_frame
-        from worker.detector import crop_faces
+        from ferstream.ingest.video import analysis_scale, to_analysis_frame
+        from ferstream.worker.detector import crop_faces
 
         source_id = writes.create_source(self.engine, name=name, kind="file", uri=name)
         clock, faces = Stopwatch(), 0
@@ -101,7 +101,7 @@ def fer_ms(detector, frames: list[np.ndarray]) -> tuple[float, float]:
 
 def face_crops(src: Path, want: int = 16) -> list[np.ndarray]:
     """Square colour crops of the faces ferstream finds across the clip, a quarter margin around each."""
-    from worker.detector import FaceDetector
+    from ferstream.worker.detector import FaceDetector
 
     detector = FaceDetector()
     stride = max(1, clip_info(src).frames // (want * 2))

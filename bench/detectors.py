@@ -157,13 +157,13 @@ class Ours:
     """A ferstream detector as the worker runs it on one frame: grey, analysis scale, boxes back in source pixels."""
 
     def __init__(self, name: str, min_face: float, analysis_width: int = 640):
-        from worker.detectors import make_detector
+        from ferstream.worker.detectors import make_detector
 
         self.name, self.min_face, self.width = f"ferstream {name}", min_face, analysis_width
         self.detector = make_detector(name, min_face)
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        from ingest.video import analysis_scale, to_analysis_frame
+        from ferstream.ingest.video import analysis_scale, to_analysis_frame
 
         h, w = bgr.shape[:2]
         scale = analysis_scale(w, self.width, h, self.min_face)
@@ -199,9 +199,9 @@ def evaluate(detect, items: list[Item], empty: list[np.ndarray], min_face: float
 
 def cost(detector_name: str, media: Path, min_face: float, frames: int = 24) -> dict[int, tuple[float, float]]:
     """ms per frame at 360/720/1080 lines: (a full scan, the worker's scans-and-following over ``frames`` frames)."""
-    from ingest.video import analysis_scale, to_analysis_frame
-    from worker.detector import FrameSequenceDetector
-    from worker.detectors import make_detector
+    from ferstream.ingest.video import analysis_scale, to_analysis_frame
+    from ferstream.worker.detector import FrameSequenceDetector
+    from ferstream.worker.detectors import make_detector
 
     detector = make_detector(detector_name, min_face)
     cap = cv2.VideoCapture(str(media / CLIP))
@@ -227,9 +227,9 @@ def cost(detector_name: str, media: Path, min_face: float, frames: int = 24) -> 
 
 
 def framing(media: Path) -> str:
-    """How BlazeFace's raw boxes sit against Haar's on the same faces: the constants of worker/blazeface.py."""
-    import worker.blazeface as bf
-    from worker.detector import FaceDetector
+    """How BlazeFace's raw boxes sit against Haar's on the same faces: the constants of ferstream/worker/blazeface.py."""
+    import ferstream.worker.blazeface as bf
+    from ferstream.worker.detector import FaceDetector
 
     haar, ratios, shifts = FaceDetector(min_face=0.05), [], []
     old_side, old_shift = bf.CROP_SIDE, bf.CROP_SHIFT
@@ -249,7 +249,7 @@ def framing(media: Path) -> str:
         bf.CROP_SIDE, bf.CROP_SHIFT = old_side, old_shift
     return (f"Framing: on {len(ratios)} faces both found, Haar's side is {np.median(ratios):.3f} x BlazeFace's "
             f"(median; IQR {np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f}) and its centre "
-            f"{np.median(shifts):+.3f} of its side lower (worker/blazeface.py: CROP_SIDE {old_side}, CROP_SHIFT {old_shift})")
+            f"{np.median(shifts):+.3f} of its side lower (ferstream/worker/blazeface.py: CROP_SIDE {old_side}, CROP_SHIFT {old_shift})")
 
 
 #: BlazeFace's box -> Haar's box of the same face (side, centre shift), as --framing measured it
@@ -262,13 +262,13 @@ def emotions_on_crops(media: Path) -> str:
     """What the emotion model says on each detector's crops: the WolfgangLanger timeline and the smiling photos.
 
     The clip reads sad or fearful before 9 s and happy after 11 s; the photos' smiling faces are happy. The
-    BlazeFace rows: its crop framing (worker/blazeface.py), Haar's framing (``--framing`` measures it), and its
+    BlazeFace rows: its crop framing (ferstream/worker/blazeface.py), Haar's framing (``--framing`` measures it), and its
     boxes as the model outputs them.
     """
-    import worker.blazeface as bf
+    import ferstream.worker.blazeface as bf
     from ferstream.emotion_model import EmotionModel
-    from worker.detector import FrameSequenceDetector, crop_faces
-    from worker.detectors import make_detector
+    from ferstream.worker.detector import FrameSequenceDetector, crop_faces
+    from ferstream.worker.detectors import make_detector
 
     model = EmotionModel()
     cap = cv2.VideoCapture(str(media / CLIP))
@@ -315,7 +315,7 @@ def emotions_on_crops(media: Path) -> str:
 
 def tune_haar(items: list[Item], empty: list[np.ndarray], min_face: float) -> str:
     """Recall and false positives of the Haar cascade over a grid of its two parameters."""
-    from worker.detector import FaceDetector
+    from ferstream.worker.detector import FaceDetector
 
     rows = []
     for neighbours in (3, 4, 5, 6):

@@ -93,7 +93,7 @@ class FerstreamDetection:
     full scans (worker.detector.FrameSequenceDetector), its state starting afresh with every 1-second chunk."""
 
     def __init__(self):
-        from worker.detectors import make_detector
+        from ferstream.worker.detectors import make_detector
 
         self.settings = ferstream_settings("sqlite://")
         self.detector = make_detector(self.settings.detector, self.settings.min_face)  # the default detector
@@ -105,8 +105,8 @@ class FerstreamDetection:
         self.fps, self.per_chunk, self.index, self.sequence = fps, max(1, round(self.settings.chunk_seconds * fps)), 0, None
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        from ingest.video import analysis_scale, to_analysis_frame
-        from worker.detector import FrameSequenceDetector
+        from ferstream.ingest.video import analysis_scale, to_analysis_frame
+        from ferstream.worker.detector import FrameSequenceDetector
 
         if self.index % self.per_chunk == 0:
             self.sequence = FrameSequenceDetector(self.detector, self.settings.rescan_seconds)

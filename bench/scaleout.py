@@ -47,8 +47,8 @@ def steady_rate(database_url: str, source_id: int) -> float | None:
     """Frames/s between the first and the last chunk's commit, the first chunk left out."""
     from sqlalchemy import select
 
-    import db
-    from db.models import Chunk
+    from ferstream import db
+    from ferstream.db.models import Chunk
 
     with db.connect(database_url).connect() as conn:
         rows = sorted(conn.execute(select(Chunk.done_at, Chunk.n_frames).where(Chunk.source_id == source_id,

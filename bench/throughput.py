@@ -43,9 +43,9 @@ def build_parser():
 
 def ferstream_run(clip: Path, folder: Path, name: str) -> tuple[int, int, float]:
     """(frames, faces, seconds) of `ferstream analyze`'s in-process path on a fresh SQLite file."""
-    import db
+    from ferstream import db
     from ferstream.sinks import make_sink
-    from ingest.files import ingest_file
+    from ferstream.ingest.files import ingest_file
 
     settings = ferstream_settings(sqlite_url(folder, name))
     engine = db.connect(settings.database_url)  # migrations run here, off the clock
@@ -68,7 +68,7 @@ def fer_run(detector, clip: Path) -> tuple[int, int, float]:
 
 def reader_run(clip: Path) -> tuple[int, float]:
     """Frames and seconds of ferstream's VideoReader alone: decode, grey, scale to the analysis width."""
-    from ingest.video import VideoReader
+    from ferstream.ingest.video import VideoReader
 
     start, n = time.perf_counter(), 0
     for _ in VideoReader(clip, None, ferstream_settings("sqlite://").analysis_width):

@@ -99,9 +99,9 @@ def delays(raw: np.ndarray, smoothed: np.ndarray, times: np.ndarray, hold_s: flo
 
 
 def measure(args, folder: Path) -> Report:
-    from db.queries import faces_table
+    from ferstream.db.queries import faces_table
 
-    import db
+    from ferstream import db
 
     rows, raw_flicker, smooth_flicker, lags = [], [], [], []
     total_people = total_tracks = total_switches = 0

@@ -1,9 +1,16 @@
 """ferstream: streaming video emotion analytics.
 
-This package holds the contracts shared by every stage (settings, the frame
-codec, result types, errors, the emotion-model file format) and the one CLI.
-The stages themselves live in the top-level packages ``ingest``, ``worker``,
-``db``, ``dashboard`` and ``training``.
+Floors, bottom to top (``tests/test_layers.py`` checks them with import-linter):
+
+- contracts: ``errors``, ``urls``, ``results``, ``codec``, ``tracks``,
+  ``emotion_model`` (the model file format), ``settings``, ``console``;
+- the stages, one subpackage each, in the order data flows: ``ingest``
+  (video in, chunks queued), ``worker`` (detection, tracks, emotions),
+  ``db`` (the results), ``dashboard``, and ``training`` (the model);
+- the commands on top: ``sinks``, ``annotate``, ``api``, ``commands``, ``cli``.
+
+The shipped model (``ferstream/models/``), the migrations and the dashboard
+script are package data, found through ``importlib.resources``.
 """
 
 __version__ = "0.1.0"

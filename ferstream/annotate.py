@@ -56,8 +56,8 @@ class Annotator:
     """The faces of one file source, ready to draw on any frame of its original file."""
 
     def __init__(self, engine: Engine, source_id: int):
-        from db.models import Frame, Source
-        from db.queries import faces_table
+        from ferstream.db.models import Frame, Source
+        from ferstream.db.queries import faces_table
 
         with engine.connect() as conn:
             source = conn.execute(select(Source.kind, Source.uri, Source.name).where(Source.id == source_id)).one()
@@ -86,7 +86,7 @@ def annotate_video(engine: Engine, source_id: int, out: Path) -> int:
     """Write the annotated video to ``out``; returns the frames written."""
     from tqdm import tqdm
 
-    from ingest.video import open_video
+    from ferstream.ingest.video import open_video
 
     annotator = Annotator(engine, source_id)
     cap = open_video(annotator.uri)
@@ -116,7 +116,7 @@ def annotate_video(engine: Engine, source_id: int, out: Path) -> int:
 def annotated_frame(engine: Engine, source_id: int, seconds: float) -> tuple[np.ndarray, int]:
     """The annotated frame (BGR) at ``seconds`` into a file source's original video, and its index; read now,
     nothing stored (the dashboard's view)."""
-    from ingest.video import open_video
+    from ferstream.ingest.video import open_video
 
     annotator = Annotator(engine, source_id)
     cap = open_video(annotator.uri)
@@ -134,7 +134,7 @@ def annotated_frame(engine: Engine, source_id: int, seconds: float) -> tuple[np.
 
 def annotate_images(engine: Engine, source_id: int, folder: Path, times: list[float]) -> list[Path]:
     """Annotated PNGs of the frames at ``times`` (seconds into the video); their paths."""
-    from ingest.video import open_video
+    from ferstream.ingest.video import open_video
 
     annotator = Annotator(engine, source_id)
     folder.mkdir(parents=True, exist_ok=True)

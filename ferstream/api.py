@@ -61,7 +61,7 @@ class Analyzer:
 
     def __init__(self, *, detector: str | None = None, min_face: float | None = None, model: str | os.PathLike | None = None,
                  analysis_width: int | None = None):
-        from worker.runtime import Runtime
+        from ferstream.worker.runtime import Runtime
 
         self.settings = Settings.from_env(detector=detector, min_face=min_face, analysis_width=analysis_width,
                                           model_path=Path(model) if model else None)
@@ -75,8 +75,8 @@ class Analyzer:
     def analyze_frames(self, frames: Iterable[np.ndarray], fps: float = 25.0) -> list[FaceResults]:
         """Faces and emotions of consecutive frames (BGR ``H x W x 3`` or grey ``H x W`` uint8 arrays), ``fps`` apart."""
         from ferstream.results import Frame
-        from ingest.video import analysis_scale, to_analysis_frame
-        from worker.tracker import track_chunk
+        from ferstream.ingest.video import analysis_scale, to_analysis_frame
+        from ferstream.worker.tracker import track_chunk
 
         analysed = []
         for i, image in enumerate(frames):
@@ -136,16 +136,16 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
         try:
             return _video_rows(path, url, name, sample_fps, detector, min_face, model)
         finally:
-            from db.engine import dispose
+            from ferstream.db.engine import dispose
 
             dispose(url)  # close its connections before the temporary file goes
 
 
 def _video_rows(path, database, name, sample_fps, detector, min_face, model) -> pd.DataFrame:
-    import db
-    from db.queries import faces_table
+    from ferstream import db
+    from ferstream.db.queries import faces_table
     from ferstream.sinks import make_sink
-    from ingest.files import ingest_file
+    from ferstream.ingest.files import ingest_file
 
     from dataclasses import replace
 
@@ -162,7 +162,7 @@ def _video_rows(path, database, name, sample_fps, detector, min_face, model) -> 
 
 
 def _image_rows(image: np.ndarray, name: str, detector, min_face, model) -> pd.DataFrame:
-    from db.queries import EXPORT_COLUMNS, smooth
+    from ferstream.db.queries import EXPORT_COLUMNS, smooth
 
     analyzer = Analyzer(detector=detector, min_face=min_face, model=model)
     (result,) = analyzer.analyze_frames([image])

@@ -9,31 +9,12 @@ import argparse
 import logging
 import math
 import sys
-from typing import Callable
 
 from ferstream import __version__
+from ferstream.console import run_command
 from ferstream.errors import FerstreamError
 
 log = logging.getLogger("ferstream")
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is not news to a user
-
-
-def run_command(fn: Callable[[], object]) -> int:
-    """Run one command: configured logging, and a clear message instead of a traceback for our errors."""
-    setup_logging()
-    try:
-        result = fn()
-    except FerstreamError as exc:
-        print(f"ferstream: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ferstream: interrupted", file=sys.stderr)
-        return 130
-    return result if isinstance(result, int) else 0
 
 
 def training_module(name: str):
@@ -50,15 +31,15 @@ def training_module(name: str):
 
 
 def _train(args: argparse.Namespace) -> int:
-    return run_command(lambda: training_module("training.train").run(args))
+    return run_command(lambda: training_module("ferstream.training.train").run(args))
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    return run_command(lambda: training_module("training.ensemble").run(args))
+    return run_command(lambda: training_module("ferstream.training.ensemble").run(args))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    return run_command(lambda: training_module("training.evaluate").evaluate(args.model, args.data, args.split, args.out))
+    return run_command(lambda: training_module("ferstream.training.evaluate").evaluate(args.model, args.data, args.split, args.out))
 
 
 def positive_number(text: str) -> float:
@@ -107,10 +88,36 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from ferstream.commands import watch
+    from ferstream.commands import watch, watch_cameras
 
+    if (args.source is None) == (args.config is None):
+        print("ferstream watch: error: give either SOURCE or --config FILE", file=sys.stderr)
+        return 2
+    if args.config is not None:
+        given = [flag for flag, value in (("--name", args.name), ("--sample-fps", args.sample_fps)) if value is not None]
+        if given:
+            print(f"ferstream watch: error: {', '.join(given)} go in the cameras file with --config (per camera)",
+                  file=sys.stderr)
+            return 2
+        return run_command(lambda: watch_cameras(_settings(args), args.config, duration=args.duration,
+                                                 metrics_port=args.metrics_port, retention=_duration(args.retention)))
     return run_command(lambda: watch(_settings(args), args.source, name=args.name, sample_fps=args.sample_fps,
-                                     duration=args.duration))
+                                     duration=args.duration, metrics_port=args.metrics_port,
+                                     retention=_duration(args.retention)))
+
+
+def _duration(text: str | None):
+    if text is None:
+        return None
+    from ferstream.db.retention import parse_duration
+
+    return parse_duration(text)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from ferstream.commands import prune
+
+    return run_command(lambda: prune(_settings(args), args.older_than, args.source, args.batch))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -120,9 +127,27 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from worker.process import run_workers
+    if args.metrics_port is not None and args.processes > 1:
+        _metrics_multiprocess()
+    from ferstream.worker.process import run_workers
 
-    return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes, name=args.name))
+    return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes, name=args.name,
+                                           metrics_port=args.metrics_port))
+
+
+def _metrics_multiprocess() -> None:
+    """prometheus-client's multiprocess mode for a worker pool: a fresh folder (PROMETHEUS_MULTIPROC_DIR) where every
+    process keeps its counts, set before anything imports the library; the pool's one endpoint merges them."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier run's counts must not add to this one's
+        os.makedirs(folder)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ferstream-metrics-")
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -144,7 +169,7 @@ def _annotate(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from dashboard.server import serve
+    from ferstream.dashboard.server import serve
 
     return run_command(lambda: serve(_settings(args), host=args.host, port=args.port))
 
@@ -158,6 +183,11 @@ def _add_detector(p: argparse.ArgumentParser) -> None:
                         "OpenCV's frontal cascade (see the README for both measured)")
 
 
+def _add_metrics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metrics-port", type=_int_at_least(1, 65535), metavar="PORT",
+                   help="serve Prometheus metrics on http://0.0.0.0:PORT/metrics (names: see the README, Metrics)")
+
+
 def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
     p.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///ferstream.db)")
     if redis:
@@ -165,7 +195,7 @@ def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.cli import add_ensemble_arguments, add_evaluate_arguments, add_train_arguments
+    from ferstream.training.cli import add_ensemble_arguments, add_evaluate_arguments, add_train_arguments
 
     parser = argparse.ArgumentParser(
         prog="ferstream",
@@ -196,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "this process, or queued to RQ workers with --redis/REDIS_URL). A dropped stream is "
                                    "reopened with backoff; when the workers fall behind, frames are dropped and counted, "
                                    "never piled up. Ctrl-C or SIGTERM stops cleanly, analysing the last partial chunk.")
-    p.add_argument("source", metavar="SOURCE", help="webcam index (0), device path (/dev/video0) or rtsp://, http(s):// URL")
+    p.add_argument("source", metavar="SOURCE", nargs="?", help="webcam index (0), device path (/dev/video0) or rtsp://, http(s):// URL")
+    p.add_argument("--config", metavar="FILE", help="watch every camera of this YAML file instead of SOURCE, each in a state "
+                   "(starting, running, reconnecting, stalled, failed, stopped); one failing never stops the others "
+                   "(the format: see the README, Many cameras)")
     p.add_argument("--name", help="source name shown in status, export and the dashboard (default: SOURCE)")
     p.add_argument("--sample-fps", type=positive_number, metavar="F", help="frames per second to analyse (default: 5)")
     p.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
@@ -204,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_detector(p)
+    _add_metrics(p)
+    p.add_argument("--retention", metavar="DURATION", help="while watching, delete results older than this (30d, 12h, 90m; "
+                   "default: keep everything, or the cameras file's retention); see `ferstream prune`")
     _add_services(p)
     p.set_defaults(handler=_watch)
 
@@ -219,11 +255,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--processes", type=_int_at_least(1), default=1, metavar="N", help="worker processes (default: %(default)s; about one per core)")
     p.add_argument("--name", help="worker name (default: RQ's)")
+    _add_metrics(p)
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_detector(p)
     _add_services(p)
     p.set_defaults(handler=_worker)
+
+    p = sub.add_parser("prune", help="delete results older than a duration (retention)",
+                       description="Delete frames and their faces (and chunks whose frames are all gone) older than "
+                                   "DURATION, in short transactions, so a running watch and the workers never wait long. "
+                                   "A frame's age is its capture time (live sources) or when it was analysed. Source "
+                                   "rows are kept. `watch --retention` (or the cameras file) does this while it runs.")
+    p.add_argument("--older-than", required=True, metavar="DURATION", help="30d, 12h, 90m, 45s, 2w or combined (1d12h)")
+    p.add_argument("--source", metavar="ID|NAME", help="only this source (default: every source)")
+    p.add_argument("--batch", type=_int_at_least(1), metavar="N", help="frames per transaction (default: 5000)")
+    _add_services(p, redis=False)
+    p.set_defaults(handler=_prune)
 
     p = sub.add_parser("status", help="queue depth, workers and per-source progress")
     _add_services(p)

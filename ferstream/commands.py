@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ferstream.errors import FerstreamError, VideoError
+from ferstream.errors import ConfigError, FerstreamError, VideoError
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
 from ferstream.urls import mask_url
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 def analyze(settings: Settings, videos: list[str], *, name: str | None = None, sample_fps: float | None = None,
             wait: bool = False, store_faces: bool = False) -> int:
     """Analyse (or queue) each video; prints a summary per video; non-zero if any video failed."""
-    import db
+    from ferstream import db
 
     settings = settings.with_(store_faces=store_faces or None)
     engine = db.connect(settings.database_url)
@@ -51,7 +52,7 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
 def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queued) -> int:
     from tqdm import tqdm
 
-    from ingest.files import ingest_file
+    from ferstream.ingest.files import ingest_file
 
     bars = []
 
@@ -73,7 +74,7 @@ def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: 
     """Block until every source is done or failed, with a progress bar fed by the workers' results."""
     from tqdm import tqdm
 
-    from db.queries import sources
+    from ferstream.db.queries import sources
 
     start = time.monotonic()
     bar = tqdm(unit="frame", desc="workers", disable=None)
@@ -94,7 +95,7 @@ def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: 
 
 
 def print_summary(engine, source_id: int, file=None) -> None:
-    from db.queries import emotion_summary, progress
+    from ferstream.db.queries import emotion_summary, progress
 
     file = file or sys.stdout
     p = progress(engine, source_id)
@@ -115,7 +116,7 @@ def print_summary(engine, source_id: int, file=None) -> None:
 
 def print_people(engine, source_id: int, file=None, most: int = 20) -> None:
     """How many people (face tracks) were seen, and each one's dominant emotion (the ``most`` seen longest)."""
-    from db.queries import tracks_table
+    from ferstream.db.queries import tracks_table
 
     people = tracks_table(engine, source_id)
     if people.empty:
@@ -145,9 +146,9 @@ def demo(settings: Settings, video: str | None) -> int:
 
 def status(settings: Settings) -> int:
     """Queue depth, workers and per-source progress."""
-    import db
-    from db.identity import database_id
-    from db.queries import sources
+    from ferstream import db
+    from ferstream.db.identity import database_id
+    from ferstream.db.queries import sources
 
     engine = db.connect(settings.database_url)
     print(f"database {mask_url(settings.database_url)} (id {database_id(engine)})")
@@ -155,7 +156,7 @@ def status(settings: Settings) -> int:
         from rq import Queue, Worker
         from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-        from ingest.queue import connect_redis, queue_name
+        from ferstream.ingest.queue import connect_redis, queue_name
 
         redis = connect_redis(settings.redis_url)
         queue = Queue(queue_name(settings.queue, database_id(engine)), connection=redis)
@@ -176,17 +177,20 @@ def status(settings: Settings) -> int:
     if df.empty:
         print("no sources yet: submit one with `ferstream analyze VIDEO`")
         return 0
-    cols = ["id", "name", "kind", "status", "state", "frames_queued", "frames_analysed", "frames_failed", "frames_dropped",
-            "faces", "reconnects", "error"]
-    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+    from ferstream.db.queries import last_frame_age
+
+    df["last_frame"] = [last_frame_age(at) for at in df["last_frame_at"]]
+    cols = ["id", "name", "kind", "status", "state", "last_frame", "frames_queued", "frames_analysed", "frames_failed",
+            "frames_dropped", "faces", "reconnects", "error"]
+    with pd.option_context("display.max_colwidth", 60, "display.width", 220):
         print(df[cols].to_string(index=False))
     return 0
 
 
 def export(settings: Settings, source: str, fmt: str, output: str | None, per_track: bool = False) -> int:
     """Per-face rows (or, ``per_track``, one row per person) of one source to CSV or Parquet."""
-    import db
-    from db.queries import faces_table, find_source, tracks_table
+    from ferstream import db
+    from ferstream.db.queries import faces_table, find_source, tracks_table
 
     engine = db.connect(settings.database_url)
     sid = find_source(engine, source)
@@ -211,8 +215,8 @@ def export(settings: Settings, source: str, fmt: str, output: str | None, per_tr
 
 def annotate(settings: Settings, source: str, output: str | None, images: str | None, at: list[float] | None) -> int:
     """The analysed video with its faces drawn (``output``), or annotated PNGs of moments (``images``, ``at``)."""
-    import db
-    from db.queries import find_source
+    from ferstream import db
+    from ferstream.db.queries import find_source
     from ferstream.annotate import annotate_images, annotate_video
 
     engine = db.connect(settings.database_url)
@@ -229,27 +233,16 @@ def annotate(settings: Settings, source: str, output: str | None, images: str | 
     return 0
 
 
-def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
-          duration: float | None = None) -> int:
-    """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.
-
-    The first Ctrl-C or SIGTERM stops cleanly (the partial last chunk is
-    analysed or queued); a second one stops at once.
-    """
+@contextlib.contextmanager
+def _stop_on_signals(stop, hurry=None):
+    """The first Ctrl-C or SIGTERM sets ``stop``; a second one sets ``hurry`` and raises KeyboardInterrupt."""
     import signal
     import threading
 
-    import db
-    from ingest.live import watch_source
-
-    engine = db.connect(settings.database_url)
-    queued = settings.redis_url is not None
-    sink = make_sink(settings, engine)
-
-    stop = threading.Event()
-
     def on_signal(signum, _frame):
         if stop.is_set():
+            if hurry is not None:
+                hurry.set()
             raise KeyboardInterrupt
         print(f"ferstream: {signal.Signals(signum).name}: stopping after the current chunk "
               "(again to stop at once)", file=sys.stderr)
@@ -259,18 +252,162 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     if threading.current_thread() is threading.main_thread():
         handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        source_id = watch_source(engine, source, sink, settings, name=name, sample_fps=sample_fps, stop=stop,
-                                 max_seconds=duration)
+        yield
     finally:
         for s, handler in handlers.items():
             signal.signal(s, handler)
+
+
+def _serve_metrics(port: int | None, views, sinks: list) -> None:
+    """``/metrics`` of a watch: its sources' figures, the queue's depth, and (in-process) the analysis's own."""
+    if port is None:
+        return
+    from ferstream.ingest.source_metrics import QueueCollector, SourceCollector
+    from ferstream.metrics import serve
+
+    collectors = [SourceCollector(views)]
+    queues = {id(s.queue): s.queue for s in sinks if hasattr(s, "queue")}
+    collectors += [QueueCollector(q) for q in queues.values()]
+    serve(port, collectors=tuple(collectors))
+
+
+class _Retention:
+    """Prunes results older than each source's retention while a watch runs (every ``every`` seconds)."""
+
+    def __init__(self, engine, default, per_name: dict | None = None, every: float = 300.0):
+        self.engine, self.default, self.per_name, self.every = engine, default, per_name or {}, every
+        self.due = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.default is not None or any(v is not None for v in self.per_name.values())
+
+    def tick(self) -> None:
+        if not self.active or time.monotonic() < self.due:
+            return
+        self.due = time.monotonic() + self.every
+        from ferstream.db.queries import sources
+        from ferstream.db.retention import prune
+
+        for row in sources(self.engine).itertuples():
+            keep = self.per_name.get(row.name) or self.default
+            if keep is None:
+                continue
+            try:
+                counts = prune(self.engine, keep, source_id=int(row.id))
+            except FerstreamError as exc:  # the database away: try again next time, the cameras go on
+                log.warning("retention: pruning source %s failed: %s", row.id, exc)
+                continue
+            if counts.frames or counts.chunks:
+                log.info("retention: source %s (%s): removed %s older than %s", row.id, row.name, counts, keep)
+
+
+def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
+          duration: float | None = None, metrics_port: int | None = None, retention=None) -> int:
+    """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.
+
+    The first Ctrl-C or SIGTERM stops cleanly (the partial last chunk is
+    analysed or queued); a second one stops at once.
+    """
+    import threading
+
+    from ferstream import db
+    from ferstream.ingest.live import watch_source
+    from ferstream.ingest.source_metrics import SourceView
+
+    engine = db.connect(settings.database_url)
+    queued = settings.redis_url is not None
+    sink = make_sink(settings, engine)
+    stop = threading.Event()
+    current = {}
+
+    def views():
+        live = current.get("live")
+        return [SourceView(name or source, live.state if live else "starting", live, sink.frames_done)]
+
+    _serve_metrics(metrics_port, views, [sink])
+    keeper = _Retention(engine, retention)
+    if keeper.active:
+        threading.Thread(target=_prune_until, args=(keeper, stop), name="retention", daemon=True).start()
+    with _stop_on_signals(stop):
+        source_id = watch_source(engine, source, sink, settings, name=name, sample_fps=sample_fps, stop=stop,
+                                 max_seconds=duration, on_live=lambda live: current.update(live=live))
+    stop.set()
     print_watch_summary(engine, source_id, queued)
+    return 0
+
+
+def _prune_until(keeper: _Retention, stop) -> None:
+    while True:
+        keeper.tick()
+        if stop.wait(5.0):
+            return
+
+
+def watch_cameras(settings: Settings, config: str, *, duration: float | None = None, metrics_port: int | None = None,
+                  retention=None) -> int:
+    """Watch every enabled camera of a cameras file, each in a thread of its own, until Ctrl-C, SIGTERM or
+    ``duration``; one camera failing never stops the others. Prints a line per camera at the end."""
+    from ferstream import db
+    from ferstream.ingest.cameras import load_cameras
+    from ferstream.ingest.source_metrics import SourceView
+    from ferstream.ingest.supervisor import CameraWatch, Supervisor
+    from ferstream.sinks import camera_sinks
+
+    cameras = load_cameras(config)
+    enabled = cameras.enabled
+    if not enabled:
+        raise ConfigError(f"{config}: every camera is disabled (enabled: false): nothing to watch")
+    engine = db.connect(settings.database_url)
+    sinks = camera_sinks(settings, engine, enabled)
+    watches = [CameraWatch(c, engine, sinks[c.name], settings.with_(detector=c.detector, min_face=c.min_face))
+               for c in enabled]
+    supervisor = Supervisor(watches)
+
+    def views():
+        return [SourceView(w.camera.name, w.state, w.live, sinks[w.camera.name].frames_done) for w in watches]
+
+    _serve_metrics(metrics_port, views, list(sinks.values()))
+    keeper = _Retention(engine, retention or cameras.retention, {c.name: c.retention for c in cameras.cameras})
+    print(f"watching {len(enabled)} camera(s) of {config}: {', '.join(c.name for c in enabled)}"
+          + (f" ({len(cameras.cameras) - len(enabled)} disabled)" if len(enabled) < len(cameras.cameras) else ""))
+    start = time.monotonic()
+    with _stop_on_signals(supervisor.stop, supervisor.hurry):
+        supervisor.start()
+        try:
+            while supervisor.running() and not supervisor.stop.wait(0.5):
+                keeper.tick()
+                if duration is not None and time.monotonic() - start >= duration:
+                    break
+        finally:
+            supervisor.shutdown()
+    for w in watches:
+        live = w.live
+        counts = (f"{live.sampled} frames sampled, {live.sent} sent, {live.dropped} dropped, {live.reconnects} reconnects"
+                  if live else "never opened")
+        print(f"  {w.camera.name} (source {w.source_id}) [{w.state}]: {counts}" + (f"; {w.error}" if w.error else ""))
+    return 0
+
+
+def prune(settings: Settings, older_than: str, source: str | None = None, batch: int | None = None) -> int:
+    """Delete frames and faces (and finished chunks) older than ``older_than``, in short batches."""
+    from ferstream import db
+    from ferstream.db.queries import find_source
+    from ferstream.db.retention import DEFAULT_BATCH, parse_duration
+    from ferstream.db.retention import prune as prune_rows
+
+    keep = parse_duration(older_than)
+    engine = db.connect(settings.database_url)
+    sid = find_source(engine, source) if source else None
+    counts = prune_rows(engine, keep, source_id=sid, batch=batch or DEFAULT_BATCH)
+    print(f"removed {counts.frames} frames, {counts.faces} faces, {counts.chunks} chunks and {counts.chunk_tracks} "
+          f"chunk tracks older than {older_than}" + (f" of source {sid}" if sid else ""))
     return 0
 
 
 def print_watch_summary(engine, source_id: int, queued: bool, file=None) -> None:
     """In-process: the usual summary; either way the live counters (sampled, sent, dropped, reconnects)."""
-    from db.queries import progress
+    from ferstream.db.queries import progress
 
     file = file or sys.stdout
     p = progress(engine, source_id)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FACE_SIZE = 48
 
 #: The model the project ships, trained by ``ferstream train``.
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "ferstream-emotion.tflite"
+#: Package data (``ferstream/models/``), found through importlib.resources wherever ferstream is installed.
+DEFAULT_MODEL = Path(str(resources.files("ferstream") / "models" / "ferstream-emotion.tflite"))
 
 
 @dataclass

@@ -40,6 +40,9 @@ DEFAULT_JPEG_QUALITY = 90
 DEFAULT_CHUNK_TTL = 24 * 3600
 #: seconds RQ keeps a failed job's record (its arguments hold only keys, never frames)
 DEFAULT_FAILURE_TTL = 7 * 24 * 3600
+#: seconds RQ keeps a finished job's record: nothing reads it (the results are in the database), and at an hour
+#: finished jobs were the largest use of Redis memory with many cameras (docs/scaling.md: 6.3 kB each)
+DEFAULT_RESULT_TTL = 300
 #: seconds one chunk may take before RQ gives up on it
 DEFAULT_JOB_TIMEOUT = 300
 #: times a failed chunk is retried, and the seconds before each try. The first retry is immediate: a chunk

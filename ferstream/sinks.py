@@ -14,15 +14,39 @@ from ferstream.settings import Settings
 def make_sink(settings: Settings, engine: Engine):
     """An ``RQSink`` (with Redis; it re-sends chunks a Redis restart lost) or an ``InlineSink``."""
     if settings.redis_url:
-        from db.identity import database_id
-        from db.writes import chunk_done
-        from ingest.queue import RQSink, connect_redis
+        from ferstream.db.identity import database_id
+        from ferstream.db.writes import chunk_done
+        from ferstream.ingest.queue import RQSink, connect_redis
 
         return RQSink(connect_redis(settings.redis_url), settings, database_id(engine),
                       is_done=lambda source_id, index: chunk_done(engine, source_id, index))
-    from worker.inline import InlineSink
-    from worker.runtime import Runtime
+    from ferstream.worker.inline import InlineSink
+    from ferstream.worker.runtime import Runtime
 
     runtime = Runtime(settings)
     runtime.analyzer  # noqa: B018 - load the model now: a bad --model fails before any source is recorded
     return InlineSink(runtime)
+
+
+def camera_sinks(settings: Settings, engine: Engine, cameras) -> dict[str, object]:
+    """A sink per camera (by name), each queueing (or analysing) with its camera's detector and smallest face.
+
+    In-process, the cameras share one runtime (its models loaded once) and take turns with it."""
+    if settings.redis_url:
+        from ferstream.db.identity import database_id
+        from ferstream.db.writes import chunk_done
+        from ferstream.ingest.queue import RQSink, connect_redis
+
+        redis, db_id = connect_redis(settings.redis_url), database_id(engine)
+        return {c.name: RQSink(redis, settings.with_(detector=c.detector, min_face=c.min_face), db_id,
+                               is_done=lambda source_id, index: chunk_done(engine, source_id, index))
+                for c in cameras}
+    import threading
+
+    from ferstream.worker.inline import InlineSink
+    from ferstream.worker.runtime import Runtime
+
+    runtime, lock = Runtime(settings), threading.Lock()
+    for c in cameras:  # load every model needed now: a bad --model fails before any source is recorded
+        runtime.analyzer_for(c.detector, c.min_face)
+    return {c.name: InlineSink(runtime, c.detector, c.min_face, lock) for c in cameras}

@@ -98,9 +98,9 @@ def postgres_url(postgres_admin_url):
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
     yield url
-    import db.engine
+    import ferstream.db.engine as db_engine
 
-    db.engine.dispose_all()
+    db_engine.dispose_all()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-import db
-from db.models import Face, Frame
+from ferstream import db
+from ferstream.db.models import Face, Frame
 
 CLI = [sys.executable, "-m", "ferstream.cli"]
 REPO = Path(__file__).resolve().parent.parent
@@ -75,17 +75,17 @@ def wait_until(predicate, timeout: float, poll: float = 0.05):
 
 def queue_of(database_url: str) -> str:
     """The RQ queue of this database's work (each database has its own)."""
-    from db.identity import database_id
+    from ferstream.db.identity import database_id
     from ferstream.settings import DEFAULT_QUEUE
-    from ingest.queue import queue_name
+    from ferstream.ingest.queue import queue_name
 
     return queue_name(DEFAULT_QUEUE, database_id(db.connect(database_url)))
 
 
 def chunk_key_of(database_url: str, source_id: int, chunk_index: int) -> str:
     """The Redis key of a queued chunk's frames."""
-    from db.identity import database_id
-    from ingest.queue import chunk_key
+    from ferstream.db.identity import database_id
+    from ferstream.ingest.queue import chunk_key
 
     return chunk_key(database_id(db.connect(database_url)), source_id, chunk_index)
 
@@ -94,7 +94,7 @@ def astronaut_chunk(source_id: int, index: int = 0, n: int = 5):
     """A chunk of ``n`` real frames panning over skimage's astronaut photo, ready for a sink or the analyzer."""
     from ferstream.demo import astronaut_frames
     from ferstream.results import Chunk, Frame as FrameData
-    from ingest.video import to_analysis_frame
+    from ferstream.ingest.video import to_analysis_frame
 
     return Chunk(source_id, index, [FrameData(i, i / 15, to_analysis_frame(f, 1.0))
                                     for i, f in enumerate(astronaut_frames(n))])

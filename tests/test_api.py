@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ferstream
-from db.queries import EXPORT_COLUMNS
+from ferstream.db.queries import EXPORT_COLUMNS
 from ferstream.errors import ConfigError, FrameError, VideoError
 
 
@@ -32,8 +32,8 @@ def test_a_video_gives_the_export_rows_without_a_database(astronaut_video, tmp_p
 def test_a_video_into_a_database_like_the_cli(astronaut_video, sqlite_url):
     faces = ferstream.analyze(str(astronaut_video), database=sqlite_url, sample_fps=5, detector="haar", name="astro")
     assert faces["frame_index"].nunique() <= 20 and (faces["source"] == "astro").all()
-    import db
-    from db.queries import faces_table
+    from ferstream import db
+    from ferstream.db.queries import faces_table
 
     assert len(faces_table(db.connect(sqlite_url), 1)) == len(faces)
 

@@ -231,6 +231,16 @@ def test_ingest_is_an_opt_in_profile_reading_mounted_videos():
     assert "ferstream analyze" in _command(ingest)
 
 
+def test_workers_and_cameras_serve_prometheus_metrics():
+    worker, cameras = _services()["worker"], _services()["cameras"]
+    assert "--metrics-port 9108" in _command(worker) and [str(p) for p in worker.get("expose", [])] == ["9108"]
+    assert "cameras" in cameras.get("profiles", []), "a plain `docker compose up` must not need cameras"
+    command = _command(cameras)
+    assert re.match(r"ferstream watch --config /config/cameras.yaml\b", command) and "--metrics-port 9108" in command
+    assert [_defaults(str(v)) for v in cameras.get("volumes", [])] == ["./cameras.yaml:/config/cameras.yaml:ro"]
+    assert [_defaults(str(p)) for p in cameras.get("ports", [])] == ["127.0.0.1:9108:9108"]
+
+
 # --- Dockerfile and .dockerignore -----------------------------------------------------------------------------
 
 def _instructions() -> list[tuple[str, str]]:
@@ -282,15 +292,12 @@ def test_dockerfile_is_cache_friendly():
     assert deps and copy_pyproject < deps[0] < copy_source
 
 
-def test_image_model_path_is_shipped():
-    """FERSTREAM_MODEL (image and compose default) names the model in models/, which the build context keeps."""
+def test_image_uses_the_packaged_model():
+    """The image names no model path: the installed package carries its model; compose passes FERSTREAM_MODEL only
+    when the user sets one (empty: the packaged model)."""
     env = " ".join(args for keyword, args in _instructions() if keyword == "ENV")
-    match = re.search(r"FERSTREAM_MODEL=(\S+)", env)
-    assert match and match.group(1).startswith("/app/"), env
-    model = match.group(1)
-    assert (ROOT / model.removeprefix("/app/")).is_file() and (ROOT / model.removeprefix("/app/")).with_suffix(".json").is_file()
-    assert ("WORKDIR", "/app") in _instructions()
-    assert _environment(_services()["worker"])["FERSTREAM_MODEL"] == model
+    assert "FERSTREAM_MODEL" not in env, env
+    assert _environment(_services()["worker"])["FERSTREAM_MODEL"] in ("", None)
 
 
 def _ignore_patterns() -> list[str]:
@@ -324,12 +331,15 @@ def test_dockerignore_drops_local_state():
 
 
 def test_dockerignore_keeps_what_the_image_needs():
-    include = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
-    packages = sorted({pattern.rstrip("*").rstrip(".") for pattern in include})
-    needed = ["pyproject.toml", "models/ferstream-emotion.tflite", "models/ferstream-emotion.json"]
+    setuptools = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]
+    packages = sorted({pattern.rstrip("*").rstrip(".") for pattern in setuptools["packages"]["find"]["include"]})
+    left_out = [(package.replace(".", "/"), pattern) for package, patterns in setuptools["exclude-package-data"].items()
+                for pattern in patterns]
+    needed = ["pyproject.toml", "ferstream/models/ferstream-emotion.tflite", "ferstream/models/ferstream-emotion.json"]
     for package in packages:
         assert (ROOT / package / "__init__.py").is_file(), package
         needed += [str(p.relative_to(ROOT)) for p in (ROOT / package).rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts]
+                   if p.is_file() and "__pycache__" not in p.parts
+                   and not any(str(p.parent.relative_to(ROOT)) == folder and fnmatchcase(p.name, pattern) for folder, pattern in left_out)]
     dropped = [path for path in needed if _ignored(path)]
     assert not dropped, f".dockerignore drops files the image needs: {dropped}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +10,12 @@ import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-import db
-from db import writes
+from ferstream import db
+from ferstream.db import writes
 from ferstream.emotion_model import EMOTIONS
 from ferstream.results import Frame, FrameFaces
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "ferstream" / "dashboard" / "app.py"
 TIMELINE = "Share of faces per emotion over time"
 DISTRIBUTION = "Share of faces per emotion"
 
@@ -67,6 +67,8 @@ def write_live_stream(url: str, name: str, start: datetime, frames: list[list[st
     append_live_frames(url, source_id, start, frames, step_s=step_s, first=0)
     if not running:
         writes.update_source(engine, source_id, state="finished")
+    else:  # as a watch records a live stream: its state, and when its newest frame came
+        writes.update_source(engine, source_id, state="running", last_frame_at=datetime.now(timezone.utc))
     return source_id
 
 

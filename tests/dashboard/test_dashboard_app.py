@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-import db
-from db import writes
-from db.queries import faces_table
+from ferstream import db
+from ferstream.db import writes
+from ferstream.db.queries import faces_table
 from tests.helpers import counts
 
 from conftest import ASTRONAUT, ASTRONAUT_5FPS, NO_FACE
@@ -162,8 +162,8 @@ def test_wolfgang_langer(wolfgang_db, app_env):
 
 def test_the_people_of_a_source_and_one_persons_timeline(pipeline_db, app_env):
     from dashboard_testing import chart_data as data_of
-    from db.queries import tracks_table
-    from dashboard.views import PERSON_TIMELINE
+    from ferstream.db.queries import tracks_table
+    from ferstream.dashboard.views import PERSON_TIMELINE
 
     app_env(pipeline_db)
     at = open_app()

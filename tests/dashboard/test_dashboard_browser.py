@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-import db
-from dashboard.charts import EMOTION_COLORS
-from dashboard.defaults import DEFAULT_REFRESH_SECONDS
-from db import writes
+from ferstream import db
+from ferstream.dashboard.charts import EMOTION_COLORS
+from ferstream.dashboard.defaults import DEFAULT_REFRESH_SECONDS
+from ferstream.db import writes
 from tests.helpers import CLI, counts
 
 from dashboard_testing import TIMELINE, append_live_frames, write_live_stream
@@ -164,7 +165,7 @@ def test_the_chart_renders_in_chromium_and_the_csv_downloads(pipeline_db, browse
         assert "People" in page_text(browser) and "Person (track)" in page_text(browser)  # one source: its people
         from selenium.webdriver.support.ui import WebDriverWait
 
-        from dashboard.views import PERSON_TIMELINE
+        from ferstream.dashboard.views import PERSON_TIMELINE
 
         colours = [c.lower() for c in EMOTION_COLORS.values()]
         WebDriverWait(browser, 60, poll_frequency=0.5).until(
@@ -193,7 +194,7 @@ def test_a_running_source_refreshes_without_reloading_the_page(browser, tmp_path
         browser.get(page)
         wait_for_chart(browser)
         assert metric(browser, "Faces analysed") == "30"
-        assert "lobby: running · 30 frames, 30 faces" in page_text(browser)
+        assert re.search(r"lobby: running · stream running, last frame \d+s ago · 30 frames, 30 faces", page_text(browser))
         browser.execute_script("window.notReloaded = true")
 
         append_live_frames(url, sid, start, [["surprise"]] * 30, first=30)  # the worker writes more results

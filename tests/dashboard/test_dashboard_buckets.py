@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.buckets import auto_bucket, bucket_choices, bucket_label
+from ferstream.dashboard.buckets import auto_bucket, bucket_choices, bucket_label
 
 
 @pytest.mark.parametrize("span, size", [(4, 1), (19.7, 1), (60, 1), (90, 2), (600, 10), (3600, 60),

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-import db
-from dashboard import queries
-from db.queries import faces_table
+from ferstream import db
+from ferstream.dashboard import queries
+from ferstream.db.queries import faces_table
 from ferstream.emotion_model import EMOTIONS
 from tests.helpers import counts, ferstream
 

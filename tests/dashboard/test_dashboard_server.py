@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dashboard.server import APP, command, environment
+from ferstream.dashboard.server import APP, command, environment
 from ferstream.settings import Settings
 from tests.helpers import ferstream
 

@@ -11,8 +11,8 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-import db
-from dashboard.queries import source_table
+from ferstream import db
+from ferstream.dashboard.queries import source_table
 from tests.conftest import free_port
 from tests.helpers import burst_worker, counts, queue_of
 
@@ -142,7 +142,7 @@ def test_files_that_are_not_videos_are_refused(sqlite_url, app_env, tmp_path, mo
 @pytest.mark.parametrize("filename, expected", [("../../etc/passwd", "passwd"), ("my clip (1).mp4", "my_clip_1_.mp4"),
                                                 ("...", "video")])
 def test_stored_names_are_safe(filename, expected):
-    from dashboard.upload import safe_name
+    from ferstream.dashboard.upload import safe_name
 
     assert safe_name(filename) == expected
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import db
-from db.models import Base
+from ferstream import db
+from ferstream.db.models import Base
 
 
 def test_migrations_match_the_models(database_url):
@@ -25,7 +25,7 @@ def test_processes_that_start_together_on_a_fresh_sqlite_file_all_get_the_schema
     import subprocess
     import sys
 
-    code = "import db, sys; db.connect(sys.argv[1])"
+    code = "import sys; from ferstream import db; db.connect(sys.argv[1])"
     for attempt in range(10):
         url = f"sqlite:///{tmp_path}/fresh-{attempt}.db"
         procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
@@ -39,8 +39,8 @@ def test_a_database_of_the_previous_revision_with_rows_upgrades_in_place_and_get
     from alembic.config import Config
     from sqlalchemy import create_engine, text
 
-    from db.engine import MIGRATIONS
-    from db.identity import database_id
+    from ferstream.db.engine import MIGRATIONS
+    from ferstream.db.identity import database_id
 
     old = create_engine(database_url)
     cfg = Config()

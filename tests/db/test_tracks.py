@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-import db
-from db import writes
-from db.models import Face
-from db.queries import faces_table, tracks_table
+from ferstream import db
+from ferstream.db import writes
+from ferstream.db.models import Face
+from ferstream.db.queries import faces_table, tracks_table
 from ferstream.results import Frame, FrameFaces
-from worker.tracker import track_chunk
+from ferstream.worker.tracker import track_chunk
 
 FPS = 10
 PER_CHUNK = 5

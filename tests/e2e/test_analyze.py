@@ -7,7 +7,7 @@ from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from db.queries import sources
+from ferstream.db.queries import sources
 from tests.helpers import burst_worker, counts, ferstream, queue_of
 from tests.videos import multi_face_video, no_face_video
 
@@ -39,7 +39,7 @@ def test_queued_analysis_with_a_real_worker(astronaut_video, redis_url, database
     assert max(c["labels"], key=c["labels"].get) == "happy"
     assert not redis.keys("ferstream:chunk:*")  # frames leave Redis once analysed
     assert FailedJobRegistry(queue=queue).count == 0
-    import db
+    from ferstream import db
 
     row = sources(db.connect(database_url)).iloc[0]
     assert (row["name"], row["status"], row["frames_queued"], row["frames_analysed"]) == ("astro", "done", 60, 60)
@@ -89,9 +89,9 @@ def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url, 
     c = counts(database_url, 1)
     assert c["frames"] == 472 == c["distinct_frames"]  # every frame accounted for, once
     assert c["faces"] >= 400
-    import db
+    from ferstream import db
     import pandas as pd
-    from db.queries import faces_table
+    from ferstream.db.queries import faces_table
 
     df = faces_table(db.connect(database_url), 1)
     df["window"] = (df["timestamp"] // 4).astype(int)
@@ -102,8 +102,8 @@ def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url, 
 
 
 def in_process_rows(video, folder):
-    import db
-    from db.queries import faces_table
+    from ferstream import db
+    from ferstream.db.queries import faces_table
 
     url = f"sqlite:///{folder / 'in-process.db'}"
     ferstream("analyze", str(video), "--database", url)
@@ -131,8 +131,8 @@ def assert_same_rows(queued, inline):
 
 
 def test_in_process_and_queued_analysis_write_the_same_rows(astronaut_video, redis_url, sqlite_url, tmp_path):
-    import db
-    from db.queries import faces_table
+    from ferstream import db
+    from ferstream.db.queries import faces_table
 
     ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url)
     burst_worker(redis_url, sqlite_url)
@@ -144,8 +144,8 @@ def test_face_pixels_are_stored_only_when_asked(astronaut_video, tmp_path):
     import numpy as np
     from sqlalchemy import func, select
 
-    import db
-    from db.models import Face
+    from ferstream import db
+    from ferstream.db.models import Face
 
     stored = {}
     for flag in (False, True):
@@ -173,8 +173,8 @@ def test_chunks_analysed_in_parallel_and_out_of_order_stitch_into_one_track_per_
                                  "--database", sqlite_url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for _ in range(2)]
     assert [w.wait(300) for w in workers] == [0, 0]
-    import db
-    from db.models import Chunk
+    from ferstream import db
+    from ferstream.db.models import Chunk
     from sqlalchemy import select
 
     with db.connect(sqlite_url).connect() as conn:

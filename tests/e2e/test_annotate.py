@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-import db
-from db.queries import faces_table
+from ferstream import db
+from ferstream.db.queries import faces_table
 from tests.helpers import ferstream
 
 
@@ -61,7 +61,7 @@ def test_annotated_pixels_differ_inside_the_boxes_only(analysed, astronaut_video
 def test_sources_that_cannot_be_annotated_say_why(analysed, astronaut_video, tmp_path):
     import shutil
 
-    from db import writes
+    from ferstream.db import writes
 
     live = writes.create_source(db.connect(analysed), name="cam", kind="live", uri="rtsp://cam/stream")
     result = ferstream("annotate", "--source", str(live), "--database", analysed, check=False)

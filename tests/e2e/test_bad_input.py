@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from db.queries import sources
+from ferstream.db.queries import sources
 from ferstream.demo import astronaut_frames
 from tests.conftest import free_port
 from tests.helpers import counts, ferstream
@@ -51,7 +51,7 @@ def test_corrupt_tail_keeps_the_frames_before_it_and_records_the_error(tmp_path,
     assert "decoding stopped at frame" in result.stdout
     c = counts(sqlite_url, 1)
     assert 20 <= c["frames"] < 60 and c["faces"] >= c["frames"] - 3
-    import db
+    from ferstream import db
 
     row = sources(db.connect(sqlite_url)).iloc[0]
     assert "truncated or corrupt" in row["error"] and row["frames_analysed"] == c["frames"]
@@ -170,7 +170,7 @@ def test_bad_options_are_refused_before_a_source_is_made(astronaut_video, sqlite
     result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, *args, check=False)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     if (tmp_path / "ferstream.db").exists():
-        import db
+        from ferstream import db
 
         assert sources(db.connect(sqlite_url)).empty  # no half-made source left behind
 
@@ -218,7 +218,7 @@ def test_a_video_file_over_http_is_analysed(astronaut_video, sqlite_url):
     assert "astronaut.mp4 [done]" in result.stdout
     c = counts(sqlite_url, 1)
     assert c["frames"] == 60 and max(c["labels"], key=c["labels"].get) == "happy"
-    import db
+    from ferstream import db
 
     assert sources(db.connect(sqlite_url)).iloc[0]["uri"] == url
 

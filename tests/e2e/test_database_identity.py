@@ -11,13 +11,13 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
-import db
-from db.identity import database_id
-from db.models import Chunk as ChunkRow
+from ferstream import db
+from ferstream.db.identity import database_id
+from ferstream.db.models import Chunk as ChunkRow
 from ferstream.settings import Settings
 from tests.helpers import counts, ferstream, queue_of
-from worker.process import AnalysisWorker
-from worker.runtime import Runtime, set_runtime
+from ferstream.worker.process import AnalysisWorker
+from ferstream.worker.runtime import Runtime, set_runtime
 
 
 def test_a_worker_on_another_database_takes_none_of_its_jobs(astronaut_video, redis_url, database_url, tmp_path):

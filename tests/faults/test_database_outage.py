@@ -7,8 +7,8 @@ import time
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-import db
-from db.models import Chunk as ChunkRow
+from ferstream import db
+from ferstream.db.models import Chunk as ChunkRow
 from tests.faults.proxy import CuttableProxy
 from tests.helpers import counts, ferstream, start_worker, stop_process_group, wait_until
 

@@ -8,9 +8,9 @@ import signal
 from redis import Redis
 from rq import Queue
 
-import db
+from ferstream import db
 from ferstream.settings import Settings
-from ingest.files import ingest_file
+from ferstream.ingest.files import ingest_file
 from ferstream.sinks import make_sink
 from tests.helpers import counts, queue_of, start_worker, wait_until
 

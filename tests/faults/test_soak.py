@@ -20,8 +20,8 @@ import pytest
 from redis import Redis
 from sqlalchemy import func, select
 
-import db
-from db.models import Frame, Source
+from ferstream import db
+from ferstream.db.models import Frame, Source
 from tests.conftest import RedisServer
 from tests.helpers import CLI, start_worker, stop_process_group, wait_until
 from tests.streams import MjpegServer, _require_ffmpeg

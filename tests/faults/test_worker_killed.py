@@ -12,10 +12,10 @@ import time
 from redis import Redis
 from rq import Queue
 
-import db
-from db.queries import sources
+from ferstream import db
+from ferstream.db.queries import sources
 from ferstream.settings import Settings
-from ingest.files import ingest_file
+from ferstream.ingest.files import ingest_file
 from ferstream.sinks import make_sink
 from tests.helpers import counts, queue_of, start_worker, stop_process_group, wait_until
 

@@ -22,19 +22,19 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
-import db
-from db.models import Chunk as ChunkRow
-from db.models import Frame as FrameRow
-from db.models import Source
+from ferstream import db
+from ferstream.db.models import Chunk as ChunkRow
+from ferstream.db.models import Frame as FrameRow
+from ferstream.db.models import Source
 from ferstream.errors import VideoError
 from ferstream.settings import Settings
-from ingest.live import watch_source
+from ferstream.ingest.live import watch_source
 from ferstream.sinks import make_sink
 from tests.conftest import free_port
 from tests.helpers import counts, wait_until
 from tests.streams import MjpegServer, _listening, _require_ffmpeg
-from worker.inline import InlineSink
-from worker.runtime import Runtime, set_runtime
+from ferstream.worker.inline import InlineSink
+from ferstream.worker.runtime import Runtime, set_runtime
 
 FAIL_FAST_LIMIT_S = 15
 
@@ -160,7 +160,7 @@ def test_watch_http_mjpeg_stream_in_process(mjpeg_server, sqlite_url, detector):
     assert src.frames_queued == len(rows) and src.frames_dropped == 0 and src.reconnects == 0
     c = counts(sqlite_url, source_id)
     assert c["faces"] >= len(rows) // 2, c  # the astronaut's face, in most frames
-    from db.queries import tracks_table
+    from ferstream.db.queries import tracks_table
 
     people = tracks_table(engine, source_id)  # one person, tracked across the stream's 0.4 s chunks (a one-frame
     assert (people["faces"] >= 3).sum() == 1, people  # false detection, if any, is a track of its own)
@@ -312,7 +312,7 @@ def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tm
                              "--sample-fps", "5", "--database", url], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        wait_until(lambda: _state(db_path) == "reading" or proc.poll() is not None, 90)
+        wait_until(lambda: _state(db_path) == "running" or proc.poll() is not None, 90)
         assert proc.poll() is None, proc.communicate()
         time.sleep(3)  # about 15 frames sampled, all in the unfinished chunk
         proc.send_signal(signal.SIGTERM)

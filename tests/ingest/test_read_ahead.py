@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ingest.read_ahead import read_ahead
+from ferstream.ingest.read_ahead import read_ahead
 
 
 def test_items_arrive_in_order_and_the_thread_ends():

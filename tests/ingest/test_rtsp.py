@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import db
-from db.models import Frame as FrameRow
-from db.models import Source
+from ferstream import db
+from ferstream.db.models import Frame as FrameRow
+from ferstream.db.models import Source
 from tests.helpers import CLI, counts, ferstream, start_worker, stop_process_group, wait_until
 from tests.streams import RtspServer, _require_rtsp_server
 

@@ -13,20 +13,20 @@ import pytest
 from redis import Redis
 from sqlalchemy import func, select
 
-import db
-from db import writes
-from db.models import Chunk as ChunkRow
-from db.models import Frame
+from ferstream import db
+from ferstream.db import writes
+from ferstream.db.models import Chunk as ChunkRow
+from ferstream.db.models import Frame
 from ferstream.errors import ServiceError
 from ferstream.results import Chunk
 from ferstream.settings import Settings
-from ingest.files import send
-from db.identity import database_id
-from ingest.queue import RQSink
+from ferstream.ingest.files import send
+from ferstream.db.identity import database_id
+from ferstream.ingest.queue import RQSink
 from tests.conftest import RedisServer
 from tests.helpers import astronaut_chunk
-from worker.inline import InlineSink
-from worker.runtime import Runtime
+from ferstream.worker.inline import InlineSink
+from ferstream.worker.runtime import Runtime
 
 
 def _chunks(engine, source_id) -> list[tuple]:

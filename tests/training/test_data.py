@@ -7,7 +7,7 @@ import pytest
 
 from ferstream.errors import DataError
 from tests.training.conftest import make_faces, write_csv
-from training.data import load_dataset
+from ferstream.training.data import load_dataset
 
 
 def test_csv_gz_layout_gives_the_three_splits(tiny_csv):

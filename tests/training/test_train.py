@@ -13,7 +13,7 @@ import pytest
 
 from ferstream.emotion_model import EMOTIONS, EmotionModel, ModelMetadata, model_paths
 from ferstream.errors import DataError
-from training.cli import add_train_arguments
+from ferstream.training.cli import add_train_arguments
 
 
 def train_args(*argv: str) -> argparse.Namespace:
@@ -29,7 +29,7 @@ def history(out) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def trained(tiny_csv, tmp_path_factory):
-    from training.train import run
+    from ferstream.training.train import run
 
     out = tmp_path_factory.mktemp("run")
     meta = run(train_args("--data", str(tiny_csv), "--out", str(out), "--epochs", "2", "--batch-size", "16",
@@ -65,7 +65,7 @@ def test_exported_model_loads_through_the_worker_code_and_predicts(trained):
 def test_tflite_export_matches_the_keras_model(trained, tmp_path):
     import keras
 
-    from training.export import export_model
+    from ferstream.training.export import export_model
 
     out, _ = trained
     keras_model = keras.saving.load_model(out / "ferstream-emotion.keras")
@@ -88,7 +88,7 @@ def test_flip_zoom_tta_averages_four_views_of_each_face(trained, tmp_path):
     import keras
     import tensorflow as tf
 
-    from training.export import ZOOM_MARGIN, export_model
+    from ferstream.training.export import ZOOM_MARGIN, export_model
 
     out, _ = trained
     keras_model = keras.saving.load_model(out / "ferstream-emotion.keras")
@@ -109,7 +109,7 @@ def test_flip_zoom_tta_averages_four_views_of_each_face(trained, tmp_path):
 def test_bad_export_options_are_refused(trained):
     import keras
 
-    from training.export import to_tflite
+    from ferstream.training.export import to_tflite
 
     out, _ = trained
     with pytest.raises(ValueError, match="calibration"):
@@ -132,7 +132,7 @@ def test_evaluate_command_prints_scores_and_writes_the_confusion_matrix(trained,
 
 
 def test_training_on_the_image_folder_layout(tiny_folder, tmp_path):
-    from training.train import run
+    from ferstream.training.train import run
 
     meta = run(train_args("--data", str(tiny_folder), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "16",
                           "--widths", "8", "--depths", "1", "--no-flip-tta"))
@@ -141,7 +141,7 @@ def test_training_on_the_image_folder_layout(tiny_folder, tmp_path):
 
 
 def test_resume_continues_from_the_checkpoint(tiny_csv, tmp_path):
-    from training.train import run
+    from ferstream.training.train import run
 
     common = ("--data", str(tiny_csv), "--out", str(tmp_path), "--batch-size", "16", "--widths", "8", "--depths", "1")
     run(train_args(*common, "--epochs", "1"))
@@ -156,7 +156,7 @@ def test_resume_continues_from_the_checkpoint(tiny_csv, tmp_path):
 
 
 def test_bad_data_fails_before_training(tmp_path):
-    from training.train import run
+    from ferstream.training.train import run
 
     bad = tmp_path / "bad.csv"
     bad.write_text("emotion,pixels,Usage\n9," + " ".join(["1"] * 2304) + ",Training\n")
@@ -166,7 +166,7 @@ def test_bad_data_fails_before_training(tmp_path):
 
 
 def test_cli_reports_bad_data_without_a_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "training", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "ferstream.training", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "missing.csv: no such file or folder" in result.stderr
@@ -177,7 +177,7 @@ def test_init_starts_from_another_models_weights(trained, tiny_csv, tmp_path):
     import keras
 
     from ferstream.errors import ModelError
-    from training.train import run
+    from ferstream.training.train import run
 
     out, _ = trained
     donor = keras.saving.load_model(out / "ferstream-emotion.keras")
@@ -195,7 +195,7 @@ def test_init_starts_from_another_models_weights(trained, tiny_csv, tmp_path):
 def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trained, tiny_csv, tmp_path):
     import keras
 
-    from training.ensemble import run
+    from ferstream.training.ensemble import run
 
     out, _ = trained
     member = out / "ferstream-emotion.keras"
@@ -213,7 +213,7 @@ def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trai
 
 def test_an_ensemble_refuses_a_missing_model(trained, tiny_csv, tmp_path):
     from ferstream.errors import ModelError
-    from training.ensemble import build_ensemble, load_member, run
+    from ferstream.training.ensemble import build_ensemble, load_member, run
 
     out, _ = trained
     args = argparse.Namespace(models=[str(out / "ferstream-emotion.keras"), str(tmp_path / "nope.keras")],
@@ -228,7 +228,7 @@ def test_an_ensemble_refuses_a_missing_model(trained, tiny_csv, tmp_path):
 def test_one_model_is_exported_again_with_the_views_asked_for(trained, tiny_csv, tmp_path):
     import keras
 
-    from training.ensemble import run
+    from ferstream.training.ensemble import run
 
     out, _ = trained
     member = out / "ferstream-emotion.keras"
@@ -247,8 +247,8 @@ def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its
     import keras
 
     from ferstream.errors import ConfigError, ModelError
-    from training.distill import distilled_targets
-    from training.train import run
+    from ferstream.training.distill import distilled_targets
+    from ferstream.training.train import run
 
     teacher, _ = trained
     out = tmp_path / "student"
@@ -262,7 +262,7 @@ def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its
     probs = np.load(cached[0])
     assert probs.shape == (70, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
     expected = EmotionModel(teacher / "ferstream-emotion.tflite").predict(
-        np.asarray(__import__("training.data", fromlist=["load_dataset"]).load_dataset(tiny_csv).splits["Training"].faces[:5],
+        np.asarray(__import__("ferstream.training.data", fromlist=["load_dataset"]).load_dataset(tiny_csv).splits["Training"].faces[:5],
                    dtype=np.float32))
     np.testing.assert_allclose(probs[:5], expected, atol=1e-5)
     donor = keras.saving.load_model(teacher / "ferstream-emotion.keras")

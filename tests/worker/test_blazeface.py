@@ -8,10 +8,10 @@ import pytest
 
 from ferstream.errors import ConfigError, ModelError
 from ferstream.tracks import box_iou
-from worker import blazeface
-from worker.blazeface import BlazeFaceDetector, non_max_suppression, ssd_anchors, tiles
-from worker.detector import FaceDetector, FrameSequenceDetector
-from worker.detectors import REGISTRY, make_detector
+from ferstream.worker import blazeface
+from ferstream.worker.blazeface import BlazeFaceDetector, non_max_suppression, ssd_anchors, tiles
+from ferstream.worker.detector import FaceDetector, FrameSequenceDetector
+from ferstream.worker.detectors import REGISTRY, make_detector
 
 
 @pytest.fixture(scope="module")

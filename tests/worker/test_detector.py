@@ -9,7 +9,7 @@ import pytest
 from ferstream.demo import astronaut_frames
 from ferstream.tracks import box_iou
 from tests.videos import multi_face_frame
-from worker.detector import FaceDetector, FrameSequenceDetector
+from ferstream.worker.detector import FaceDetector, FrameSequenceDetector
 
 
 def greys(frames):

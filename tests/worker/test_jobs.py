@@ -7,17 +7,17 @@ from rq.registry import FailedJobRegistry
 from redis import Redis
 from sqlalchemy import func, select
 
-import db
-from db import writes
-from db.models import Chunk as ChunkRow
-from db.models import Face, Frame
+from ferstream import db
+from ferstream.db import writes
+from ferstream.db.models import Chunk as ChunkRow
+from ferstream.db.models import Face, Frame
 from ferstream.settings import Settings
-from ingest.files import ingest_file
+from ferstream.ingest.files import ingest_file
 from ferstream.sinks import make_sink
 from tests.helpers import astronaut_chunk, chunk_key_of, queue_of
-from worker.jobs import process_chunk
-from worker.process import AnalysisWorker
-from worker.runtime import Runtime, set_runtime
+from ferstream.worker.jobs import process_chunk
+from ferstream.worker.process import AnalysisWorker
+from ferstream.worker.runtime import Runtime, set_runtime
 
 
 def _rows(engine, source_id):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ferstream.emotion_model import DEFAULT_MODEL, EMOTIONS, EmotionModel, ModelMetadata, model_paths
-from worker.detector import FaceDetector, crop_faces
+from ferstream.worker.detector import FaceDetector, crop_faces
 
 
 def astronaut_grey() -> np.ndarray:

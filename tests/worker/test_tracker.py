@@ -8,8 +8,8 @@ import numpy as np
 from ferstream.demo import astronaut_frames
 from ferstream.tracks import link_tracks
 from tests.videos import multi_face_frame
-from worker.detectors import make_detector
-from worker.tracker import track_chunk
+from ferstream.worker.detectors import make_detector
+from ferstream.worker.tracker import track_chunk
 
 
 def FaceDetector():  # noqa: N802 - the default detector, as the worker runs it

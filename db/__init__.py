@@ -1,9 +1,0 @@
-"""Storage: SQLAlchemy models, Alembic migrations, writes and queries.
-
-SQLite is the embedded default; PostgreSQL is the production database. Both
-take the same ``DATABASE_URL``.
-"""
-
-from db.engine import connect
-
-__all__ = ["connect"]

@@ -1,0 +1,32 @@
+"""How every entry point (the CLI, ``python -m ferstream.training``, the dashboard) starts and ends a command.
+
+A contract at the bottom of the package: logging configured once per process, and the project's
+errors printed as one clear line with exit status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from ferstream.errors import FerstreamError
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is not news to a user
+
+
+def run_command(fn: Callable[[], object]) -> int:
+    """Run one command: configured logging, and a clear message instead of a traceback for our errors."""
+    setup_logging()
+    try:
+        result = fn()
+    except FerstreamError as exc:
+        print(f"ferstream: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ferstream: interrupted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0

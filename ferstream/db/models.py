@@ -1,0 +1,159 @@
+"""The tables: sources, their chunks, analysed frames and the faces found."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ferstream.emotion_model import EMOTIONS
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DatabaseIdentity(Base):
+    """One row: this database's id, written when its schema is created (or upgraded to revision 0003).
+
+    Queued work names the database it belongs to, so a worker never writes results into another.
+    """
+
+    __tablename__ = "database_identity"
+
+    database_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4, 32 hex digits
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Source(Base):
+    """A video file or live stream submitted for analysis."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # file | live
+    uri: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    sample_fps: Mapped[float | None] = mapped_column(Float)
+    # ingest's side. Files: queued -> reading -> finished | failed | stopped. Live sources (ferstream.ingest.states):
+    # starting -> running <-> reconnecting | stalled -> stopped | failed
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    last_frame_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # live: the newest frame read
+    error: Mapped[str | None] = mapped_column(Text)
+    frames_read: Mapped[int] = mapped_column(Integer, default=0)  # decoded by ingest
+    frames_queued: Mapped[int] = mapped_column(Integer, default=0)  # sampled and sent to the workers
+    frames_dropped: Mapped[int] = mapped_column(Integer, default=0)  # thinned by backpressure (live)
+    chunks_queued: Mapped[int] = mapped_column(Integer, default=0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    next_track_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # face tracks: the next id
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Chunk(Base):
+    """One work unit (one RQ job): a run of sampled frames of a source."""
+
+    __tablename__ = "chunks"
+    # retention (db/retention.py) finds a source's old chunks by it: a camera queues 9,000 chunks an hour
+    __table_args__ = (Index("ix_chunks_source_queued", "source_id", "queued_at"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    n_frames: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Frame(Base):
+    """An analysed frame: face_count 0 means analysed and no face, not 'not analysed'."""
+
+    __tablename__ = "frames"
+    __table_args__ = (Index("ix_frames_source_captured", "source_id", "captured_at"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    frame_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float)  # media time, seconds
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # wall clock, live sources
+    face_count: Mapped[int] = mapped_column(Integer)
+    analysed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Face(Base):
+    """One face in one frame: its box, the seven probabilities, the label and confidence."""
+
+    __tablename__ = "faces"
+    __table_args__ = (
+        UniqueConstraint("source_id", "frame_index", "face_index", name="uq_faces_frame_face"),
+        Index("ix_faces_source_time", "source_id", "timestamp"),
+        Index("ix_faces_source_captured", "source_id", "captured_at"),  # live sources: wall-clock windows
+        Index("ix_faces_source_track", "source_id", "track_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    frame_index: Mapped[int] = mapped_column(Integer)
+    face_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float)
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    angry: Mapped[float] = mapped_column(Float)
+    disgust: Mapped[float] = mapped_column(Float)
+    fear: Mapped[float] = mapped_column(Float)
+    happy: Mapped[float] = mapped_column(Float)
+    sad: Mapped[float] = mapped_column(Float)
+    surprise: Mapped[float] = mapped_column(Float)
+    neutral: Mapped[float] = mapped_column(Float)
+    emotion: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)  # only with --store-faces
+    track_id: Mapped[int | None] = mapped_column(Integer)  # the person's track within the source (None: before tracks)
+
+
+class ChunkTrack(Base):
+    """A chunk's local face track: its source-level id, and its first and last sightings (to link neighbours)."""
+
+    __tablename__ = "chunk_tracks"
+    __table_args__ = (Index("ix_chunk_tracks_source_track", "source_id", "track_id"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    local_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(Integer)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    first_time: Mapped[float] = mapped_column(Float)
+    first_x: Mapped[float] = mapped_column(Float)
+    first_y: Mapped[float] = mapped_column(Float)
+    first_w: Mapped[float] = mapped_column(Float)
+    first_h: Mapped[float] = mapped_column(Float)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    last_time: Mapped[float] = mapped_column(Float)
+    last_x: Mapped[float] = mapped_column(Float)
+    last_y: Mapped[float] = mapped_column(Float)
+    last_w: Mapped[float] = mapped_column(Float)
+    last_h: Mapped[float] = mapped_column(Float)
+
+
+PROBABILITY_COLUMNS = tuple(EMOTIONS)
+assert all(hasattr(Face, c) for c in PROBABILITY_COLUMNS)

@@ -1,0 +1,90 @@
+"""Command-line arguments of ``ferstream train`` and ``ferstream evaluate``.
+
+Kept apart from the job modules so that ``--help`` answers without importing
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+#: epochs of the cosine learning-rate schedule
+DEFAULT_EPOCHS = 60
+#: faces per training step
+DEFAULT_BATCH_SIZE = 128
+#: peak learning rate of AdamW, reached after the warm-up
+DEFAULT_LEARNING_RATE = 2e-3
+#: epochs without a better PublicTest accuracy before training stops
+DEFAULT_PATIENCE = 20
+#: with --teacher: share of the teacher's probabilities in each training target (the rest is the true label)
+DEFAULT_DISTILL_WEIGHT = 0.7
+#: file stem of the exported model
+DEFAULT_NAME = "ferstream-emotion"
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/")
+    parser.add_argument("--out", default="runs/train", help="output folder: checkpoints, history, the exported model and its plots (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the cosine schedule (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (after a kill or a reboot); on a finished run, export its best checkpoint again (with other --tta or --quantize options)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="stop after this many epochs without a better PublicTest accuracy (default: %(default)s)")
+    parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (same architecture): fine-tuning, or a new schedule after a finished run")
+    parser.add_argument("--init-layers", metavar="MODEL", help="start from the weights of every layer of this .keras model with the same name and "
+                        "shape as one of this run's (a student made by dropping convolutions of its teacher: --depths 1,1,2,3)")
+    parser.add_argument("--teacher", metavar="MODEL", help="distil: learn from this exported model's probabilities (its .tflite, with its views) "
+                        "as well as the labels; computed once for the training faces and kept in --out")
+    parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT, metavar="W",
+                        help="with --teacher: share of the teacher's probabilities in each target, the rest the true label (default: %(default)s)")
+    parser.add_argument("--widths", default="32,64,128,256", help="channels per stage (default: %(default)s)")
+    parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
+    parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
+    parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
+    parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic",
+                        help="numbers in the TFLite export: dynamic: int8 weights, float activations (default); int8: weights and "
+                             "activations, calibrated on 500 training faces, about 15%% faster, probabilities in steps of 1/256; "
+                             "none: float32, about 3x slower than dynamic, same accuracy (default: %(default)s)")
+    parser.add_argument("--no-quantize", dest="quantize", action="store_const", const="none", help="the same as --quantize none")
+    add_tta_arguments(parser)
+    return parser
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tta", choices=("none", "flip", "flip-zoom"), default="flip",
+                        help="test-time augmentation inside the export, each view one more model run per face: flip: the "
+                             "face and its mirror image (default); flip-zoom: also the face zoomed 10%% and its mirror "
+                             "image (4 runs); none: one run (default: %(default)s)")
+    parser.add_argument("--no-flip-tta", dest="tta", action="store_const", const="none", help="the same as --tta none")
+
+
+def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--models", nargs="+", required=True, metavar="MODEL", help="two or more .keras models this job trained (same labels and input); "
+                        "one model is exported again with the --tta and --quantize given")
+    parser.add_argument("--data", required=True, help="FER-2013 in either layout: PublicTest scores the ensemble; Training calibrates an int8 export")
+    parser.add_argument("--out", default="runs/ensemble", help="output folder for the exported ensemble and its plots (default: %(default)s)")
+    parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
+    parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
+    parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
+    add_tta_arguments(parser)
+    return parser
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--model", default=None, help="model file (.tflite, .keras or the stem; default: the shipped model)")
+    parser.add_argument("--data", required=True, help="FER-2013 in either layout (see `ferstream train --help`)")
+    parser.add_argument("--split", action="append", default=None, help="split(s) to evaluate (default: PublicTest and PrivateTest where present, else every split)")
+    parser.add_argument("--out", default=".", help="folder for the confusion-matrix PNGs (default: %(default)s)")
+    return parser
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    parser = add_train_arguments(argparse.ArgumentParser(prog="python -m ferstream.training", description="Train the emotion CNN on FER-2013."))
+    args = parser.parse_args(argv)
+    from ferstream.console import run_command
+    from ferstream.training.train import run
+
+    args.argv = ["train", *(argv if argv is not None else sys.argv[1:])]
+    return run_command(lambda: run(args))

@@ -1,0 +1,76 @@
+"""Averaging trained models into one: their probabilities, averaged inside one Keras model and one export.
+
+Members are ``.keras`` models this training job produced (same input and labels); the result
+keeps the model contract (``.keras``, ``.tflite``, ``.json``) and is scored like a trained model.
+Run it as ``ferstream ensemble --models A.keras B.keras --data PATH --out DIR``. Given one model,
+it exports that model again with the options given (``--tta``, ``--quantize``): the way to a
+faster export of the shipped model, for one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+
+from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_paths  # noqa: E402
+from ferstream.errors import ModelError  # noqa: E402
+from ferstream.training.data import load_dataset  # noqa: E402
+from ferstream.training.evaluate import evaluate_splits  # noqa: E402
+from ferstream.training.export import calibration_faces, export_model  # noqa: E402
+from ferstream.training.train import record_accuracy  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def load_member(path: str | os.PathLike, index: int | None) -> keras.Model:
+    """A trained model, checked against the contract, renamed (with an ``index``) so that several can nest in one model."""
+    source = model_paths(path)["keras"]
+    if not source.exists():
+        raise ModelError(f"{path}: no .keras model at {source}")
+    model = keras.saving.load_model(source, compile=False)
+    if tuple(model.input_shape[1:]) != (FACE_SIZE, FACE_SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelError(f"{source}: input {model.input_shape} and output {model.output_shape} break the model contract "
+                         f"(N x {FACE_SIZE} x {FACE_SIZE} x 1 in, N x {len(EMOTIONS)} out)")
+    if index is None:
+        return model
+    return keras.Model(model.input, model.output, name=f"member{index}_{model.name}")
+
+
+def build_ensemble(members: list[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of the members' probabilities."""
+    if len(members) < 2:
+        raise ModelError("an ensemble needs at least two models")
+    face = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    probs = keras.layers.Average(name="average")([m(face) for m in members])
+    return keras.Model(face, probs, name=f"ensemble{len(members)}")
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Build, export and score the ensemble of ``args.models``; returns the metadata written."""
+    alone = len(args.models) == 1
+    members = [load_member(p, None if alone else i) for i, p in enumerate(args.models)]
+    data = load_dataset(args.data)
+    data.require("Training", "PublicTest")
+    model = members[0] if alone else build_ensemble(members)
+    epochs = _trained_epochs(args.models[0]) if alone else 0
+    out = Path(args.out)
+    command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["ensemble"])
+    paths = export_model(model, out / args.name, tta=args.tta, quantize=args.quantize,
+                         calibration=calibration_faces(data.splits["Training"].faces), data_sha256=data.sha256,
+                         epochs=epochs, version=args.version, training_command=command)
+    meta = record_accuracy(paths["json"], evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out))
+    log.info("exported %s, the mean of %d model(s) (PublicTest accuracy %.4f)", paths["tflite"], len(members),
+             meta["accuracy"].get("PublicTest", float("nan")))
+    return meta
+
+
+def _trained_epochs(path: str | os.PathLike) -> int:
+    """The epochs a model's metadata records (0 where it has none): kept when one model is exported again."""
+    meta = model_paths(path)["json"]
+    return ModelMetadata.read(meta).epochs if meta.exists() else 0

@@ -1,0 +1,51 @@
+"""The in-process sink: analyse chunks as ingest produces them (no Redis configured).
+
+Runs exactly the job code the RQ workers run, minus the trip through Redis. The
+frames still pass through the queue's codec (``encode_chunk`` / ``decode_chunk``,
+JPEG at ``settings.jpeg_quality``), so the same video gives the same rows with
+and without Redis: ``bench/codec.py`` measures what that costs.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import nullcontext
+
+from ferstream.codec import decode_chunk, encode_chunk
+from ferstream.results import Chunk
+from ferstream.worker.jobs import process_chunk
+from ferstream.worker.runtime import Runtime
+
+
+class InlineSink:
+    """Analyses each chunk in ``put``. Several sinks (one per watched camera) may share one runtime: ``lock``
+    then serialises their use of its models, and each sink names its camera's detector and smallest face."""
+
+    def __init__(self, runtime: Runtime, detector: str | None = None, min_face: float | None = None,
+                 lock: threading.Lock | None = None):
+        self.runtime = runtime
+        self.detector = detector
+        self.min_face = min_face
+        self.lock = lock
+        self.frames = 0
+        self.faces = 0
+
+    @property
+    def frames_done(self) -> int:
+        """Frames whose results are in the database."""
+        return self.frames
+
+    def has_room(self) -> bool:
+        return True  # put() analyses the chunk before it returns: nothing waits
+
+    def wait_for_room(self) -> None:
+        pass
+
+    def put(self, chunk: Chunk) -> None:
+        same_as_queued = decode_chunk(encode_chunk(chunk, self.runtime.settings.jpeg_quality))
+        with self.lock or nullcontext():
+            analyzer = (self.runtime.analyzer_for(self.detector, self.min_face)
+                        if self.detector or self.min_face else None)
+            result = process_chunk(self.runtime, same_as_queued, analyzer)
+        self.frames += result["frames"]
+        self.faces += result["faces"]

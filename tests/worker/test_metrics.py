@@ -1,0 +1,93 @@
+"""A worker pool's one /metrics endpoint (prometheus-client's multiprocess mode), scraped during a real run.
+
+Real Redis, a real `ferstream worker --processes 2` and a real `ferstream analyze` queueing the astronaut clip;
+the counters it serves must move and, once the queue is drained, equal what the database holds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
+
+from ferstream import db
+from ferstream.db.models import Chunk, Face, Frame
+from tests.conftest import free_port
+from tests.helpers import CLI, ferstream, stop_process_group, wait_until
+
+
+def _scrape(port: int) -> dict[tuple, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def _get(samples: dict, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def _database(url: str) -> dict:
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        return {
+            "chunks": conn.execute(select(func.count()).select_from(Chunk).where(Chunk.status == "done")).scalar(),
+            "frames": conn.execute(select(func.count()).select_from(Frame)).scalar(),
+            "faces": conn.execute(select(func.count()).select_from(Face)).scalar(),
+        }
+
+
+def test_a_worker_pool_serves_one_endpoint_whose_counters_agree_with_the_database(tmp_path, redis_url, sqlite_url,
+                                                                                  astronaut_video):
+    port = free_port()
+    log = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen([*CLI, "worker", "--processes", "2", "--metrics-port", str(port), "--redis", redis_url,
+                               "--database", sqlite_url], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def up():
+            try:
+                return _scrape(port)
+            except OSError:
+                assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+                return None
+
+        before = wait_until(up, 120, poll=0.5)
+        assert _get(before, "ferstream_worker_chunks_total", outcome="done") == 0
+        ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url, "--wait", timeout=600)
+        rows = _database(sqlite_url)
+        assert rows["chunks"] > 1 and rows["faces"] > 0
+
+        def caught_up():
+            samples = _scrape(port)
+            return samples if _get(samples, "ferstream_worker_chunks_total", outcome="done") == rows["chunks"] else None
+
+        samples = wait_until(caught_up, 60, poll=0.5)
+        assert _get(samples, "ferstream_worker_frames_total") == rows["frames"]
+        assert _get(samples, "ferstream_worker_faces_total") == rows["faces"]
+        assert _get(samples, "ferstream_worker_chunks_total", outcome="failed") == 0
+        for stage in ("decode", "detect", "classify", "write"):
+            assert _get(samples, "ferstream_worker_stage_seconds_count", stage=stage) == rows["chunks"], stage
+            assert _get(samples, "ferstream_worker_stage_seconds_sum", stage=stage) > 0, stage
+        depth = [v for (name, _), v in samples.items() if name == "ferstream_queue_depth"]
+        assert depth == [0.0]
+    finally:
+        stop_process_group(worker)
+        log.close()
+    assert "metrics on http://" in (tmp_path / "worker.log").read_text()
+
+
+def test_prune_deletes_old_results_and_keeps_the_source(tmp_path, sqlite_url, astronaut_video):
+    ferstream("analyze", str(astronaut_video), "--name", "old", "--database", sqlite_url, timeout=600)
+    assert _database(sqlite_url)["frames"] > 0
+    kept = ferstream("prune", "--older-than", "1h", "--database", sqlite_url)
+    assert "removed 0 frames" in kept.stdout and _database(sqlite_url)["frames"] > 0
+    bad = ferstream("prune", "--older-than", "soon", "--database", sqlite_url, check=False)
+    assert bad.returncode == 2 and "soon" in bad.stderr
+    import time
+
+    time.sleep(1.2)
+    gone = ferstream("prune", "--older-than", "1s", "--source", "old", "--batch", "7", "--database", sqlite_url)
+    assert "removed" in gone.stdout and _database(sqlite_url) == {"chunks": 0, "frames": 0, "faces": 0}, gone.stdout
+    status = ferstream("status", "--database", sqlite_url)
+    assert " old " in status.stdout  # the source itself stays
