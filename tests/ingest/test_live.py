@@ -8,6 +8,7 @@ gets SIGTERM. Every server and process is killed in ``finally``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -308,13 +310,18 @@ def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tm
     url = f"sqlite:///{db_path}"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(PYTHONUNBUFFERED="1", FERSTREAM_LIVE_CHUNK_SECONDS="30")  # one chunk: only the flush on stop analyses it
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "watch", mjpeg_server.url, "--name", "lobby",
-                             "--sample-fps", "5", "--database", url], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             "--sample-fps", "5", "--metrics-port", str(port), "--database", url], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_until(lambda: _state(db_path) == "running" or proc.poll() is not None, 90)
         assert proc.poll() is None, proc.communicate()
         time.sleep(3)  # about 15 frames sampled, all in the unfinished chunk
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        sampled_so_far = float(re.search(r'^ferstream_source_frames_sampled_total\{source="lobby"\} (\S+)$', metrics, re.M)[1])
+        assert sampled_so_far >= 5 and 'ferstream_source_state{source="lobby",state="running"} 1.0' in metrics
+        assert 'ferstream_source_frames_sent_total{source="lobby"} 0.0' in metrics  # the chunk is still open
         proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         out, err = proc.communicate(timeout=60)
