@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -127,6 +128,28 @@ def setup_process() -> None:
     if LOAD_AT_START > 0.5:
         print(f"bench: warning: load average {LOAD_AT_START:.2f} at the start: other work shares the cores, "
               "so the timings understate both sides", file=sys.stderr)
+
+
+@contextmanager
+def postgres_database(admin_url: str, name: str) -> Iterator[str]:
+    """A fresh database named ``ferstream_bench_<name>_<random>`` on the server of ``admin_url``, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"ferstream_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        from ferstream.db.engine import dispose
+
+        dispose(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @contextmanager

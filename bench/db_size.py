@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,7 +32,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/db_size.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Report, Row, environment, fmt, markdown_table, setup_process, summary_table, workdir
+from bench.common import (Report, Row, environment, fmt, markdown_table, postgres_database, setup_process, summary_table,
+                          workdir)
 
 MIB = 1024 * 1024
 #: the tables of results, in the order the detail table lists them
@@ -77,28 +77,6 @@ def sqlite_database(folder: Path, name: str) -> Iterator[str]:
         from ferstream.db.engine import dispose
 
         dispose(url)
-
-
-@contextmanager
-def postgres_database(admin_url: str, name: str) -> Iterator[str]:
-    """A fresh database on the server of ``admin_url``, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"ferstream_bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        from ferstream.db.engine import dispose
-
-        dispose(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def sizes(engine) -> dict[str, tuple[int, int]]:

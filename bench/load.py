@@ -56,7 +56,7 @@ if __package__ in (None, ""):  # run as a file: python bench/load.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (CLI, CLIP, DEFAULT_MEDIA, REPO, Report, RedisServer, Row, environment, fmt, markdown_table,
-                          setup_process, workdir)
+                          postgres_database, setup_process, workdir)
 from bench.load_jobs import FACES_INSERTS
 
 #: the job the workers run in place of ferstream.worker.jobs.analyze_chunk
@@ -167,26 +167,11 @@ def payload(args: argparse.Namespace) -> tuple[bytes, str]:
 @contextmanager
 def fresh_database(args: argparse.Namespace) -> Iterator[str]:
     """--database as is, or a new database on the --postgres server, dropped afterwards."""
-    from ferstream.db.engine import dispose
-
     if args.database:
         yield args.database
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"ferstream_load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-    try:
+    with postgres_database(args.postgres, "load") as url:
         yield url
-    finally:
-        dispose(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- CPU accounting from /proc -------------------------------------------------------------------

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
