@@ -198,3 +198,52 @@ def test_watch_config_runs_every_camera_each_in_its_state_and_its_metrics_agree_
     for name in ("lobby", "door", "dead"):
         assert _db_counts(engine, name)["state"] == "stopped", out
     assert "dead (source" in out and "never opened" in out
+
+
+def test_watch_config_with_redis_queues_each_camera_with_its_own_detector(tmp_path, astronaut_video, sqlite_url,
+                                                                          redis_url):
+    from redis import Redis
+    from rq import Queue
+
+    from ferstream.db.identity import database_id
+    from ferstream.ingest.queue import queue_name
+    from tests.helpers import burst_worker, stop_process_group
+
+    _require_ffmpeg()
+    servers = [MjpegServer(astronaut_video, tmp_path / f"ffmpeg-{i}.log") for i in range(2)]
+    config = tmp_path / "cameras.yaml"
+    config.write_text(yaml.safe_dump({"cameras": [
+        {"name": "lobby", "url": servers[0].url, "sample_fps": 4, "detector": "haar", "min_face": 0.2},
+        {"name": "door", "url": servers[1].url, "sample_fps": 4},
+    ]}))
+    queue = Queue(queue_name("ferstream", database_id(db.connect(sqlite_url))), connection=Redis.from_url(redis_url))
+    proc = None
+    try:
+        for s in servers:
+            s.start()
+        proc = subprocess.Popen([*CLI, "watch", "--config", str(config), "--redis", redis_url, "--database", sqlite_url],
+                                stdout=open(tmp_path / "watch.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        engine = db.connect(sqlite_url)
+
+        def queued_both():
+            assert proc.poll() is None, (tmp_path / "watch.log").read_text()
+            names = {}
+            for job in queue.get_jobs():
+                source_id, detector, min_face = job.args[1], job.args[4], job.args[5]
+                with engine.connect() as conn:
+                    names[conn.execute(select(Source.name).where(Source.id == source_id)).scalar()] = (detector, min_face)
+            return names if {"lobby", "door"} <= set(names) else None
+
+        jobs = wait_until(queued_both, 90, poll=0.5)
+        assert jobs["lobby"] == ("haar", 0.2)
+        assert jobs["door"] == ("blazeface", 0.13)  # the settings' defaults
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, (tmp_path / "watch.log").read_text()
+    finally:
+        stop_process_group(proc)
+        for s in servers:
+            s.kill()
+    burst_worker(redis_url, sqlite_url)
+    for name in ("lobby", "door"):
+        row = _db_counts(engine, name)
+        assert row["state"] == "stopped" and row["frames"] == row["queued"] > 0, (name, row)
