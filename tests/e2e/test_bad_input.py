@@ -248,3 +248,47 @@ def test_an_unknown_detector_in_the_environment_is_refused(astronaut_video, sqli
     result = ferstream("analyze", str(astronaut_video), "--database", sqlite_url, env={"FERSTREAM_DETECTOR": "nope"},
                        check=False)
     assert result.returncode == 2 and "unknown detector 'nope' (--detector or FERSTREAM_DETECTOR): choose one of haar, blazeface" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["watch"], "give either SOURCE or --config FILE"),
+    (["watch", "0", "--config", "cameras.yaml"], "give either SOURCE or --config FILE"),
+    (["watch", "--config", "missing.yaml"], "missing.yaml: no such cameras file"),
+    (["watch", "--config", "broken.yaml"], "broken.yaml: not valid YAML"),
+    (["watch", "--config", "cameras.yaml", "--name", "x"], "--name go in the cameras file with --config"),
+    (["watch", "--config", "disabled.yaml"], "every camera is disabled"),
+    (["watch", "0", "--retention", "forever"], "forever"),
+    (["prune", "--older-than", "0d"], "0d"),
+    (["prune", "--older-than", "1d", "--source", "nowhere"], "nowhere"),
+    (["worker", "--metrics-port", "0"], "argument --metrics-port"),
+])
+def test_watch_many_cameras_metrics_and_prune_refuse_bad_input_clearly(args, message, tmp_path, sqlite_url):
+    (tmp_path / "cameras.yaml").write_text("cameras:\n  - {name: lobby, url: 'rtsp://127.0.0.1:9/none'}\n")
+    (tmp_path / "broken.yaml").write_text("cameras: [\n")
+    (tmp_path / "disabled.yaml").write_text("cameras:\n  - {name: lobby, url: 'rtsp://127.0.0.1:9/x', enabled: false}\n")
+    result = ferstream(*args, "--database", sqlite_url, check=False, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["watch", "--config", "cameras.yaml"], ["worker", "--redis", "REDIS"]])
+def test_a_metrics_port_in_use_is_refused_before_anything_starts(command, tmp_path, sqlite_url, redis_url):
+    import socket
+
+    from sqlalchemy import text
+
+    from ferstream import db
+
+    (tmp_path / "cameras.yaml").write_text("cameras:\n  - {name: lobby, url: 'rtsp://127.0.0.1:9/none'}\n")
+    command = [redis_url if part == "REDIS" else part for part in command]
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = ferstream(*command, "--metrics-port", str(port), "--database", sqlite_url, check=False, cwd=tmp_path,
+                           timeout=120)
+    assert result.returncode == 2 and f"--metrics-port {port}: cannot listen" in result.stderr, result.stderr
+    engine = db.connect(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sources")).scalar() == 0  # no camera was started
