@@ -271,11 +271,18 @@ def _serve_metrics(port: int | None, views, sinks: list) -> None:
     serve(port, collectors=tuple(collectors))
 
 
-class _Retention:
-    """Prunes results older than each source's retention while a watch runs (every ``every`` seconds)."""
+#: seconds between retention passes while watching (sooner for a retention shorter than 20 minutes)
+RETENTION_EVERY_S = 300.0
 
-    def __init__(self, engine, default, per_name: dict | None = None, every: float = 300.0):
-        self.engine, self.default, self.per_name, self.every = engine, default, per_name or {}, every
+
+class _Retention:
+    """Prunes results older than each source's retention while a watch runs: every five minutes, or every quarter
+    of the shortest retention if that is sooner."""
+
+    def __init__(self, engine, default, per_name: dict | None = None):
+        self.engine, self.default, self.per_name = engine, default, per_name or {}
+        kept = [k.total_seconds() for k in (default, *self.per_name.values()) if k is not None]
+        self.every = min([RETENTION_EVERY_S, *(max(1.0, k / 4) for k in kept)])
         self.due = 0.0
 
     @property
@@ -340,7 +347,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
 def _prune_until(keeper: _Retention, stop) -> None:
     while True:
         keeper.tick()
-        if stop.wait(5.0):
+        if stop.wait(min(5.0, keeper.every)):
             return
 
 

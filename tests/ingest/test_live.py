@@ -343,3 +343,24 @@ def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tm
     assert 5 <= sampled and len(rows) == src.frames_queued == sampled - src.frames_dropped == sampled
     assert f"live: {sampled} frames sampled, {sampled} analysed" in out
     print(f"stopped {stopped_in:.1f}s after SIGTERM; {sampled} frames sampled and analysed")
+
+
+@pytest.mark.timeout(180)
+def test_watch_with_a_retention_prunes_old_results_while_it_runs(mjpeg_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'watch.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run([sys.executable, "-m", "ferstream.cli", "watch", mjpeg_server.url, "--name", "lobby",
+                             "--sample-fps", "5", "--duration", "12", "--retention", "2s", "--database", url],
+                            env=env, capture_output=True, text=True, timeout=150)
+    ended = datetime.now(timezone.utc)
+    assert result.returncode == 0, result.stderr
+    sampled = int(result.stdout.split(" frames sampled")[0].split()[-1])
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        src = conn.execute(select(Source)).one()
+        kept = conn.execute(select(FrameRow.captured_at).where(FrameRow.source_id == src.id)).scalars().all()
+    assert sampled >= 30 and src.frames_queued == sampled  # every sampled frame was analysed ...
+    assert 0 < len(kept) < sampled / 2, (len(kept), sampled)  # ... and the old ones pruned while it ran
+    oldest = min(at if at.tzinfo else at.replace(tzinfo=timezone.utc) for at in kept)
+    assert ended - oldest < timedelta(seconds=8), (ended, oldest)
+    assert "retention: source" in result.stderr
