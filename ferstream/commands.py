@@ -321,6 +321,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     from ferstream import db
     from ferstream.ingest.live import watch_source
     from ferstream.ingest.source_metrics import SourceView
+    from ferstream.ingest.stream import STARTING
 
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
@@ -330,7 +331,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
 
     def views():
         live = current.get("live")
-        return [SourceView(name or source, live.state if live else "starting", live, sink.frames_done)]
+        return [SourceView(name or source, live.state if live else STARTING, live, sink.frames_done)]
 
     _serve_metrics(metrics_port, views, [sink])
     keeper = _Retention(engine, retention)

@@ -25,8 +25,8 @@ from ferstream.ingest.cameras import Camera
 from ferstream.ingest.files import Sink
 from ferstream.ingest.live import LiveIngest
 from ferstream.ingest.stream import (DEFAULT_BACKOFF_INITIAL_S, DEFAULT_BACKOFF_MAX_S, DEFAULT_OPEN_TIMEOUT_S,
-                                     DEFAULT_READ_TIMEOUT_S, DEFAULT_STALL_S, FAILED, RECONNECTING, STARTING, STOPPED,
-                                     LatestFrameReader)
+                                     DEFAULT_READ_TIMEOUT_S, DEFAULT_STALL_S, FAILED, RECONNECTING, RUNNING, STARTING,
+                                     STOPPED, LatestFrameReader)
 from ferstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class CameraWatch:
         while not stop.wait(1.0) and self._state not in (FAILED, STOPPED):
             live = self.live
             r = live.reader
-            stuck = (r.state == "running" and r.last_frame_monotonic is not None
+            stuck = (r.state == RUNNING and r.last_frame_monotonic is not None
                      and time.monotonic() - r.last_frame_monotonic > limit)
             if not stuck:
                 continue
