@@ -164,11 +164,12 @@ def workdir(args: argparse.Namespace) -> Iterator[Path]:
 
 
 def run_main(build_parser: Callable[[], argparse.ArgumentParser],
-             measure: Callable[[argparse.Namespace, Path], Report], argv: list[str] | None = None) -> int:
+             measure: Callable[[argparse.Namespace, Path], Report], argv: list[str] | None = None,
+             needs_media: bool = True) -> int:
     """A script's main: parse, measure, print its details and its summary lines as Markdown."""
     setup_process()
     args = build_parser().parse_args(argv)
-    if not args.media.is_dir():
+    if needs_media and not args.media.is_dir():
         print(f"bench: media folder {args.media} not found (set --media or FERSTREAM_MEDIA)", file=sys.stderr)
         return 2
     with workdir(args) as tmp:

@@ -32,8 +32,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/db_size.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (Report, Row, environment, fmt, markdown_table, postgres_database, setup_process, summary_table,
-                          workdir)
+from bench.common import Report, Row, fmt, markdown_table, postgres_database, run_main
 
 MIB = 1024 * 1024
 #: the tables of results, in the order the detail table lists them
@@ -244,16 +243,7 @@ def measure(args: argparse.Namespace, folder: Path) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    setup_process()
-    args = build_parser().parse_args(argv)
-    with workdir(args) as folder:
-        report = measure(args, folder)
-    print(environment(), flush=True)
-    print()
-    print(report.markdown())
-    print()
-    print(summary_table(report.rows), flush=True)
-    return 0
+    return run_main(build_parser, measure, argv, needs_media=False)
 
 
 if __name__ == "__main__":
