@@ -53,7 +53,7 @@ def ferstream_run(clip: Path, folder: Path, name: str) -> tuple[int, int, float]
     sink.runtime.analyzer  # noqa: B018 - the model loads once per process, before the first chunk
     start = time.perf_counter()
     ingest_file(engine, clip, sink, settings)
-    return sink.frames, sink.faces, time.perf_counter() - start
+    return sink.frames_done, sink.faces, time.perf_counter() - start
 
 
 def fer_run(detector, clip: Path) -> tuple[int, int, float]:

@@ -62,6 +62,23 @@ def stop_process_group(proc: subprocess.Popen | None, timeout: float = 30) -> No
         proc.wait(timeout)
 
 
+def scrape_metrics(port: int) -> dict[tuple, float]:
+    """The samples of a real /metrics endpoint on loopback: (name, sorted labels) -> value."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric(samples: dict, name: str, default: float | None = None, **labels) -> float | None:
+    """One sample of ``scrape_metrics``; ``default`` when absent (a labelled counter shows no sample before its
+    first count)."""
+    return samples.get((name, tuple(sorted(labels.items()))), default)
+
+
 def wait_until(predicate, timeout: float, poll: float = 0.05):
     """The first truthy value of ``predicate()``, polled until ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout

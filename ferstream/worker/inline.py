@@ -27,13 +27,8 @@ class InlineSink:
         self.detector = detector
         self.min_face = min_face
         self.lock = lock
-        self.frames = 0
+        self.frames_done = 0  # frames whose results are in the database (as RQSink counts them)
         self.faces = 0
-
-    @property
-    def frames_done(self) -> int:
-        """Frames whose results are in the database."""
-        return self.frames
 
     def has_room(self) -> bool:
         return True  # put() analyses the chunk before it returns: nothing waits
@@ -44,8 +39,6 @@ class InlineSink:
     def put(self, chunk: Chunk) -> None:
         same_as_queued = decode_chunk(encode_chunk(chunk, self.runtime.settings.jpeg_quality))
         with self.lock or nullcontext():
-            analyzer = (self.runtime.analyzer_for(self.detector, self.min_face)
-                        if self.detector or self.min_face else None)
-            result = process_chunk(self.runtime, same_as_queued, analyzer)
-        self.frames += result["frames"]
+            result = process_chunk(self.runtime, same_as_queued, self.runtime.analyzer_for(self.detector, self.min_face))
+        self.frames_done += result["frames"]
         self.faces += result["faces"]

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import urllib.request
 
 import numpy as np
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from ferstream import db
@@ -24,7 +22,7 @@ from ferstream.errors import ConfigError
 from ferstream.ingest.cameras import parse_cameras
 from ferstream.ingest.stream import LatestFrameReader
 from tests.conftest import free_port
-from tests.helpers import CLI, wait_until
+from tests.helpers import CLI, metric, scrape_metrics, wait_until
 from tests.streams import MjpegServer, _require_ffmpeg
 
 
@@ -103,16 +101,6 @@ def test_a_frozen_stream_counts_as_stalled_and_is_reopened(tmp_path):
     assert "stalled" in states
 
 
-def _scrape(port: int) -> dict[tuple, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def _value(samples: dict, name: str, **labels) -> float | None:
-    return samples.get((name, tuple(sorted(labels.items()))))
-
-
 def _db_counts(engine, name: str) -> dict:
     with engine.connect() as conn:
         src = conn.execute(select(Source).where(Source.name == name)).mappings().one()
@@ -146,22 +134,22 @@ def test_watch_config_runs_every_camera_each_in_its_state_and_its_metrics_agree_
         def running():
             nonlocal samples
             try:
-                samples = _scrape(port)
+                samples = scrape_metrics(port)
             except OSError:
                 assert proc.poll() is None, (tmp_path / "watch.log").read_text()
                 return False
-            return all(_value(samples, "ferstream_source_frames_analysed_total", source=n) for n in ("lobby", "door"))
+            return all(metric(samples, "ferstream_source_frames_analysed_total", source=n) for n in ("lobby", "door"))
 
         wait_until(running, 120, poll=0.5)
-        assert _value(samples, "ferstream_source_state", source="lobby", state="running") == 1.0
-        assert _value(samples, "ferstream_source_state", source="dead", state="reconnecting") == 1.0
-        assert _value(samples, "ferstream_source_state", source="dead", state="running") == 0.0
-        assert _value(samples, "ferstream_source_frames_read_total", source="dead") == 0.0
+        assert metric(samples, "ferstream_source_state", source="lobby", state="running") == 1.0
+        assert metric(samples, "ferstream_source_state", source="dead", state="reconnecting") == 1.0
+        assert metric(samples, "ferstream_source_state", source="dead", state="running") == 0.0
+        assert metric(samples, "ferstream_source_frames_read_total", source="dead") == 0.0
         assert not any(dict(labels).get("source") == "spare" for _, labels in samples), "a disabled camera is not watched"
-        assert _value(samples, "ferstream_source_last_frame_age_seconds", source="lobby") < 5
-        first = _value(samples, "ferstream_source_frames_sampled_total", source="lobby")
-        wait_until(lambda: _value(_scrape(port), "ferstream_source_frames_sampled_total", source="lobby") > first, 30)
-        assert _value(samples, "ferstream_capture_to_row_seconds_count", source="lobby") > 0  # in-process: rows here
+        assert metric(samples, "ferstream_source_last_frame_age_seconds", source="lobby") < 5
+        first = metric(samples, "ferstream_source_frames_sampled_total", source="lobby")
+        wait_until(lambda: metric(scrape_metrics(port), "ferstream_source_frames_sampled_total", source="lobby") > first, 30)
+        assert metric(samples, "ferstream_capture_to_row_seconds_count", source="lobby") > 0  # in-process: rows here
 
         status = subprocess.run([*CLI, "status", "--database", sqlite_url], capture_output=True, text=True, timeout=120)
         lines = {line.split()[1]: line for line in status.stdout.splitlines()[2:] if len(line.split()) > 1}
@@ -174,12 +162,12 @@ def test_watch_config_runs_every_camera_each_in_its_state_and_its_metrics_agree_
         engine = db.connect(sqlite_url)
 
         def settled():
-            now = _scrape(port)
+            now = scrape_metrics(port)
             rows = {n: _db_counts(engine, n) for n in ("lobby", "door")}
             return all(rows[n]["state"] == "reconnecting"
-                       and _value(now, "ferstream_source_frames_analysed_total", source=n) == rows[n]["frames"]
-                       and _value(now, "ferstream_source_frames_sent_total", source=n) == rows[n]["queued"]
-                       and _value(now, "ferstream_source_reconnects_total", source=n) == rows[n]["reconnects"]
+                       and metric(now, "ferstream_source_frames_analysed_total", source=n) == rows[n]["frames"]
+                       and metric(now, "ferstream_source_frames_sent_total", source=n) == rows[n]["queued"]
+                       and metric(now, "ferstream_source_reconnects_total", source=n) == rows[n]["reconnects"]
                        for n in rows)
 
         wait_until(settled, 60, poll=0.5)

@@ -7,25 +7,13 @@ the counters it serves must move and, once the queue is drained, equal what the 
 from __future__ import annotations
 
 import subprocess
-import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from ferstream import db
 from ferstream.db.models import Chunk, Face, Frame
 from tests.conftest import free_port
-from tests.helpers import CLI, ferstream, stop_process_group, wait_until
-
-
-def _scrape(port: int) -> dict[tuple, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def _get(samples: dict, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+from tests.helpers import CLI, ferstream, metric, scrape_metrics, stop_process_group, wait_until
 
 
 def _database(url: str) -> dict:
@@ -47,28 +35,28 @@ def test_a_worker_pool_serves_one_endpoint_whose_counters_agree_with_the_databas
     try:
         def up():
             try:
-                return _scrape(port)
+                return scrape_metrics(port)
             except OSError:
                 assert worker.poll() is None, (tmp_path / "worker.log").read_text()
                 return None
 
         before = wait_until(up, 120, poll=0.5)
-        assert _get(before, "ferstream_worker_chunks_total", outcome="done") == 0
+        assert metric(before, "ferstream_worker_chunks_total", 0.0, outcome="done") == 0
         ferstream("analyze", str(astronaut_video), "--redis", redis_url, "--database", sqlite_url, "--wait", timeout=600)
         rows = _database(sqlite_url)
         assert rows["chunks"] > 1 and rows["faces"] > 0
 
         def caught_up():
-            samples = _scrape(port)
-            return samples if _get(samples, "ferstream_worker_chunks_total", outcome="done") == rows["chunks"] else None
+            samples = scrape_metrics(port)
+            return samples if metric(samples, "ferstream_worker_chunks_total", 0.0, outcome="done") == rows["chunks"] else None
 
         samples = wait_until(caught_up, 60, poll=0.5)
-        assert _get(samples, "ferstream_worker_frames_total") == rows["frames"]
-        assert _get(samples, "ferstream_worker_faces_total") == rows["faces"]
-        assert _get(samples, "ferstream_worker_chunks_total", outcome="failed") == 0
+        assert metric(samples, "ferstream_worker_frames_total", 0.0) == rows["frames"]
+        assert metric(samples, "ferstream_worker_faces_total", 0.0) == rows["faces"]
+        assert metric(samples, "ferstream_worker_chunks_total", 0.0, outcome="failed") == 0
         for stage in ("decode", "detect", "classify", "write"):
-            assert _get(samples, "ferstream_worker_stage_seconds_count", stage=stage) == rows["chunks"], stage
-            assert _get(samples, "ferstream_worker_stage_seconds_sum", stage=stage) > 0, stage
+            assert metric(samples, "ferstream_worker_stage_seconds_count", 0.0, stage=stage) == rows["chunks"], stage
+            assert metric(samples, "ferstream_worker_stage_seconds_sum", 0.0, stage=stage) > 0, stage
         depth = [v for (name, _), v in samples.items() if name == "ferstream_queue_depth"]
         assert depth == [0.0]
     finally:
