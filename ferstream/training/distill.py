@@ -6,6 +6,11 @@ training face are computed once and stored beside the run (``teacher-<hash>.npy`
 the teacher file and the data), never in the repository; a resumed run reads them back.
 The student's target for each face is ``weight * teacher + (1 - weight) * true label``.
 
+With ``--distill online`` the teacher is its ``.keras`` network instead (with the views of
+``--teacher-tta`` averaged), run inside each training step on the same augmented faces the
+student sees ("consistent" teaching: the teacher's answer fits the picture the student gets).
+It costs a teacher forward pass per step, cheap on a GPU, and needs no stored probabilities.
+
 A student can start from its teacher's weights with ``--init-layers``: every layer of the
 student with the same name and shape as one of the teacher's takes its weights. A student
 made by dropping convolutions from the teacher's stages (``--depths 1,1,2,3`` under
@@ -84,3 +89,46 @@ def load_matching_layers(model, source: str | Path) -> int:
         raise ModelError(f"--init-layers {path}: no layer of this run's network matches one of its layers by name and shape")
     log.info("initial weights of %d layers from %s: %s", len(copied), path, ", ".join(copied))
     return len(copied)
+
+
+def teacher_network(teacher: str | Path, views: str):
+    """The teacher's ``.keras`` network averaging ``views`` (``export.TTA_VIEWS``), frozen, for online distillation."""
+    import keras
+
+    from ferstream.training.export import with_tta
+
+    path = model_paths(teacher)["keras"]
+    if not path.exists():
+        raise ModelError(f"--teacher {teacher}: online distillation runs the teacher's .keras network; none at {path}")
+    network = keras.saving.load_model(path, compile=False)
+    network.trainable = False
+    wrapped = with_tta(network, views)
+    wrapped.trainable = False
+    return wrapped
+
+
+def distillation_loss(weight: float, n_labels: int):
+    """Loss for a trainer whose output is [student | teacher] probabilities: ``weight`` x cross-entropy against
+    the teacher's probabilities + (1 - ``weight``) x cross-entropy against the true label (``y_true``)."""
+    from keras import ops
+
+    def distillation(y_true, y_pred):
+        student = ops.clip(y_pred[:, :n_labels], 1e-7, 1.0)
+        teacher = ops.stop_gradient(y_pred[:, n_labels:])
+        soft = -ops.sum(teacher * ops.log(student), axis=-1)
+        hard = -ops.sum(y_true * ops.log(student), axis=-1)
+        return weight * soft + (1 - weight) * hard
+
+    return distillation
+
+
+def StudentAccuracy(n_labels: int):  # noqa: N802 (a metric, named as Keras names its own)
+    """Accuracy of the student's probabilities: the first ``n_labels`` columns of the output (all of them without
+    an online teacher); reported as ``accuracy`` so that checkpoints and logs read the same either way."""
+    import keras
+    from keras import ops
+
+    def accuracy(y_true, y_pred):
+        return ops.cast(ops.argmax(y_true, axis=-1) == ops.argmax(y_pred[:, :n_labels], axis=-1), "float32")
+
+    return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")

@@ -71,6 +71,15 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _trained_epochs(path: str | os.PathLike) -> int:
-    """The epochs a model's metadata records (0 where it has none): kept when one model is exported again."""
+    """The epochs a model's metadata records, or the epochs in the ``history.csv`` of the run it is the best
+    checkpoint of (0 where neither is there): kept when one model is exported again."""
     meta = model_paths(path)["json"]
-    return ModelMetadata.read(meta).epochs if meta.exists() else 0
+    if meta.exists():
+        return ModelMetadata.read(meta).epochs
+    history = Path(path).parent / "history.csv"
+    if history.exists():
+        import csv
+
+        with open(history, newline="") as f:
+            return len({row["epoch"] for row in csv.DictReader(f)})
+    return 0

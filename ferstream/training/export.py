@@ -11,7 +11,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ferstream import __version__
 from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_paths
@@ -79,6 +78,8 @@ def to_tflite(model: keras.Model, tta: str = DEFAULT_TTA, quantize: str = DEFAUL
         raise ValueError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
     if quantize == "int8" and (calibration is None or len(calibration) == 0):
         raise ValueError("an int8 export needs calibration faces (a sample of the training faces)")
+    import tensorflow as tf  # here, not at the top: training on another Keras backend uses with_tta without it
+
     model = with_tta(model, tta)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantize != "none":

@@ -43,7 +43,7 @@ def build_model(
 
 def build_augmentation(seed: int = 0) -> keras.Sequential:
     """Training-time augmentation on batches of 0..255 grey faces."""
-    return keras.Sequential(
+    augmentation = keras.Sequential(
         [
             layers.RandomFlip("horizontal", seed=seed),
             layers.RandomRotation(0.03, fill_mode="reflect", seed=seed + 1),  # about +-11 degrees
@@ -54,3 +54,42 @@ def build_augmentation(seed: int = 0) -> keras.Sequential:
         ],
         name="augmentation",
     )
+    if keras.backend.backend() == "jax":
+        # Keras marks its affine-transform layers as not XLA-compilable (true of TensorFlow's kernel), and one such
+        # layer keeps the whole training step out of jit: op-by-op, about 5x slower on 2 CPU cores and worse on a
+        # GPU. JAX's own implementation compiles (tests/training: test_augmentation_compiles_with_jax).
+        for layer in augmentation.layers:
+            layer.supports_jit = True
+    return augmentation
+
+
+def build_trainer(model: keras.Model, augmentation: keras.Sequential, teacher: keras.Model | None = None) -> keras.Model:
+    """The model that is fitted: faces -> augmentation -> ``model``, the augmentation active in training only.
+
+    With an online ``teacher``, the output is the student's probabilities and then the teacher's for the same
+    augmented faces (N x 2 labels), the teacher frozen and in inference mode. Its weights are ``model``'s own:
+    training the trainer trains ``model``, which is what gets saved and exported.
+    """
+    face = keras.Input(model.input_shape[1:], name="face")
+    seen = augmentation(face)
+    student = model(seen)
+    if teacher is None:
+        return keras.Model(face, student, name=f"{model.name}_trainer")
+    taught = InferenceOnly(teacher, name="teacher")(seen)
+    return keras.Model(face, keras.layers.Concatenate(name="student_teacher")([student, taught]),
+                       name=f"{model.name}_distiller")
+
+
+class InferenceOnly(keras.layers.Layer):
+    """A frozen network that always runs in inference mode (no dropout, BN statistics as trained), also inside a
+    model that is training: a functional graph would otherwise hand it the trainer's ``training=True``."""
+
+    def __init__(self, network: keras.Model, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.network = network
+
+    def call(self, inputs):
+        return self.network(inputs, training=False)
+
+    def compute_output_shape(self, input_shape):
+        return self.network.compute_output_shape(input_shape)

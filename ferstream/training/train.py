@@ -21,15 +21,21 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.errors import ConfigError, DataError  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
-from ferstream.training.distill import distilled_targets, load_matching_layers, teacher_probabilities  # noqa: E402
+from ferstream.training.distill import (  # noqa: E402
+    StudentAccuracy,
+    distillation_loss,
+    distilled_targets,
+    load_matching_layers,
+    teacher_network,
+    teacher_probabilities,
+)
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
-from ferstream.training.model import build_augmentation, build_model  # noqa: E402
+from ferstream.training.model import build_augmentation, build_model, build_trainer  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +65,12 @@ def run(args: argparse.Namespace) -> dict:
     keras.utils.set_random_seed(args.seed)
     out.mkdir(parents=True, exist_ok=True)
     targets = np.eye(len(EMOTIONS), dtype=np.float32)[train.labels]
-    if args.teacher:
+    online = bool(args.teacher) and args.distill == "online"
+    if args.teacher and not online:
         teacher = teacher_probabilities(args.teacher, train.faces, data.sha256, out)
         targets = distilled_targets(train.labels, teacher, args.distill_weight)
         log.info("distilling: targets are %.2f x the teacher's probabilities + %.2f x the true label",
                  args.distill_weight, 1 - args.distill_weight)
-    train_ds = _train_dataset(train.faces, train.labels, targets, args.batch_size, args.seed,
-                              build_augmentation(args.seed))
-    val_ds = _eval_dataset(public.faces, public.labels)
 
     # ---- model -------------------------------------------------------------
     widths = tuple(int(w) for w in args.widths.split(","))
@@ -77,26 +81,38 @@ def run(args: argparse.Namespace) -> dict:
             _load_initial_weights(model, args.init)
         if args.init_layers:
             load_matching_layers(model, args.init_layers)
+    teacher_net = teacher_network(args.teacher, args.teacher_tta) if online else None
+    if online:
+        log.info("distilling online: each step, the teacher (%s, %s views) sees the same augmented faces as the "
+                 "student; loss %.2f x its probabilities + %.2f x the true label", teacher_net.name, args.teacher_tta,
+                 args.distill_weight, 1 - args.distill_weight)
+    # the augmentation (and an online teacher) inside the model that is fitted: one compiled step on any Keras backend
+    trainer = build_trainer(model, build_augmentation(args.seed), teacher_net)
     steps = math.ceil(len(train) / args.batch_size)
     warmup = min(DEFAULT_WARMUP_EPOCHS, max(args.epochs - 1, 0)) * steps
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=args.learning_rate / 10,
-        decay_steps=max(args.epochs * steps - warmup, 1),
-        warmup_target=args.learning_rate,
-        warmup_steps=warmup,
-        alpha=0.01,
-    )
-    model.compile(
+    if args.time_budget:  # the same warm-up and cosine decay, run on the clock (ClockSchedule), one rate per epoch
+        schedule = args.learning_rate / 10
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=args.learning_rate / 10,
+            decay_steps=max(args.epochs * steps - warmup, 1),
+            warmup_target=args.learning_rate,
+            warmup_steps=warmup,
+            alpha=0.01,
+        )
+    trainer.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=5e-3),
         # the teacher's probabilities are soft already: label smoothing only for the hard labels
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1),
-        metrics=["accuracy"],
+        loss=(distillation_loss(args.distill_weight, len(EMOTIONS)) if online
+              else keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1)),
+        metrics=[StudentAccuracy(len(EMOTIONS))],
     )
-    log.info("model: %s, %d parameters", model.name, model.count_params())
+    log.info("model: %s, %d parameters (%s backend, %s)", model.name, model.count_params(), keras.backend.backend(),
+             "one XLA-compiled step" if trainer.jit_compile else "steps not XLA-compiled")
 
     # ---- train -------------------------------------------------------------
     best_path = out / "best.keras"
-    checkpoint = keras.callbacks.ModelCheckpoint(best_path, monitor="val_accuracy", mode="max", save_best_only=True)
+    checkpoint = SaveBest(model, best_path)
     history_path = out / "history.csv"
     previous_best = _best_so_far(history_path) if args.resume else None
     if previous_best is not None and best_path.exists():
@@ -108,14 +124,26 @@ def run(args: argparse.Namespace) -> dict:
         checkpoint,
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience),
         keras.callbacks.CSVLogger(str(history_path), append=True),
-        EpochLog(args.epochs),
+        EpochLog(args.epochs, args.time_budget),
     ]
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=callbacks,
-              verbose=1 if sys.stderr.isatty() else 0)
+    if args.time_budget:
+        clock = ClockSchedule(args.learning_rate, args.time_budget, _elapsed_so_far(history_path) if args.resume else 0.0)
+        callbacks.insert(0, clock)  # first: its elapsed_s reaches the history
+        log.info("time budget %s: the learning rate follows the clock; at most %d epochs", _hms(args.time_budget), args.epochs)
+    onehot_public = np.eye(len(EMOTIONS), dtype=np.float32)[public.labels]
+    trainer.fit(train.faces[..., None].astype(np.float32), targets, sample_weight=_class_weights(train.labels)[train.labels],
+                batch_size=args.batch_size, shuffle=True, epochs=args.epochs, callbacks=callbacks,
+                validation_data=(public.faces[..., None].astype(np.float32), onehot_public), validation_batch_size=512,
+                verbose=1 if sys.stderr.isatty() else 0)
 
     # ---- evaluate and export ---------------------------------------------
     best = keras.saving.load_model(best_path) if best_path.exists() else model
     epochs_run = _epochs_in(history_path)
+    if keras.backend.backend() != "tensorflow":  # the TFLite converter is TensorFlow's
+        log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "
+                 "score the best checkpoint: ferstream ensemble --models %s --data %s --tta %s --out %s",
+                 keras.backend.backend(), best_path, args.data, args.tta, out / "export")
+        return {"best": str(best_path), "epochs": epochs_run, "best_val_accuracy": checkpoint.best}
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["train"])
     paths = export_model(best, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(train.faces, seed=args.seed), data_sha256=data.sha256,
@@ -129,9 +157,9 @@ def run(args: argparse.Namespace) -> dict:
 class EpochLog(keras.callbacks.Callback):
     """One log line per epoch with the metrics, elapsed time and ETA."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, budget_s: float | None = None):
         super().__init__()
-        self.epochs = epochs
+        self.epochs, self.budget = epochs, budget_s
 
     def on_train_begin(self, logs=None):
         self.start = time.time()
@@ -145,10 +173,71 @@ class EpochLog(keras.callbacks.Callback):
         logs = logs or {}
         elapsed = time.time() - self.start
         eta = elapsed / (epoch + 1 - self.first) * (self.epochs - epoch - 1)
+        if self.budget:
+            eta = min(eta, max(self.budget - float(logs.get("elapsed_s", elapsed)), 0.0))
         log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  elapsed %s  ETA %s",
                  epoch + 1, self.epochs, logs.get("loss", float("nan")), logs.get("accuracy", float("nan")),
                  logs.get("val_loss", float("nan")), logs.get("val_accuracy", float("nan")),
                  _hms(elapsed), _hms(eta))
+
+
+class ClockSchedule(keras.callbacks.Callback):
+    """Warm-up and cosine decay over a time budget instead of a number of epochs (``--time-budget``).
+
+    Before each epoch the learning rate is set from the share of the budget spent: a warm-up from a tenth of the
+    peak over the first 5%, then cosine decay to 1% of the peak. Training stops when another epoch as long as the
+    last would overrun the budget, so the schedule ends near its end whatever the machine's speed. The seconds spent are
+    written to the history (``elapsed_s``), and a resumed run continues the clock from there.
+    """
+
+    WARMUP = 0.05
+
+    def __init__(self, peak: float, budget_s: float, spent_s: float = 0.0):
+        super().__init__()
+        self.peak, self.budget, self.spent = peak, float(budget_s), float(spent_s)
+
+    def rate(self, share: float) -> float:
+        share = min(max(share, 0.0), 1.0)
+        if share < self.WARMUP:
+            return self.peak * (0.1 + 0.9 * share / self.WARMUP)
+        progress = (share - self.WARMUP) / (1 - self.WARMUP)
+        return self.peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time() - self.spent
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.first_step_done = time.time()
+        self.model.optimizer.learning_rate = self.rate((self.epoch_start - self.start) / self.budget)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:  # the first step of a run compiles it (minutes on a GPU): not a measure of the next epoch
+            self.first_step_done = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.time()
+        last = now - self.first_step_done
+        if logs is not None:
+            logs["elapsed_s"] = round(now - self.start, 1)
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if now - self.start + last > self.budget:
+            log.info("time budget: %s spent, another epoch would overrun %s; stopping", _hms(now - self.start),
+                     _hms(self.budget))
+            self.model.stop_training = True
+
+
+class SaveBest(keras.callbacks.Callback):
+    """Saves ``model`` (the network alone, not the trainer around it) whenever PublicTest accuracy is the best yet."""
+
+    def __init__(self, model: keras.Model, path: Path):
+        super().__init__()
+        self.network, self.path, self.best = model, path, -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_accuracy")
+        if value is not None and value > self.best:
+            self.best = float(value)
+            self.network.save(self.path)
 
 
 def _load_initial_weights(model: keras.Model, path: str) -> None:
@@ -178,21 +267,6 @@ def _class_weights(labels: np.ndarray) -> np.ndarray:
     return (weights / (weights[labels].mean())).astype(np.float32)
 
 
-def _train_dataset(faces, labels, targets, batch_size, seed, augmentation):
-    weights = _class_weights(labels)[labels]
-    ds = tf.data.Dataset.from_tensor_slices((faces[..., None], targets, weights))
-    ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    ds = ds.map(lambda x, y, w: (augmentation(tf.cast(x, tf.float32), training=True), y, w),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def _eval_dataset(faces, labels):
-    onehot = np.eye(len(EMOTIONS), dtype=np.float32)[labels]
-    ds = tf.data.Dataset.from_tensor_slices((faces[..., None].astype(np.float32), onehot))
-    return ds.batch(512).prefetch(tf.data.AUTOTUNE)
-
-
 def _read_history(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -203,6 +277,11 @@ def _read_history(path: Path) -> list[dict]:
 def _best_so_far(path: Path) -> float | None:
     values = [float(r["val_accuracy"]) for r in _read_history(path) if r.get("val_accuracy")]
     return max(values) if values else None
+
+
+def _elapsed_so_far(path: Path) -> float:
+    values = [float(r["elapsed_s"]) for r in _read_history(path) if r.get("elapsed_s")]
+    return max(values) if values else 0.0
 
 
 def _epochs_in(path: Path) -> int:

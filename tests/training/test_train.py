@@ -284,3 +284,93 @@ def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its
     with pytest.raises(ModelError, match="no layer"):
         run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t3"), "--epochs", "1", "--widths", "4",
                        "--depths", "1", "--init-layers", str(teacher / "ferstream-emotion.keras")))
+
+
+def test_online_distillation_runs_the_frozen_teacher_on_the_students_faces(trained, tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.errors import ModelError
+    from ferstream.training import ensemble
+    from ferstream.training.distill import teacher_network
+    from ferstream.training.model import build_model, build_trainer
+    from ferstream.training.train import run
+
+    teacher, _ = trained
+    network = teacher_network(teacher / "ferstream-emotion.tflite", "flip")  # the .keras beside it runs
+    student = build_model(widths=(8,), depths=(1,))
+    trainer = build_trainer(student, keras.Sequential([keras.layers.Identity()]), network)
+    faces = np.random.default_rng(5).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    both = np.asarray(trainer(faces, training=True))
+    assert both.shape == (4, 14)
+    # the teacher answers in inference mode (no dropout, BN statistics frozen) while the student trains
+    np.testing.assert_allclose(both[:, 7:], np.asarray(network(faces, training=False)), atol=1e-5)
+    assert len(trainer.trainable_weights) == len(student.trainable_weights)
+
+    out = tmp_path / "online"
+    args = ("--data", str(tiny_csv), "--out", str(out), "--batch-size", "16", "--widths", "8", "--depths", "1",
+            "--teacher", str(teacher / "ferstream-emotion.tflite"), "--distill", "online", "--teacher-tta", "flip")
+    meta = run(train_args(*args, "--epochs", "2"))
+    assert meta["accuracy"]["PublicTest"] >= 0 and len(history(out)) == 2
+    assert not list(out.glob("teacher-*.npy"))  # nothing stored: the teacher ran in the steps
+    assert keras.saving.load_model(out / "best.keras").name == "vgg8x1"  # the student alone, not the trainer
+    # a best checkpoint trained elsewhere (another Keras backend) is exported here; its epochs come from the run's history
+    again = ensemble.run(argparse.Namespace(models=[str(out / "best.keras")], data=str(tiny_csv), out=str(tmp_path / "x"),
+                                            name="student", version="test", quantize="dynamic", tta="none",
+                                            argv=["ensemble"]))
+    assert again["epochs"] == 2 and "PublicTest" in again["accuracy"]
+
+    (tmp_path / "lone.tflite").write_bytes((teacher / "ferstream-emotion.tflite").read_bytes())
+    with pytest.raises(ModelError, match="online distillation runs the teacher's .keras"):
+        run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t4"), "--epochs", "1", "--distill", "online",
+                       "--teacher", str(tmp_path / "lone.tflite")))
+
+
+def test_a_time_budget_runs_the_schedule_on_the_clock_and_stops_in_time(tiny_csv, tmp_path):
+    import time
+
+    from ferstream.training.train import ClockSchedule, run
+
+    common = ("--data", str(tiny_csv), "--out", str(tmp_path), "--batch-size", "16", "--widths", "8", "--depths", "1",
+              "--epochs", "500", "--patience", "500")
+    start = time.time()
+    run(train_args(*common, "--time-budget", "6s"))
+    rows = history(tmp_path)
+    assert 2 <= len(rows) < 500 and time.time() - start < 60  # stopped by the clock, not by --epochs
+    elapsed = [float(r["elapsed_s"]) for r in rows]
+    rates = [float(r["learning_rate"]) for r in rows]
+    assert elapsed == sorted(elapsed) and elapsed[-1] <= 6 + 0.5
+    assert max(rates) > rates[-1] and rates[-1] < 0.5 * 2e-3  # warmed up, then decayed towards the end of the budget
+    run(train_args(*common, "--time-budget", "6s", "--resume"))  # the clock continues: little or nothing is left
+    assert len(history(tmp_path)) <= len(rows) + 1
+
+    schedule = ClockSchedule(1.0, 100)
+    assert schedule.rate(0) == pytest.approx(0.1) and schedule.rate(0.05) == pytest.approx(1.0)
+    assert schedule.rate(1) == pytest.approx(0.01) and schedule.rate(0.5) < schedule.rate(0.3)
+    with pytest.raises(SystemExit):
+        train_args("--data", "x", "--time-budget", "soon")
+
+
+def test_training_on_jax_compiles_one_step_and_its_checkpoint_exports_here(trained, tiny_csv, tmp_path):
+    """The GPU route: the same job under KERAS_BACKEND=jax (on the CPU here), online teacher and augmentation inside
+    one XLA-compiled step; the TFLite export of its best checkpoint then runs with TensorFlow."""
+    pytest.importorskip("jax")
+    import os
+
+    from ferstream.training import ensemble
+
+    teacher, _ = trained
+    out = tmp_path / "jax"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ferstream.training", "--data", str(tiny_csv), "--out", str(out), "--epochs", "2",
+         "--batch-size", "16", "--widths", "8,16", "--depths", "1,1", "--teacher", str(teacher / "ferstream-emotion.tflite"),
+         "--distill", "online", "--teacher-tta", "flip-zoom", "--tta", "none"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the affine augmentation layers would otherwise keep the whole step out of XLA (op by op: many times slower)
+    assert "jax backend, one XLA-compiled step" in proc.stderr
+    assert "the TFLite export needs TensorFlow" in proc.stderr and "ferstream ensemble --models" in proc.stderr
+    assert len(history(out)) == 2 and not (out / "ferstream-emotion.tflite").exists()
+    meta = ensemble.run(argparse.Namespace(models=[str(out / "best.keras")], data=str(tiny_csv), out=str(tmp_path / "x"),
+                                           name="student", version="test", quantize="dynamic", tta="none", argv=["ensemble"]))
+    assert meta["epochs"] == 2 and meta["parameters"] > 0
+    assert EmotionModel(tmp_path / "x" / "student.tflite").predict(np.zeros((2, 48, 48))).shape == (2, 7)

@@ -1,0 +1,43 @@
+#!/bin/bash
+# One call on a lent GPU machine (the workplace `device` tool: one H200, 16 cores, Python with JAX but no TensorFlow,
+# nothing downloadable, 64 MiB carried in): unpack FER-2013, train several students at once with online distillation
+# under KERAS_BACKEND=jax, each for the same time budget, and bring back each run's best.keras, history and log as
+# $OUT/<run>.tar. Prepare here first (.gpu/ is git-ignored; carry it):
+#   python tools/gpu/pack_fer2013.py pack ../shared/datasets/fer2013/fer2013-train-publictest.csv.gz .gpu/fer2013.npz
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 -d .gpu/whl keras==3.15.1 namex optree
+# then run `BUDGET=420s HARD=540 bash tools/gpu/train_students.sh` with carry [".gpu"] and timeout_s 595, and here:
+#   ferstream ensemble --models runs/<run>/best.keras --tta none --data ../shared/.../fer2013-train-publictest.csv.gz --out runs/<run>/export
+set -u
+export PYTHONUNBUFFERED=1 KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=2
+BUDGET=${BUDGET:-400s}
+PY=${PY:-python3}
+$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl || exit 3
+export PYTHONPATH=/tmp/site:$PWD
+nvidia-smi -L; $PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 4
+rm -rf /tmp/fer /tmp/runs; $PY tools/gpu/pack_fer2013.py unpack ${DATA:-.gpu/fer2013.npz} /tmp/fer || exit 5
+T=ferstream/models/ferstream-emotion.tflite
+COMMON="--data /tmp/fer --teacher $T --distill online --teacher-tta ${TEACHER_TTA:-flip-zoom} --tta none --epochs 1000 --patience 1000 --time-budget $BUDGET"
+declare -A RUNS=(
+  [a-11-23]="--widths 32,64,128,256 --depths 1,1,2,3 --seed 3"
+  [b-12-22]="--widths 32,64,128,256 --depths 1,2,2,2 --seed 3"
+  [c-24-2233]="--widths 24,48,96,192 --depths 2,2,3,3 --seed 3"
+  [d-192-1233]="--widths 32,64,128,192 --depths 1,2,3,3 --seed 3"
+  [e-11-22]="--widths 32,64,128,256 --depths 1,1,2,2 --seed 3"
+  [f-11-23-w9]="--widths 32,64,128,256 --depths 1,1,2,3 --seed 4 --distill-weight 0.9"
+)
+export XLA_PYTHON_CLIENT_MEM_FRACTION=0.14
+pids=()
+for name in "${!RUNS[@]}"; do
+  mkdir -p /tmp/runs/$name
+  timeout ${HARD:-520} $PY -m ferstream.training $COMMON ${RUNS[$name]} --out /tmp/runs/$name > /tmp/runs/$name/log.txt 2>&1 &
+  pids+=($!)
+done
+( while sleep ${EVERY:-60}; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; for f in /tmp/runs/*/log.txt; do echo "$f: $(grep -c 'epoch ' $f) epochs, $(grep 'epoch ' $f | tail -1 | grep -o 'val_acc [0-9.]*')"; done; done ) &
+monitor=$!
+wait "${pids[@]}"; kill $monitor
+for name in "${!RUNS[@]}"; do
+  d=/tmp/runs/$name; echo "== $name"; grep -E "model:|epoch |time budget|Error|error" $d/log.txt | tail -4
+  tar -cf $OUT/$name.tar -C $d $(cd $d && ls best.keras history.csv log.txt 2>/dev/null)
+done
+ls -la $OUT
