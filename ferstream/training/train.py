@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> dict:
     backup = out / "backup"
     if not 0 <= args.distill_weight <= 1:
         raise ConfigError(f"--distill-weight is a share in [0, 1], got {args.distill_weight}")
+    if args.distill == "online" and not args.teacher:
+        raise ConfigError("--distill online runs a teacher in every step: name it with --teacher MODEL")
     if backup.exists() and not args.resume:
         raise DataError(f"{out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out")
     if args.resume and not backup.exists():
@@ -88,11 +90,11 @@ def run(args: argparse.Namespace) -> dict:
                  args.distill_weight, 1 - args.distill_weight)
     # the augmentation (and an online teacher) inside the model that is fitted: one compiled step on any Keras backend
     trainer = build_trainer(model, build_augmentation(args.seed), teacher_net)
-    steps = math.ceil(len(train) / args.batch_size)
-    warmup = min(DEFAULT_WARMUP_EPOCHS, max(args.epochs - 1, 0)) * steps
     if args.time_budget:  # the same warm-up and cosine decay, run on the clock (ClockSchedule), one rate per epoch
         schedule = args.learning_rate / 10
     else:
+        steps = math.ceil(len(train) / args.batch_size)
+        warmup = min(DEFAULT_WARMUP_EPOCHS, max(args.epochs - 1, 0)) * steps
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=args.learning_rate / 10,
             decay_steps=max(args.epochs * steps - warmup, 1),

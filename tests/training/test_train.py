@@ -289,7 +289,7 @@ def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its
 def test_online_distillation_runs_the_frozen_teacher_on_the_students_faces(trained, tiny_csv, tmp_path):
     import keras
 
-    from ferstream.errors import ModelError
+    from ferstream.errors import ConfigError, ModelError
     from ferstream.training import ensemble
     from ferstream.training.distill import teacher_network
     from ferstream.training.model import build_model, build_trainer
@@ -320,6 +320,8 @@ def test_online_distillation_runs_the_frozen_teacher_on_the_students_faces(train
     assert again["epochs"] == 2 and "PublicTest" in again["accuracy"]
 
     (tmp_path / "lone.tflite").write_bytes((teacher / "ferstream-emotion.tflite").read_bytes())
+    with pytest.raises(ConfigError, match="name it with --teacher"):
+        run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t5"), "--epochs", "1", "--distill", "online"))
     with pytest.raises(ModelError, match="online distillation runs the teacher's .keras"):
         run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t4"), "--epochs", "1", "--distill", "online",
                        "--teacher", str(tmp_path / "lone.tflite")))
@@ -346,8 +348,9 @@ def test_a_time_budget_runs_the_schedule_on_the_clock_and_stops_in_time(tiny_csv
     schedule = ClockSchedule(1.0, 100)
     assert schedule.rate(0) == pytest.approx(0.1) and schedule.rate(0.05) == pytest.approx(1.0)
     assert schedule.rate(1) == pytest.approx(0.01) and schedule.rate(0.5) < schedule.rate(0.3)
-    with pytest.raises(SystemExit):
-        train_args("--data", "x", "--time-budget", "soon")
+    for bad in ("soon", "0", "-5m"):
+        with pytest.raises(SystemExit):
+            train_args("--data", "x", "--time-budget", bad)
 
 
 def test_training_on_jax_compiles_one_step_and_its_checkpoint_exports_here(trained, tiny_csv, tmp_path):
