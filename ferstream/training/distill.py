@@ -100,9 +100,7 @@ def teacher_network(teacher: str | Path, views: str):
     path = model_paths(teacher)["keras"]
     if not path.exists():
         raise ModelError(f"--teacher {teacher}: online distillation runs the teacher's .keras network; none at {path}")
-    network = keras.saving.load_model(path, compile=False)
-    network.trainable = False
-    wrapped = with_tta(network, views)
+    wrapped = with_tta(keras.saving.load_model(path, compile=False), views)
     wrapped.trainable = False
     return wrapped
 
