@@ -23,7 +23,7 @@ from ferstream.errors import ModelError  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
-from ferstream.training.train import record_accuracy  # noqa: E402
+from ferstream.training.train import epochs_in, record_accuracy  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,4 @@ def _trained_epochs(path: str | os.PathLike) -> int:
     meta = model_paths(path)["json"]
     if meta.exists():
         return ModelMetadata.read(meta).epochs
-    history = Path(path).parent / "history.csv"
-    if history.exists():
-        import csv
-
-        with open(history, newline="") as f:
-            return len({row["epoch"] for row in csv.DictReader(f)})
-    return 0
+    return epochs_in(Path(path).parent / "history.csv")

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # ---- evaluate and export ---------------------------------------------
     best = keras.saving.load_model(best_path) if best_path.exists() else model
-    epochs_run = _epochs_in(history_path)
+    epochs_run = epochs_in(history_path)
     if keras.backend.backend() != "tensorflow":  # the TFLite converter is TensorFlow's
         log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "
                  "score the best checkpoint: ferstream ensemble --models %s --data %s --tta %s --out %s",
@@ -286,7 +286,8 @@ def _elapsed_so_far(path: Path) -> float:
     return max(values) if values else 0.0
 
 
-def _epochs_in(path: Path) -> int:
+def epochs_in(path: Path) -> int:
+    """The epochs a run's ``history.csv`` records (0 where there is none)."""
     return len({r["epoch"] for r in _read_history(path)})
 
 
