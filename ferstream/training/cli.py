@@ -39,6 +39,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (same architecture): fine-tuning, or a new schedule after a finished run")
     parser.add_argument("--init-layers", metavar="MODEL", help="start from the weights of every layer of this .keras model with the same name and "
                         "shape as one of this run's (a student made by dropping convolutions of its teacher: --depths 1,1,2,3)")
+    parser.add_argument("--prune-from", metavar="MODEL", help="start from this trained .keras model (same --depths) narrowed to --widths: each "
+                        "convolution keeps its filters with the largest L1 norms, and their BatchNormalization statistics are "
+                        "re-estimated on plain training faces (a pruned student: --widths 24,48,112,208)")
     parser.add_argument("--teacher", metavar="MODEL", help="distil: learn from this exported model's probabilities (its .tflite, with its views) "
                         "as well as the labels; computed once for the training faces and kept in --out")
     parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT, metavar="W",
@@ -59,6 +62,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "none: float32, about 3x slower than dynamic, same accuracy (default: %(default)s)")
     parser.add_argument("--no-quantize", dest="quantize", action="store_const", const="none", help="the same as --quantize none")
     add_tta_arguments(parser)
+    add_bn_stats_argument(parser)
     return parser
 
 
@@ -81,6 +85,14 @@ def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip-tta", dest="tta", action="store_const", const="none", help="the same as --tta none")
 
 
+def add_bn_stats_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bn-stats", choices=("plain", "as-trained"), default="plain",
+                        help="BatchNormalization statistics of the exported network: plain: re-estimated on 4,096 plain "
+                             "(not augmented) training faces, the kind the worker sees, kept only if PublicTest accuracy does "
+                             "not drop (about +1 point for the shipped network); as-trained: the moving averages over "
+                             "augmented faces that training left (default: %(default)s)")
+
+
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--models", nargs="+", required=True, metavar="MODEL", help="two or more .keras models this job trained (same labels and input); "
                         "one model is exported again with the --tta and --quantize given")
@@ -90,6 +102,7 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
     add_tta_arguments(parser)
+    add_bn_stats_argument(parser)
     return parser
 
 

@@ -20,6 +20,7 @@ import keras  # noqa: E402
 
 from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_paths  # noqa: E402
 from ferstream.errors import ModelError  # noqa: E402
+from ferstream.training.batchnorm import reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> dict:
     members = [load_member(p, None if alone else i) for i, p in enumerate(args.models)]
     data = load_dataset(args.data)
     data.require("Training", "PublicTest")
+    if args.bn_stats == "plain":
+        public = data.splits["PublicTest"]
+        for member in members:
+            reestimate_if_better(member, data.splits["Training"].faces, public.faces, public.labels)
     model = members[0] if alone else build_ensemble(members)
     epochs = _trained_epochs(args.models[0]) if alone else 0
     out = Path(args.out)

@@ -22,8 +22,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
-from ferstream.emotion_model import EMOTIONS  # noqa: E402
-from ferstream.errors import ConfigError, DataError  # noqa: E402
+from ferstream.emotion_model import EMOTIONS, model_paths  # noqa: E402
+from ferstream.errors import ConfigError, DataError, ModelError  # noqa: E402
+from ferstream.training.batchnorm import reestimate, reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
 from ferstream.training.distill import (  # noqa: E402
     StudentAccuracy,
@@ -36,6 +37,7 @@ from ferstream.training.distill import (  # noqa: E402
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
 from ferstream.training.model import build_augmentation, build_model, build_trainer  # noqa: E402
+from ferstream.training.prune import narrow  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> dict:
     backup = out / "backup"
     if not 0 <= args.distill_weight <= 1:
         raise ConfigError(f"--distill-weight is a share in [0, 1], got {args.distill_weight}")
+    if args.prune_from and (args.init or args.init_layers):
+        raise ConfigError("--prune-from sets every initial weight: leave out --init and --init-layers")
     if args.distill == "online" and not args.teacher:
         raise ConfigError("--distill online runs a teacher in every step: name it with --teacher MODEL")
     if backup.exists() and not args.resume:
@@ -83,6 +87,9 @@ def run(args: argparse.Namespace) -> dict:
             _load_initial_weights(model, args.init)
         if args.init_layers:
             load_matching_layers(model, args.init_layers)
+        if args.prune_from:
+            narrow(_load_donor(args.prune_from, "--prune-from"), model)
+            reestimate(model, train.faces, seed=args.seed)
     teacher_net = teacher_network(args.teacher, args.teacher_tta) if online else None
     if online:
         log.info("distilling online: each step, the teacher (%s, %s views) sees the same augmented faces as the "
@@ -140,6 +147,8 @@ def run(args: argparse.Namespace) -> dict:
 
     # ---- evaluate and export ---------------------------------------------
     best = keras.saving.load_model(best_path) if best_path.exists() else model
+    if args.bn_stats == "plain":
+        reestimate_if_better(best, train.faces, public.faces, public.labels)
     epochs_run = epochs_in(history_path)
     if keras.backend.backend() != "tensorflow":  # the TFLite converter is TensorFlow's
         log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "
@@ -242,19 +251,20 @@ class SaveBest(keras.callbacks.Callback):
             self.network.save(self.path)
 
 
-def _load_initial_weights(model: keras.Model, path: str) -> None:
-    from ferstream.emotion_model import model_paths
-    from ferstream.errors import ModelError
-
+def _load_donor(path: str, option: str) -> keras.Model:
     source = model_paths(path)["keras"]
     if not source.exists():
-        raise ModelError(f"--init {path}: no .keras model at {source}")
-    donor = keras.saving.load_model(source, compile=False)
+        raise ModelError(f"{option} {path}: no .keras model at {source}")
+    return keras.saving.load_model(source, compile=False)
+
+
+def _load_initial_weights(model: keras.Model, path: str) -> None:
+    donor = _load_donor(path, "--init")
     try:
         model.set_weights(donor.get_weights())
     except ValueError as exc:
-        raise ModelError(f"--init {source}: its architecture ({donor.name}) differs from this run's ({model.name}): {exc}") from exc
-    log.info("initial weights from %s", source)
+        raise ModelError(f"--init {path}: its architecture ({donor.name}) differs from this run's ({model.name}): {exc}") from exc
+    log.info("initial weights from %s", path)
 
 
 def _hms(seconds: float) -> str:

@@ -200,7 +200,8 @@ def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trai
     out, _ = trained
     member = out / "ferstream-emotion.keras"
     args = argparse.Namespace(models=[str(member), str(member)], data=str(tiny_csv), out=str(tmp_path), name="ens",
-                              version="test", quantize="none", tta="none", argv=["ensemble", "--models", "..."])
+                              version="test", quantize="none", tta="none", bn_stats="as-trained",
+                              argv=["ensemble", "--models", "..."])
     meta = run(args)
     assert set(meta["accuracy"]) == {"PublicTest", "PrivateTest"}
     assert meta["training_command"].startswith("ferstream ensemble")
@@ -218,7 +219,7 @@ def test_an_ensemble_refuses_a_missing_model(trained, tiny_csv, tmp_path):
     out, _ = trained
     args = argparse.Namespace(models=[str(out / "ferstream-emotion.keras"), str(tmp_path / "nope.keras")],
                               data=str(tiny_csv), out=str(tmp_path), name="ens", version=None, quantize="none",
-                              tta="none")
+                              tta="none", bn_stats="plain")
     with pytest.raises(ModelError, match="nope"):
         run(args)
     with pytest.raises(ModelError, match="at least two"):
@@ -233,7 +234,8 @@ def test_one_model_is_exported_again_with_the_views_asked_for(trained, tiny_csv,
     out, _ = trained
     member = out / "ferstream-emotion.keras"
     args = argparse.Namespace(models=[str(member)], data=str(tiny_csv), out=str(tmp_path), name="flip",
-                              version="test", quantize="none", tta="flip", argv=["ensemble", "--models", str(member)])
+                              version="test", quantize="none", tta="flip", bn_stats="as-trained",
+                              argv=["ensemble", "--models", str(member)])
     meta = run(args)
     assert "flip TTA" in meta["architecture"] and "PublicTest" in meta["accuracy"]
     assert meta["epochs"] == json.loads((out / "ferstream-emotion.json").read_text())["epochs"] > 0
@@ -316,7 +318,7 @@ def test_online_distillation_runs_the_frozen_teacher_on_the_students_faces(train
     # a best checkpoint trained elsewhere (another Keras backend) is exported here; its epochs come from the run's history
     again = ensemble.run(argparse.Namespace(models=[str(out / "best.keras")], data=str(tiny_csv), out=str(tmp_path / "x"),
                                             name="student", version="test", quantize="dynamic", tta="none",
-                                            argv=["ensemble"]))
+                                            bn_stats="plain", argv=["ensemble"]))
     assert again["epochs"] == 2 and "PublicTest" in again["accuracy"]
 
     (tmp_path / "lone.tflite").write_bytes((teacher / "ferstream-emotion.tflite").read_bytes())
@@ -374,6 +376,7 @@ def test_training_on_jax_compiles_one_step_and_its_checkpoint_exports_here(train
     assert "the TFLite export needs TensorFlow" in proc.stderr and "ferstream ensemble --models" in proc.stderr
     assert len(history(out)) == 2 and not (out / "ferstream-emotion.tflite").exists()
     meta = ensemble.run(argparse.Namespace(models=[str(out / "best.keras")], data=str(tiny_csv), out=str(tmp_path / "x"),
-                                           name="student", version="test", quantize="dynamic", tta="none", argv=["ensemble"]))
+                                           name="student", version="test", quantize="dynamic", tta="none", bn_stats="plain",
+                                           argv=["ensemble"]))
     assert meta["epochs"] == 2 and meta["parameters"] > 0
     assert EmotionModel(tmp_path / "x" / "student.tflite").predict(np.zeros((2, 48, 48))).shape == (2, 7)
