@@ -97,6 +97,10 @@ def test_wolfgang_langer_via_redis_and_a_worker(media, redis_url, database_url, 
     df["window"] = (df["timestamp"] // 4).astype(int)
     dominant = df.groupby("window")["emotion"].agg(lambda s: s.value_counts().index[0])
     assert dominant.nunique() >= 2, dominant.to_dict()  # the emotion mix changes over time
+    # he reads sad, then fearful, then laughs: 86% sad or fear before 9 s and 100% happy after 11 s (model 2026-11-30)
+    early, late = df[df["timestamp"] < 9], df[df["timestamp"] >= 11]
+    assert early["emotion"].isin(["sad", "fear"]).mean() >= 0.75, early["emotion"].value_counts().to_dict()
+    assert (late["emotion"] == "happy").mean() >= 0.9, late["emotion"].value_counts().to_dict()
     assert isinstance(df, pd.DataFrame)
     assert_same_rows(df.drop(columns="window"), in_process_rows(video, tmp_path))  # one codec: the same rows with and without Redis
 
