@@ -41,10 +41,21 @@ def untrained_export(arch: str, tta: str, quantize: str, folder: Path) -> Path:
     from ferstream.training.export import export_model
     from ferstream.training.model import build_model
 
-    widths, depths = (tuple(int(v) for v in part.split(",")) for part in arch.split("/"))
+    widths, depths = parse_arch(arch)
     model = build_model(widths=widths, depths=depths)
     calibration = np.random.default_rng(0).integers(0, 256, (64, 48, 48)).astype(np.float32)
     return export_model(model, folder / "arch", tta=tta, quantize=quantize, calibration=calibration)["tflite"]
+
+
+def parse_arch(arch: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    widths, depths = (tuple(int(v) for v in part.split(",")) for part in arch.split("/"))
+    return widths, depths
+
+
+def arch_multiply_adds(arch: str) -> int:
+    from ferstream.training.model import multiply_adds
+
+    return multiply_adds(*parse_arch(arch))
 
 
 def main() -> None:
@@ -59,7 +70,7 @@ def main() -> None:
     print(f"CPU flags: {cpu_flags()}\n")
     with tempfile.TemporaryDirectory() as tmp:
         path = untrained_export(args.arch, args.tta, args.quantize, Path(tmp)) if args.arch else args.model
-        label = f"{args.arch} ({args.tta} views, {args.quantize}, untrained)" if args.arch else None
+        label = f"{args.arch} ({args.tta} views, {args.quantize}, untrained, {arch_multiply_adds(args.arch) / 1e6:.1f} M multiply-adds a view)" if args.arch else None
         print("| model | batch | threads | ms per face |\n|---|---|---|---|")
         for threads in args.threads:
             model = EmotionModel(path, num_threads=threads)

@@ -41,6 +41,20 @@ def build_model(
     return keras.Model(inputs, outputs, name=name)
 
 
+def multiply_adds(widths: tuple[int, ...] = DEFAULT_WIDTHS, depths: tuple[int, ...] = DEFAULT_DEPTHS) -> int:
+    """Multiply-adds per face and view of ``build_model(widths=..., depths=...)``: its convolutions and classifier.
+
+    On a CPU without AVX-512 the inference time follows this count (model card, "Smaller models").
+    """
+    total, channels = 0, 1
+    for stage, (width, depth) in enumerate(zip(widths, depths)):
+        side = FACE_SIZE // 2**stage
+        for _ in range(depth):
+            total += side * side * 9 * channels * width
+            channels = width
+    return total + channels * len(EMOTIONS)
+
+
 def build_augmentation(seed: int = 0) -> keras.Sequential:
     """Training-time augmentation on batches of 0..255 grey faces."""
     augmentation = keras.Sequential(

@@ -36,7 +36,7 @@ from ferstream.training.distill import (  # noqa: E402
 )
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
-from ferstream.training.model import build_augmentation, build_model, build_trainer  # noqa: E402
+from ferstream.training.model import build_augmentation, build_model, build_trainer, multiply_adds  # noqa: E402
 from ferstream.training.prune import narrow  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> dict:
               else keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1)),
         metrics=[StudentAccuracy(len(EMOTIONS))],
     )
-    log.info("model: %s, %d parameters (%s backend, %s)", model.name, model.count_params(), keras.backend.backend(),
+    log.info("model: %s, %d parameters, %.1f M multiply-adds a face and view (%s backend, %s)", model.name,
+             model.count_params(), multiply_adds(widths, depths) / 1e6, keras.backend.backend(),
              "one XLA-compiled step" if trainer.jit_compile else "steps not XLA-compiled")
 
     # ---- train -------------------------------------------------------------

@@ -142,3 +142,21 @@ def test_narrowing_refuses_what_it_cannot_do(teacher, tiny_csv, tmp_path):
                        "--depths", "1,2", "--prune-from", str(tmp_path / "missing.keras")))
     with pytest.raises(ConfigError, match="leave out --init"):
         run(train_args(*base, "--out", str(tmp_path / "d"), "--widths", "4,8", "--depths", "1,2", "--init", str(teacher)))
+
+
+@pytest.mark.parametrize("widths, depths", [((32, 64, 128, 256), (2, 2, 3, 3)), ((24, 48, 112, 208), (2, 2, 3, 3)), ((8, 16), (1, 2))])
+def test_multiply_adds_are_those_of_the_built_network(widths, depths):
+    import keras
+
+    from ferstream.training.model import build_model, multiply_adds
+
+    model = build_model(widths=widths, depths=depths)
+    expected = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, out = layer.output.shape
+            kh, kw, cin, _ = layer.kernel.shape
+            expected += h * w * kh * kw * cin * out
+        elif isinstance(layer, keras.layers.Dense):
+            expected += int(np.prod(layer.kernel.shape))
+    assert multiply_adds(widths, depths) == expected
