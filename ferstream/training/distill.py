@@ -68,14 +68,20 @@ def distilled_targets(labels: np.ndarray, teacher: np.ndarray, weight: float) ->
     return (weight * teacher + (1 - weight) * onehot).astype(np.float32)
 
 
-def load_matching_layers(model, source: str | Path) -> int:
-    """Copy the weights of every layer of ``model`` whose name and weight shapes match a layer of ``source``."""
+def load_donor(source: str | Path, option: str):
+    """The ``.keras`` network of the model at ``source`` (named by ``option`` in the error if there is none)."""
     import keras
 
     path = model_paths(source)["keras"]
     if not path.exists():
-        raise ModelError(f"--init-layers {source}: no .keras model at {path}")
-    donor = {layer.name: layer for layer in keras.saving.load_model(path, compile=False).layers}
+        raise ModelError(f"{option} {source}: no .keras model at {path}")
+    return keras.saving.load_model(path, compile=False)
+
+
+def load_matching_layers(model, source: str | Path) -> int:
+    """Copy the weights of every layer of ``model`` whose name and weight shapes match a layer of ``source``."""
+    path = model_paths(source)["keras"]
+    donor = {layer.name: layer for layer in load_donor(source, "--init-layers").layers}
     copied = []
     for layer in model.layers:
         other = donor.get(layer.name)

@@ -22,7 +22,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
-from ferstream.emotion_model import EMOTIONS, model_paths  # noqa: E402
+from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.errors import ConfigError, DataError, ModelError  # noqa: E402
 from ferstream.training.batchnorm import reestimate, reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
@@ -30,6 +30,7 @@ from ferstream.training.distill import (  # noqa: E402
     StudentAccuracy,
     distillation_loss,
     distilled_targets,
+    load_donor,
     load_matching_layers,
     teacher_network,
     teacher_probabilities,
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> dict:
         if args.init_layers:
             load_matching_layers(model, args.init_layers)
         if args.prune_from:
-            narrow(_load_donor(args.prune_from, "--prune-from"), model)
+            narrow(load_donor(args.prune_from, "--prune-from"), model)
             reestimate(model, train.faces, seed=args.seed)
     teacher_net = teacher_network(args.teacher, args.teacher_tta) if online else None
     if online:
@@ -252,15 +253,8 @@ class SaveBest(keras.callbacks.Callback):
             self.network.save(self.path)
 
 
-def _load_donor(path: str, option: str) -> keras.Model:
-    source = model_paths(path)["keras"]
-    if not source.exists():
-        raise ModelError(f"{option} {path}: no .keras model at {source}")
-    return keras.saving.load_model(source, compile=False)
-
-
 def _load_initial_weights(model: keras.Model, path: str) -> None:
-    donor = _load_donor(path, "--init")
+    donor = load_donor(path, "--init")
     try:
         model.set_weights(donor.get_weights())
     except ValueError as exc:
