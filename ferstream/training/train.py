@@ -37,7 +37,7 @@ from ferstream.training.distill import (  # noqa: E402
 )
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
-from ferstream.training.model import build_augmentation, build_model, build_trainer, multiply_adds  # noqa: E402
+from ferstream.training.model import build_augmentation, build_model, build_trainer, float32_copy, multiply_adds  # noqa: E402
 from ferstream.training.prune import narrow  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> dict:
     # ---- model -------------------------------------------------------------
     widths = tuple(int(w) for w in args.widths.split(","))
     depths = tuple(int(d) for d in args.depths.split(","))
-    model = build_model(widths=widths, depths=depths)
+    model = build_model(widths=widths, depths=depths, precision=args.precision)
     if not (args.resume and backup.exists()):
         if args.init:
             _load_initial_weights(model, args.init)
@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> dict:
               else keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1)),
         metrics=[StudentAccuracy(len(EMOTIONS))],
     )
-    log.info("model: %s, %d parameters, %.1f M multiply-adds a face and view (%s backend, %s)", model.name,
-             model.count_params(), multiply_adds(widths, depths) / 1e6, keras.backend.backend(),
+    log.info("model: %s, %d parameters, %.1f M multiply-adds a face and view (%s backend, %s, %s)", model.name,
+             model.count_params(), multiply_adds(widths, depths) / 1e6, keras.backend.backend(), args.precision,
              "one XLA-compiled step" if trainer.jit_compile else "steps not XLA-compiled")
 
     # ---- train -------------------------------------------------------------
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
                 verbose=1 if sys.stderr.isatty() else 0)
 
     # ---- evaluate and export ---------------------------------------------
-    best = keras.saving.load_model(best_path) if best_path.exists() else model
+    best = keras.saving.load_model(best_path) if best_path.exists() else float32_copy(model)
     if args.bn_stats == "plain":
         reestimate_if_better(best, train.faces, public.faces, public.labels)
     epochs_run = epochs_in(history_path)
@@ -240,7 +240,8 @@ class ClockSchedule(keras.callbacks.Callback):
 
 
 class SaveBest(keras.callbacks.Callback):
-    """Saves ``model`` (the network alone, not the trainer around it) whenever PublicTest accuracy is the best yet."""
+    """Saves ``model`` (the network alone, not the trainer around it, in float32) whenever PublicTest accuracy is the
+    best yet."""
 
     def __init__(self, model: keras.Model, path: Path):
         super().__init__()
@@ -250,7 +251,7 @@ class SaveBest(keras.callbacks.Callback):
         value = (logs or {}).get("val_accuracy")
         if value is not None and value > self.best:
             self.best = float(value)
-            self.network.save(self.path)
+            float32_copy(self.network).save(self.path)
 
 
 def _load_initial_weights(model: keras.Model, path: str) -> None:

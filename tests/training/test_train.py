@@ -380,3 +380,41 @@ def test_training_on_jax_compiles_one_step_and_its_checkpoint_exports_here(train
                                            argv=["ensemble"]))
     assert meta["epochs"] == 2 and meta["parameters"] > 0
     assert EmotionModel(tmp_path / "x" / "student.tflite").predict(np.zeros((2, 48, 48))).shape == (2, 7)
+
+
+def test_mixed_bfloat16_training_saves_and_exports_a_float32_network(tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.training.train import run
+
+    out = tmp_path / "bf16"
+    run(train_args("--data", str(tiny_csv), "--out", str(out), "--epochs", "2", "--batch-size", "16",
+                   "--widths", "8,16", "--depths", "1,1", "--precision", "mixed-bfloat16", "--tta", "none"))
+    assert keras.config.dtype_policy().name == "float32"  # the run leaves the process's policy as it was
+    for path in (out / "best.keras", out / "ferstream-emotion.keras"):  # the checkpoint and the exported network
+        network = keras.saving.load_model(path)
+        assert {layer.dtype_policy.name for layer in network.layers} == {"float32"}
+    faces = np.random.default_rng(3).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    probs = EmotionModel(out / "ferstream-emotion.tflite").predict(faces[..., 0])
+    np.testing.assert_allclose(probs, network(faces).numpy(), atol=0.05)  # the .tflite runs that float32 network
+    assert len(history(out)) == 2
+
+
+def test_float32_copy_keeps_the_weights_and_the_outputs():
+    import keras
+
+    from ferstream.training.model import build_model, float32_copy
+
+    mixed = build_model(widths=(8, 16), depths=(1, 1), precision="mixed-bfloat16")
+    assert mixed.get_layer("s0_conv0").compute_dtype == "bfloat16"
+    assert mixed.get_layer("probabilities").compute_dtype == "float32"
+    plain = float32_copy(mixed)
+    assert {layer.compute_dtype for layer in plain.layers} == {"float32"}
+    for a, b in zip(mixed.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    faces = np.random.default_rng(4).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(plain(faces).numpy(), mixed(faces).numpy(), atol=0.02)  # bfloat16 keeps ~3 digits
+    assert float32_copy(plain) is plain
+    with pytest.raises(ValueError, match="precision is one of"):
+        build_model(precision="float16")
+    assert keras.config.dtype_policy().name == "float32"
