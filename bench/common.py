@@ -183,7 +183,7 @@ def run_main(build_parser: Callable[[], argparse.ArgumentParser],
 
 
 #: the instruction-set flags that decide inference speed (LiteRT/XNNPACK kernels differ by them)
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 
 
 def cpu_flags() -> str:
