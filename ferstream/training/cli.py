@@ -54,6 +54,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help="with --distill online: the views the teacher averages (default: %(default)s)")
     parser.add_argument("--widths", default="32,64,128,256", help="channels per stage (default: %(default)s)")
     parser.add_argument("--depths", default="2,2,3,3", help="convolutions per stage (default: %(default)s)")
+    parser.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
+                        help="keep an exponential moving average of the weights (Polyak averaging, e.g. 0.999: about "
+                             "the last 1,000 steps); PublicTest is scored, and checkpoints saved, with the average "
+                             "(default: off)")
     parser.add_argument("--precision", choices=("float32", "mixed-bfloat16"), default="float32",
                         help="arithmetic while training: mixed-bfloat16 computes in bfloat16 with float32 weights; a step "
                              "took 2.8x less time on 2 cores of a CPU with AMX (lscpu flag amx_bf16), so time a "

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> dict:
         raise ConfigError("--prune-from sets every initial weight: leave out --init and --init-layers")
     if args.distill == "online" and not args.teacher:
         raise ConfigError("--distill online runs a teacher in every step: name it with --teacher MODEL")
+    if args.ema is not None and not 0 < args.ema < 1:
+        raise ConfigError(f"--ema is a momentum in (0, 1), e.g. 0.999, got {args.ema}")
     if backup.exists() and not args.resume:
         raise DataError(f"{out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out")
     if args.resume and not backup.exists():
@@ -111,7 +113,8 @@ def run(args: argparse.Namespace) -> dict:
             alpha=0.01,
         )
     trainer.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=5e-3),
+        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=5e-3, use_ema=args.ema is not None,
+                                         ema_momentum=args.ema or 0.99),
         # the teacher's probabilities are soft already: label smoothing only for the hard labels
         loss=(distillation_loss(args.distill_weight, len(EMOTIONS)) if online
               else keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1)),
@@ -137,6 +140,11 @@ def run(args: argparse.Namespace) -> dict:
         keras.callbacks.CSVLogger(str(history_path), append=True),
         EpochLog(args.epochs, args.time_budget),
     ]
+    if args.ema is not None:
+        # after the backup, which keeps the weights being trained (a resumed run carries on with them), and before
+        # the checkpoint: the average is in the network for validation and for SaveBest, then swapped out again
+        callbacks.insert(1, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        log.info("weights averaged (EMA, momentum %s): PublicTest scored and checkpoints saved with the average", args.ema)
     if args.time_budget:
         clock = ClockSchedule(args.learning_rate, args.time_budget, _elapsed_so_far(history_path) if args.resume else 0.0)
         callbacks.insert(0, clock)  # first: its elapsed_s reaches the history

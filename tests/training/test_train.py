@@ -418,3 +418,33 @@ def test_float32_copy_keeps_the_weights_and_the_outputs():
     with pytest.raises(ValueError, match="precision is one of"):
         build_model(precision="float16")
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_ema_scores_and_saves_the_averaged_weights_and_resumes(trained, tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.errors import ConfigError
+    from ferstream.training.train import run
+
+    out, _ = trained
+    donor = keras.saving.load_model(out / "ferstream-emotion.keras")
+    common = ("--data", str(tiny_csv), "--batch-size", "4", "--widths", "8,16", "--depths", "1,1",
+              "--learning-rate", "5e-2", "--init", str(out / "ferstream-emotion.keras"), "--bn-stats", "as-trained")
+
+    def moved(folder) -> float:  # how far the checkpoint's convolutions went from where they started
+        saved = keras.saving.load_model(folder / "best.keras")
+        return sum(float(np.abs(saved.get_layer(n).kernel.numpy() - donor.get_layer(n).kernel.numpy()).sum())
+                   for n in ("s0_conv0", "s1_conv0"))
+
+    run(train_args(*common, "--out", str(tmp_path / "plain"), "--epochs", "1"))
+    run(train_args(*common, "--out", str(tmp_path / "ema"), "--epochs", "1", "--ema", "0.9999"))
+    # momentum 0.9999 over 18 steps: the average stays where the first step left it, and Adam's first step moves
+    # each of the 72 + 1,152 kernel weights by the learning rate; the weights trained on went three times as far
+    one_step = 5e-2 * (9 * 1 * 8 + 9 * 8 * 16)
+    assert moved(tmp_path / "ema") == pytest.approx(one_step, rel=0.02)
+    assert moved(tmp_path / "plain") > 2 * one_step
+    run(train_args(*common, "--out", str(tmp_path / "ema"), "--epochs", "2", "--ema", "0.9999", "--resume"))
+    assert [r["epoch"] for r in history(tmp_path / "ema")] == ["0", "1"]
+    for bad in ("1", "0", "-0.5"):
+        with pytest.raises(ConfigError, match="--ema is a momentum"):
+            run(train_args(*common, "--out", str(tmp_path / "bad"), "--epochs", "1", "--ema", bad))
