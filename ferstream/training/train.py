@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> dict:
         metrics=[StudentAccuracy(len(EMOTIONS))],
     )
     log.info("model: %s, %d parameters, %.1f M multiply-adds a face and view (%s backend, %s, %s)", model.name,
-             model.count_params(), multiply_adds(widths, depths) / 1e6, keras.backend.backend(), args.precision,
-             "one XLA-compiled step" if trainer.jit_compile else "steps not XLA-compiled")
+             model.count_params(), multiply_adds(widths, depths) / 1e6, keras.backend.backend(),
+             "one XLA-compiled step" if trainer.jit_compile else "steps not XLA-compiled", args.precision)
 
     # ---- train -------------------------------------------------------------
     best_path = out / "best.keras"

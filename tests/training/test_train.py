@@ -337,14 +337,14 @@ def test_a_time_budget_runs_the_schedule_on_the_clock_and_stops_in_time(tiny_csv
     common = ("--data", str(tiny_csv), "--out", str(tmp_path), "--batch-size", "16", "--widths", "8", "--depths", "1",
               "--epochs", "500", "--patience", "500")
     start = time.time()
-    run(train_args(*common, "--time-budget", "6s"))
+    run(train_args(*common, "--time-budget", "12s"))  # 12 s: two epochs or more, also on a busy machine
     rows = history(tmp_path)
     assert 2 <= len(rows) < 500 and time.time() - start < 60  # stopped by the clock, not by --epochs
     elapsed = [float(r["elapsed_s"]) for r in rows]
     rates = [float(r["learning_rate"]) for r in rows]
-    assert elapsed == sorted(elapsed) and elapsed[-1] <= 6 + 0.5
+    assert elapsed == sorted(elapsed) and elapsed[-1] <= 12 + 0.5
     assert max(rates) > rates[-1] and rates[-1] < 0.5 * 2e-3  # warmed up, then decayed towards the end of the budget
-    run(train_args(*common, "--time-budget", "6s", "--resume"))  # the clock continues: little or nothing is left
+    run(train_args(*common, "--time-budget", "12s", "--resume"))  # the clock continues: little or nothing is left
     assert len(history(tmp_path)) <= len(rows) + 1
 
     schedule = ClockSchedule(1.0, 100)
