@@ -60,8 +60,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "(default: off)")
     parser.add_argument("--precision", choices=("float32", "mixed-bfloat16"), default="float32",
                         help="arithmetic while training: mixed-bfloat16 computes in bfloat16 with float32 weights; a step "
-                             "took 2.8x less time on 2 cores of a CPU with AMX (lscpu flag amx_bf16), so time a "
-                             "few epochs on yours first. Checkpoints and the export are float32 either way "
+                             "took 0.78x the time on 2 cores of a CPU with AMX (lscpu flag amx_bf16): time both "
+                             "on yours with bench/train_step.py. Checkpoints and the export are float32 either way "
                              "(default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")

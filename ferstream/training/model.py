@@ -29,10 +29,9 @@ def build_model(
     """The classifier: 48x48x1 grey levels in 0..255 in, class probabilities out.
 
     ``precision="mixed-bfloat16"`` computes in bfloat16 with float32 weights (Keras's ``mixed_bfloat16`` policy): on
-    a CPU with AMX (lscpu flag ``amx_bf16``) TensorFlow's oneDNN kernels ran a training step of 128 faces of the
-    105 M multiply-add student in 370 ms against 1026 ms in float32 (2 cores, steps not XLA-compiled: XLA's CPU
-    kernels do not use AMX and took 1026 ms either way). The
-    probabilities stay float32; ``float32_copy`` gives the network to save and export.
+    2 cores of a CPU with AMX (lscpu flag ``amx_bf16``) a training step of 128 faces of the 105 M multiply-add
+    student took 592 ms against 758 ms in float32 (``bench/train_step.py``). The probabilities stay float32;
+    ``float32_copy`` gives the network to save and export.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision is one of {', '.join(PRECISIONS)}, got {precision!r}")
