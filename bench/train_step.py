@@ -38,26 +38,24 @@ def step_ms(arch: str, precision: str, batch: int, steps: int) -> float:
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (batch * (WARM_UP + steps), 48, 48, 1)).astype(np.float32)
     targets = np.eye(7, dtype=np.float32)[rng.integers(0, 7, len(faces))]
-    ends = StepClock()
+    ends = step_clock()
     trainer.fit(faces, targets, batch_size=batch, epochs=1, verbose=0, callbacks=[ends])
     return float(np.median(np.diff(ends.times[WARM_UP - 1:]))) * 1000  # steady steps: not the tracing, not oneDNN's set-up
 
 
-class StepClock:
-    """The time at the end of each training step (a Keras callback without the import at module level)."""
+def step_clock():
+    """A Keras callback that notes the time at the end of each training step (``.times``)."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class StepClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
 
-        class _Clock(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.times = []
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.times.append(time.perf_counter())
-
-        return _Clock()
+    return StepClock()
 
 
 def main() -> None:
