@@ -2,10 +2,13 @@
 
     python bench/classifier_speed.py [--model ferstream/models/ferstream-emotion.tflite] [--batch 32] [--threads 1 2]
     python bench/classifier_speed.py --arch 32,64,128,256/1,1,2,3 [--tta none] [--quantize dynamic]
+    python bench/classifier_speed.py --arch 24,48,112,208/2,2,3,3 --per-stage --threads 2
 
 ``--arch WIDTHS/DEPTHS`` times a network of the training job's family before training it: random
 weights, exported as ``ferstream train`` would (needs the training extra). The time does not depend
-on the weights.
+on the weights. ``--per-stage`` times the network cut after each stage (one view, LiteRT called
+directly), so each stage's share of the time and its cost per million multiply-adds show: a
+convolution on a large, thin feature map costs more per multiply-add than one on a small, wide map.
 """
 
 from __future__ import annotations
@@ -47,6 +50,54 @@ def untrained_export(arch: str, tta: str, quantize: str, folder: Path) -> Path:
     return export_model(model, folder / "arch", tta=tta, quantize=quantize, calibration=calibration)["tflite"]
 
 
+def per_stage(arch: str, quantize: str, batch: int, threads: int, folder: Path, rounds: int = 3) -> list[tuple]:
+    """(stage, its widths x depth at side x side, its multiply-adds, ms per face up to its end, ms per face of it)
+    for each stage of the network ``arch``: the prefixes are exported and timed in turn, ``rounds`` times, medians."""
+    import keras
+    import tensorflow as tf
+
+    from ferstream.training.model import build_model, multiply_adds
+
+    widths, depths = parse_arch(arch)
+    model = build_model(widths=widths, depths=depths)
+    paths = []
+    for stage in range(len(widths)):
+        last = f"s{stage}_pool" if stage < len(widths) - 1 else model.layers[-1].name
+        converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(model.inputs, model.get_layer(last).output))
+        if quantize == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        paths.append(folder / f"stage{stage}.tflite")
+        paths[-1].write_bytes(converter.convert())
+    times = [[interpreter_ms(p, batch, threads) for p in paths] for _ in range(rounds)]
+    upto = [float(np.median(t)) for t in zip(*times)]
+    rows, before, prev_ms = [], 0, 0.0
+    for stage, ms in enumerate(upto):
+        total = multiply_adds(widths[:stage + 1], depths[:stage + 1]) - widths[stage] * 7  # less the classifier
+        side = 48 // 2**stage
+        rows.append((stage, f"{widths[stage]}x{depths[stage]} at {side}x{side}", total - before, ms, ms - prev_ms))
+        before, prev_ms = total, ms
+    return rows
+
+
+def interpreter_ms(path: Path, batch: int, threads: int, seconds: float = 2.0) -> float:
+    """Median ms per face of ``batch`` random faces through the TFLite model ``path`` (any output)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [batch, 48, 48, 1])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, np.random.default_rng(0).integers(0, 256, (batch, 48, 48, 1)).astype(np.float32))
+    for _ in range(3):
+        interpreter.invoke()
+    laps, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        interpreter.invoke()
+        laps.append(time.perf_counter() - start)
+    return float(np.median(laps)) * 1000 / batch
+
+
 def parse_arch(arch: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     widths, depths = (tuple(int(v) for v in part.split(",")) for part in arch.split("/"))
     return widths, depths
@@ -64,10 +115,17 @@ def main() -> None:
     parser.add_argument("--arch", metavar="WIDTHS/DEPTHS", help="time an untrained network instead, e.g. 32,64,128,256/1,1,2,3")
     parser.add_argument("--tta", choices=("none", "flip", "flip-zoom"), default="none", help="with --arch: views in the export")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="with --arch: numbers in the export")
+    parser.add_argument("--per-stage", action="store_true",
+                        help="with --arch: the time of each stage (one view; --quantize dynamic or none)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     print(f"CPU flags: {cpu_flags()}\n")
+    if args.per_stage:
+        if not args.arch or args.quantize == "int8":
+            parser.error("--per-stage needs --arch, and --quantize dynamic or none")
+        print_per_stage(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = untrained_export(args.arch, args.tta, args.quantize, Path(tmp)) if args.arch else args.model
         label = f"{args.arch} ({args.tta} views, {args.quantize}, untrained, {arch_multiply_adds(args.arch) / 1e6:.1f} M multiply-adds a view)" if args.arch else None
@@ -76,6 +134,18 @@ def main() -> None:
             model = EmotionModel(path, num_threads=threads)
             name = label or f"{model.path.name} ({model.version})"
             print(f"| {name} | {args.batch} | {threads} | {per_face_ms(model, args.batch):.3f} |", flush=True)
+
+
+
+def print_per_stage(args: argparse.Namespace) -> None:
+    print(f"{args.arch}, one view, {args.quantize} weights, batch {args.batch}, LiteRT called directly\n")
+    print("| stage | channels x convolutions | threads | M multiply-adds | ms per face up to its end | ms per face in it "
+          "| µs per M multiply-adds |\n|---|---|---|---|---|---|---|")
+    for threads in args.threads:
+        with tempfile.TemporaryDirectory() as tmp:
+            for stage, shape, macs, upto, own in per_stage(args.arch, args.quantize, args.batch, threads, Path(tmp)):
+                print(f"| {stage} | {shape} | {threads} | {macs / 1e6:.1f} | {upto:.3f} | {own:.3f} | "
+                      f"{own * 1000 / (macs / 1e6):.1f} |", flush=True)
 
 
 if __name__ == "__main__":

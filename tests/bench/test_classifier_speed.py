@@ -1,0 +1,34 @@
+"""bench/classifier_speed.py --per-stage: each stage of a network of the training job's family, timed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytest.importorskip("tensorflow")
+
+
+def test_per_stage_prints_one_row_a_stage_whose_multiply_adds_add_up():
+    from ferstream.training.model import multiply_adds
+
+    result = subprocess.run([sys.executable, "bench/classifier_speed.py", "--arch", "8,8,16,16/1,1,1,1", "--per-stage",
+                             "--threads", "1", "--batch", "4"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    stages = [r for r in rows if r[0].strip().isdigit()]
+    assert [int(r[0]) for r in stages] == [0, 1, 2, 3]
+    assert stages[0][1].strip() == "8x1 at 48x48" and stages[3][1].strip() == "16x1 at 6x6"
+    total = multiply_adds((8, 8, 16, 16), (1, 1, 1, 1)) - 16 * 7
+    assert sum(float(r[3]) for r in stages) == pytest.approx(total / 1e6, abs=0.3)
+    upto = [float(r[4]) for r in stages]
+    assert all(t > 0 for t in upto)
+
+
+def test_per_stage_without_arch_is_refused():
+    result = subprocess.run([sys.executable, "bench/classifier_speed.py", "--per-stage"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--per-stage needs --arch" in result.stderr
