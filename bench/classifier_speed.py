@@ -28,7 +28,7 @@ from bench.common import cpu_flags
 from ferstream.emotion_model import DEFAULT_MODEL, EmotionModel
 
 
-def per_face_ms(model: EmotionModel, batch: int, seconds: float = 3.0) -> float:
+def per_face_ms(model: EmotionModel | Prefix, batch: int, seconds: float = 3.0) -> float:
     faces = np.random.default_rng(0).integers(0, 256, (batch, 48, 48, 1)).astype(np.float32)
     for _ in range(5):
         model.predict(faces)
@@ -68,7 +68,8 @@ def per_stage(arch: str, quantize: str, batch: int, threads: int, folder: Path, 
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         paths.append(folder / f"stage{stage}.tflite")
         paths[-1].write_bytes(converter.convert())
-    times = [[interpreter_ms(p, batch, threads) for p in paths] for _ in range(rounds)]
+    prefixes = [Prefix(p, threads) for p in paths]
+    times = [[per_face_ms(prefix, batch, seconds=2.0) for prefix in prefixes] for _ in range(rounds)]
     upto = [float(np.median(t)) for t in zip(*times)]
     rows, before, prev_ms = [], 0, 0.0
     for stage, ms in enumerate(upto):
@@ -79,23 +80,23 @@ def per_stage(arch: str, quantize: str, batch: int, threads: int, folder: Path, 
     return rows
 
 
-def interpreter_ms(path: Path, batch: int, threads: int, seconds: float = 2.0) -> float:
-    """Median ms per face of ``batch`` random faces through the TFLite model ``path`` (any output)."""
-    from ai_edge_litert.interpreter import Interpreter
+class Prefix:
+    """A TFLite model with any output (a network cut after a stage), called as ``EmotionModel.predict`` is."""
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [batch, 48, 48, 1])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, np.random.default_rng(0).integers(0, 256, (batch, 48, 48, 1)).astype(np.float32))
-    for _ in range(3):
-        interpreter.invoke()
-    laps, end = [], time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        start = time.perf_counter()
-        interpreter.invoke()
-        laps.append(time.perf_counter() - start)
-    return float(np.median(laps)) * 1000 / batch
+    def __init__(self, path: Path, threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self.index, self.batch = self.interpreter.get_input_details()[0]["index"], 0
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        if len(faces) != self.batch:
+            self.interpreter.resize_tensor_input(self.index, list(faces.shape))
+            self.interpreter.allocate_tensors()
+            self.batch = len(faces)
+        self.interpreter.set_tensor(self.index, faces)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])
 
 
 def parse_arch(arch: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
