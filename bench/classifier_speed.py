@@ -2,6 +2,7 @@
 
     python bench/classifier_speed.py [--model ferstream/models/ferstream-emotion.tflite] [--batch 32] [--threads 1 2]
     python bench/classifier_speed.py --arch 32,64,128,256/1,1,2,3 [--tta none] [--quantize dynamic]
+    python bench/classifier_speed.py --arch 24,48,112,208/2,2,3,3 24,48,96,176/2,2,3,3 --rounds 6 --threads 2
     python bench/classifier_speed.py --arch 24,48,112,208/2,2,3,3 --per-stage --threads 2
 
 ``--arch WIDTHS/DEPTHS`` times a network of the training job's family before training it: random
@@ -112,39 +113,53 @@ def arch_multiply_adds(arch: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
-    parser.add_argument("--arch", metavar="WIDTHS/DEPTHS", help="time an untrained network instead, e.g. 32,64,128,256/1,1,2,3")
+    parser.add_argument("--model", nargs="+", default=[str(DEFAULT_MODEL)], help="one or more .tflite exports")
+    parser.add_argument("--arch", metavar="WIDTHS/DEPTHS", nargs="+",
+                        help="time untrained networks instead, e.g. 32,64,128,256/1,1,2,3 24,48,96,176/2,2,3,3")
     parser.add_argument("--tta", choices=("none", "flip", "flip-zoom"), default="none", help="with --arch: views in the export")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="with --arch: numbers in the export")
     parser.add_argument("--per-stage", action="store_true",
-                        help="with --arch: the time of each stage (one view; --quantize dynamic or none)")
+                        help="with one --arch: the time of each stage (one view; --quantize dynamic or none)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every model this many times in turn and print the median and the range: on a "
+                             "shared or virtual CPU one timing can be 10%% off (default: 1)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     print(f"CPU flags: {cpu_flags()}\n")
     if args.per_stage:
-        if not args.arch or args.quantize == "int8":
-            parser.error("--per-stage needs --arch, and --quantize dynamic or none")
+        if not args.arch or len(args.arch) != 1 or args.quantize == "int8":
+            parser.error("--per-stage needs one --arch, and --quantize dynamic or none")
         print_per_stage(args)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        path = untrained_export(args.arch, args.tta, args.quantize, Path(tmp)) if args.arch else args.model
-        label = f"{args.arch} ({args.tta} views, {args.quantize}, untrained, {arch_multiply_adds(args.arch) / 1e6:.1f} M multiply-adds a view)" if args.arch else None
-        print("| model | batch | threads | ms per face |\n|---|---|---|---|")
+        if args.arch:
+            paths = [untrained_export(arch, args.tta, args.quantize, Path(tmp) / str(i)) for i, arch in enumerate(args.arch)]
+            labels = [f"{arch} ({args.tta} views, {args.quantize}, untrained, {arch_multiply_adds(arch) / 1e6:.1f} M "
+                      "multiply-adds a view)" for arch in args.arch]
+        else:
+            paths, labels = args.model, [None] * len(args.model)
+        spread = args.rounds > 1
+        print("| model | batch | threads | ms per face |" + (f" range over {args.rounds} rounds |" if spread else "")
+              + "\n|---|---|---|---|" + ("---|" if spread else ""))
         for threads in args.threads:
-            model = EmotionModel(path, num_threads=threads)
-            name = label or f"{model.path.name} ({model.version})"
-            print(f"| {name} | {args.batch} | {threads} | {per_face_ms(model, args.batch):.3f} |", flush=True)
-
+            models = [EmotionModel(path, num_threads=threads) for path in paths]
+            laps = [[per_face_ms(model, args.batch) for model in models] for _ in range(args.rounds)]
+            for model, label, times in zip(models, labels, zip(*laps)):
+                name = label or f"{model.path.name} ({model.version})"
+                extra = f" {min(times):.3f}-{max(times):.3f} |" if spread else ""
+                print(f"| {name} | {args.batch} | {threads} | {float(np.median(times)):.3f} |{extra}", flush=True)
 
 
 def print_per_stage(args: argparse.Namespace) -> None:
-    print(f"{args.arch}, one view, {args.quantize} weights, batch {args.batch}, LiteRT called directly\n")
+    print(f"{args.arch[0]}, one view, {args.quantize} weights, batch {args.batch}, LiteRT called directly\n")
     print("| stage | channels x convolutions | threads | M multiply-adds | ms per face up to its end | ms per face in it "
           "| µs per M multiply-adds |\n|---|---|---|---|---|---|---|")
     for threads in args.threads:
         with tempfile.TemporaryDirectory() as tmp:
-            for stage, shape, macs, upto, own in per_stage(args.arch, args.quantize, args.batch, threads, Path(tmp)):
+            for stage, shape, macs, upto, own in per_stage(args.arch[0], args.quantize, args.batch, threads, Path(tmp)):
                 print(f"| {stage} | {shape} | {threads} | {macs / 1e6:.1f} | {upto:.3f} | {own:.3f} | "
                       f"{own * 1000 / (macs / 1e6):.1f} |", flush=True)
 

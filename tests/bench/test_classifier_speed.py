@@ -1,4 +1,4 @@
-"""bench/classifier_speed.py --per-stage: each stage of a network of the training job's family, timed."""
+"""bench/classifier_speed.py: networks of the training job's family timed in turn, and each stage of one."""
 
 from __future__ import annotations
 
@@ -28,7 +28,27 @@ def test_per_stage_prints_one_row_a_stage_whose_multiply_adds_add_up():
     assert all(t > 0 for t in upto)
 
 
-def test_per_stage_without_arch_is_refused():
-    result = subprocess.run([sys.executable, "bench/classifier_speed.py", "--per-stage"], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "--per-stage needs --arch" in result.stderr
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "bench/classifier_speed.py", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_several_networks_timed_in_rounds_print_a_median_and_a_range_each():
+    result = run("--arch", "8,8,16,16/1,1,1,1", "8,16,16,32/1,1,1,1", "--rounds", "2", "--threads", "1", "--batch", "4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| model | batch | threads | ms per face | range over 2 rounds |" in result.stdout
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| 8,")]
+    assert [r[0].split()[0] for r in rows] == ["8,8,16,16/1,1,1,1", "8,16,16,32/1,1,1,1"]
+    for row in rows:
+        low, high = (float(v) for v in row[4].split("-"))
+        assert low <= float(row[3]) <= high
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--per-stage"], "--per-stage needs one --arch"),
+    (["--per-stage", "--arch", "8,8,8,8/1,1,1,1", "8,8,8,16/1,1,1,1"], "--per-stage needs one --arch"),
+    (["--rounds", "0"], "--rounds must be 1 or more"),
+])
+def test_wrong_options_are_refused(args, message):
+    result = run(*args)
+    assert result.returncode == 2 and message in result.stderr
