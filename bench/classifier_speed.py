@@ -148,7 +148,8 @@ def main() -> None:
             models = [EmotionModel(path, num_threads=threads) for path in paths]
             laps = [[per_face_ms(model, args.batch) for model in models] for _ in range(args.rounds)]
             for model, label, times in zip(models, labels, zip(*laps)):
-                name = label or f"{model.path.name} ({model.version})"
+                shown = model.path.name if len(paths) == 1 else model.path  # several exports: tell them apart
+                name = label or f"{shown} ({model.version})"
                 extra = f" {min(times):.3f}-{max(times):.3f} |" if spread else ""
                 print(f"| {name} | {args.batch} | {threads} | {float(np.median(times)):.3f} |{extra}", flush=True)
 
