@@ -55,8 +55,8 @@ def per_stage(arch: str, quantize: str, batch: int, threads: int, folder: Path, 
     """(stage, its widths x depth at side x side, its multiply-adds, ms per face up to its end, ms per face of it)
     for each stage of the network ``arch``: the prefixes are exported and timed in turn, ``rounds`` times, medians."""
     import keras
-    import tensorflow as tf
 
+    from ferstream.training.export import to_tflite
     from ferstream.training.model import build_model, multiply_adds
 
     widths, depths = parse_arch(arch)
@@ -64,11 +64,9 @@ def per_stage(arch: str, quantize: str, batch: int, threads: int, folder: Path, 
     paths = []
     for stage in range(len(widths)):
         last = f"s{stage}_pool" if stage < len(widths) - 1 else model.layers[-1].name
-        converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(model.inputs, model.get_layer(last).output))
-        if quantize == "dynamic":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        prefix = keras.Model(model.inputs, model.get_layer(last).output)
         paths.append(folder / f"stage{stage}.tflite")
-        paths[-1].write_bytes(converter.convert())
+        paths[-1].write_bytes(to_tflite(prefix, tta="none", quantize=quantize))
     prefixes = [Prefix(p, threads) for p in paths]
     times = [[per_face_ms(prefix, batch, seconds=2.0) for prefix in prefixes] for _ in range(rounds)]
     upto = [float(np.median(t)) for t in zip(*times)]
