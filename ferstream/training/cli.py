@@ -105,6 +105,11 @@ def add_bn_stats_argument(parser: argparse.ArgumentParser) -> None:
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--models", nargs="+", required=True, metavar="MODEL", help="two or more .keras models this job trained (same labels and input); "
                         "one model is exported again with the --tta and --quantize given")
+    parser.add_argument("--combine", choices=("probabilities", "weights"), default="probabilities",
+                        help="probabilities: one model running every member, their outputs averaged (costs the sum of "
+                             "theirs); weights: one network whose weights are the mean of the members' (a model soup, "
+                             "for networks of one architecture fine-tuned from a common start; costs one member's time; "
+                             "a model listed twice counts twice) (default: %(default)s)")
     parser.add_argument("--data", required=True, help="FER-2013 in either layout: PublicTest scores the ensemble; Training calibrates an int8 export")
     parser.add_argument("--out", default="runs/ensemble", help="output folder for the exported ensemble and its plots (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")

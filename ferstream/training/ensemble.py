@@ -1,10 +1,18 @@
-"""Averaging trained models into one: their probabilities, averaged inside one Keras model and one export.
+"""Averaging trained models into one: their probabilities, averaged inside one Keras model and one export,
+or (``--combine weights``) their weights, averaged into one network of the same cost as each member.
 
 Members are ``.keras`` models this training job produced (same input and labels); the result
 keeps the model contract (``.keras``, ``.tflite``, ``.json``) and is scored like a trained model.
 Run it as ``ferstream ensemble --models A.keras B.keras --data PATH --out DIR``. Given one model,
 it exports that model again with the options given (``--tta``, ``--quantize``): the way to a
 faster export of the shipped model, for one.
+
+``--combine weights`` is a "model soup" (Wortsman et al., 2022): networks of one architecture
+fine-tuned from a common start (successive runs of one student, say) lie in one basin, and the
+mean of their weights often scores above each of them while costing what one costs a face. A
+model listed twice counts twice. The members' BatchNormalization statistics are averaged too;
+``--bn-stats plain`` then re-estimates those of the averaged network (kept only if PublicTest
+does not drop).
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import logging
 import os
 import shlex
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
@@ -52,26 +62,46 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
     return keras.Model(face, probs, name=f"ensemble{len(members)}")
 
 
+def average_weights(members: list[keras.Model]) -> keras.Model:
+    """The first member with every weight (BatchNormalization statistics included) the mean of the members'."""
+    if len(members) < 2:
+        raise ModelError("averaging weights needs at least two models")
+    shapes = [[w.shape for w in m.get_weights()] for m in members]
+    for member, mine in zip(members[1:], shapes[1:]):
+        if mine != shapes[0]:
+            raise ModelError(f"--combine weights averages networks of one architecture: {member.name} differs from "
+                             f"{members[0].name} ({len(mine)} weights against {len(shapes[0])}, or other shapes)")
+    stacks = zip(*(m.get_weights() for m in members))
+    members[0].set_weights([np.mean(np.stack(ws), axis=0).astype(ws[0].dtype) for ws in stacks])
+    return members[0]
+
+
 def run(args: argparse.Namespace) -> dict:
     """Build, export and score the ensemble of ``args.models``; returns the metadata written."""
     alone = len(args.models) == 1
-    members = [load_member(p, None if alone else i) for i, p in enumerate(args.models)]
+    soup = getattr(args, "combine", "probabilities") == "weights"
+    if soup and alone:
+        raise ModelError("--combine weights averages two or more models; list a model twice to give it twice the weight")
+    members = [load_member(p, None if alone or soup else i) for i, p in enumerate(args.models)]
     data = load_dataset(args.data)
     data.require("Training", "PublicTest")
+    if soup:
+        members = [average_weights(members)]
+        log.info("weights of %d models averaged into one %s network", len(args.models), members[0].name)
     if args.bn_stats == "plain":
         public = data.splits["PublicTest"]
         for member in members:
             reestimate_if_better(member, data.splits["Training"].faces, public.faces, public.labels)
-    model = members[0] if alone else build_ensemble(members)
-    epochs = _trained_epochs(args.models[0]) if alone else 0
+    model = members[0] if alone or soup else build_ensemble(members)
+    epochs = _trained_epochs(args.models[0]) if alone else max(map(_trained_epochs, args.models)) if soup else 0
     out = Path(args.out)
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["ensemble"])
     paths = export_model(model, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(data.splits["Training"].faces), data_sha256=data.sha256,
                          epochs=epochs, version=args.version, training_command=command)
     meta = record_accuracy(paths["json"], evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out))
-    log.info("exported %s, the mean of %d model(s) (PublicTest accuracy %.4f)", paths["tflite"], len(members),
-             meta["accuracy"].get("PublicTest", float("nan")))
+    log.info("exported %s: %d model(s), their %s averaged (PublicTest accuracy %.4f)", paths["tflite"], len(args.models),
+             "weights" if soup else "probabilities", meta["accuracy"].get("PublicTest", float("nan")))
     return meta
 
 

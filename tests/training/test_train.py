@@ -212,6 +212,42 @@ def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trai
     np.testing.assert_allclose(reloaded(faces).numpy(), single, atol=1e-5)
 
 
+def test_averaging_weights_exports_one_network_with_the_members_mean_weights(trained, tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.errors import ModelError
+    from ferstream.training.ensemble import run
+
+    out, _ = trained
+    member = out / "ferstream-emotion.keras"
+    first = keras.saving.load_model(member, compile=False)
+    other = keras.saving.load_model(member, compile=False)  # a sibling: the same network, its weights moved
+    rng = np.random.default_rng(5)
+    other.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim > 1 else w for w in other.get_weights()])
+    other.save(tmp_path / "sibling.keras")
+    args = argparse.Namespace(models=[str(member), str(tmp_path / "sibling.keras")], combine="weights",
+                              data=str(tiny_csv), out=str(tmp_path / "soup"), name="soup", version="test",
+                              quantize="none", tta="none", bn_stats="as-trained", argv=["ensemble", "--combine", "weights"])
+    meta = run(args)
+    assert "PublicTest" in meta["accuracy"] and meta["epochs"] > 0
+    soup = keras.saving.load_model(tmp_path / "soup" / "soup.keras", compile=False)
+    assert soup.count_params() == first.count_params()  # one network, not two
+    for a, b, c in zip(first.get_weights(), other.get_weights(), soup.get_weights()):
+        np.testing.assert_allclose(c, (a + b) / 2, atol=1e-6)
+    faces = np.random.default_rng(6).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(EmotionModel(tmp_path / "soup" / "soup.tflite").predict(faces), soup(faces).numpy(), atol=1e-4)
+
+    with pytest.raises(ModelError, match="two or more"):
+        run(argparse.Namespace(**{**vars(args), "models": [str(member)]}))
+    wider = tmp_path / "wider"
+    from ferstream.training.train import run as train
+
+    train(train_args("--data", str(tiny_csv), "--out", str(wider), "--epochs", "1", "--batch-size", "16",
+                     "--widths", "8,24", "--depths", "1,1"))
+    with pytest.raises(ModelError, match="one architecture"):
+        run(argparse.Namespace(**{**vars(args), "models": [str(member), str(wider / "ferstream-emotion.keras")]}))
+
+
 def test_an_ensemble_refuses_a_missing_model(trained, tiny_csv, tmp_path):
     from ferstream.errors import ModelError
     from ferstream.training.ensemble import build_ensemble, load_member, run
