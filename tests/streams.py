@@ -46,9 +46,14 @@ class _StreamServer:
     def command(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self, timeout: float = 10) -> None:
+    def start(self, timeout: float = 10, wait: bool = True) -> None:
+        """Start the server and (``wait``) return once its port is listening. ``wait=False`` where a client is
+        already retrying: ffmpeg's ``-listen 1`` stops listening once that client connects, maybe before a poll
+        sees the port, and exits when the client leaves."""
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        if not wait:
+            return
         deadline = time.monotonic() + timeout
         while not _listening(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:

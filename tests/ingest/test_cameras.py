@@ -93,7 +93,7 @@ def test_a_frozen_stream_counts_as_stalled_and_is_reopened(tmp_path):
         wait_until(lambda: states.add(reader.state) or reader.stalls >= 1, 30, poll=0.02)
         assert "stalled" in reader.last_error and reader.drops >= 1
         server.kill()  # ffmpeg serves one client: a new server for the reopen
-        server.start()
+        server.start(wait=False)  # the reader, retrying every 0.2 s, may take its one connection before a poll sees it
         wait_until(lambda: states.add(reader.state) or reader.reconnects >= 1, 30, poll=0.02)
     finally:
         reader.stop()

@@ -203,7 +203,7 @@ def test_server_killed_and_restarted_reconnects(mjpeg_server, sqlite_url):
         wait_until(lambda: _source(engine, source_id).state == "reconnecting", 10)  # visible in `ferstream status`
         assert "stream dropped" in _source(engine, source_id).error
         time.sleep(1.0)
-        mjpeg_server.start()
+        mjpeg_server.start(wait=False)  # the watch, retrying, may take ffmpeg's one connection before a poll sees it
         restarted = datetime.now(timezone.utc)
         wait_until(lambda: [f for f in watch.frames() if f.captured_at > restarted], 60)
     finally:
