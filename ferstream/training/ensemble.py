@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
         for member in members:
             reestimate_if_better(member, data.splits["Training"].faces, public.faces, public.labels)
     model = members[0] if alone or soup else build_ensemble(members)
-    epochs = _trained_epochs(args.models[0]) if alone else max(map(_trained_epochs, args.models)) if soup else 0
+    epochs = max(map(_trained_epochs, args.models)) if alone or soup else 0
     out = Path(args.out)
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["ensemble"])
     paths = export_model(model, out / args.name, tta=args.tta, quantize=args.quantize,
