@@ -58,6 +58,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help="keep an exponential moving average of the weights (Polyak averaging, e.g. 0.999: about "
                              "the last 1,000 steps); PublicTest is scored, and checkpoints saved, with the average "
                              "(default: off)")
+    parser.add_argument("--keep-epochs", action="store_true",
+                        help="also save the network after every epoch (averaged, with --ema) as epochs/epoch-NNN.keras "
+                             "in --out: ingredients for `ferstream ensemble --combine weights` (about 4 MB each at "
+                             "1 M parameters; default: only best.keras)")
     parser.add_argument("--precision", choices=("float32", "mixed-bfloat16"), default="float32",
                         help="arithmetic while training: mixed-bfloat16 computes in bfloat16 with float32 weights; a step "
                              "took 0.78x the time on 2 cores of a CPU with AMX (lscpu flag amx_bf16): time both "

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # ---- train -------------------------------------------------------------
     best_path = out / "best.keras"
-    checkpoint = SaveBest(model, best_path)
+    checkpoint = SaveBest(model, best_path, every_epoch=out / "epochs" if getattr(args, "keep_epochs", False) else None)
     history_path = out / "history.csv"
     previous_best = _best_so_far(history_path) if args.resume else None
     if previous_best is not None and best_path.exists():
@@ -249,17 +249,24 @@ class ClockSchedule(keras.callbacks.Callback):
 
 class SaveBest(keras.callbacks.Callback):
     """Saves ``model`` (the network alone, not the trainer around it, in float32) whenever PublicTest accuracy is the
-    best yet."""
+    best yet; with ``every_epoch`` (a folder) also after every epoch, as ``epoch-NNN.keras`` (1-based)."""
 
-    def __init__(self, model: keras.Model, path: Path):
+    def __init__(self, model: keras.Model, path: Path, every_epoch: Path | None = None):
         super().__init__()
-        self.network, self.path, self.best = model, path, -math.inf
+        self.network, self.path, self.best, self.every_epoch = model, path, -math.inf, every_epoch
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get("val_accuracy")
-        if value is not None and value > self.best:
+        better = value is not None and value > self.best
+        if not (better or self.every_epoch):
+            return
+        network = float32_copy(self.network)
+        if better:
             self.best = float(value)
-            float32_copy(self.network).save(self.path)
+            network.save(self.path)
+        if self.every_epoch:
+            self.every_epoch.mkdir(parents=True, exist_ok=True)
+            network.save(self.every_epoch / f"epoch-{epoch + 1:03d}.keras")
 
 
 def _load_initial_weights(model: keras.Model, path: str) -> None:

@@ -473,14 +473,19 @@ def test_ema_scores_and_saves_the_averaged_weights_and_resumes(trained, tiny_csv
                    for n in ("s0_conv0", "s1_conv0"))
 
     run(train_args(*common, "--out", str(tmp_path / "plain"), "--epochs", "1"))
-    run(train_args(*common, "--out", str(tmp_path / "ema"), "--epochs", "1", "--ema", "0.9999"))
+    run(train_args(*common, "--out", str(tmp_path / "ema"), "--epochs", "1", "--ema", "0.9999", "--keep-epochs"))
+    # --keep-epochs saves each epoch's network, averaged like the best checkpoint: the first epoch's is that one
+    first = keras.saving.load_model(tmp_path / "ema" / "epochs" / "epoch-001.keras")
+    for kept, best in zip(first.get_weights(), keras.saving.load_model(tmp_path / "ema" / "best.keras").get_weights()):
+        np.testing.assert_array_equal(kept, best)
     # momentum 0.9999 over 18 steps: the average stays where the first step left it, and Adam's first step moves
     # each of the 72 + 1,152 kernel weights by the learning rate; the weights trained on went three times as far
     one_step = 5e-2 * (9 * 1 * 8 + 9 * 8 * 16)
     assert moved(tmp_path / "ema") == pytest.approx(one_step, rel=0.02)
     assert moved(tmp_path / "plain") > 2 * one_step
-    run(train_args(*common, "--out", str(tmp_path / "ema"), "--epochs", "2", "--ema", "0.9999", "--resume"))
+    run(train_args(*common, "--out", str(tmp_path / "ema"), "--epochs", "2", "--ema", "0.9999", "--resume", "--keep-epochs"))
     assert [r["epoch"] for r in history(tmp_path / "ema")] == ["0", "1"]
+    assert sorted(p.name for p in (tmp_path / "ema" / "epochs").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
     for bad in ("1", "0", "-0.5"):
         with pytest.raises(ConfigError, match="--ema is a momentum"):
             run(train_args(*common, "--out", str(tmp_path / "bad"), "--epochs", "1", "--ema", bad))
