@@ -12,7 +12,7 @@ fine-tuned from a common start (successive runs of one student, say) lie in one 
 mean of their weights often scores above each of them while costing what one costs a face. A
 model listed twice counts twice. The members' BatchNormalization statistics are averaged too;
 ``--bn-stats plain`` then re-estimates those of the averaged network (kept only if PublicTest
-does not drop).
+does not drop). ``--class-prior data`` undoes training's class weights in the output layer (``prior.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ferstream.training.batchnorm import reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
 from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
+from ferstream.training.prior import shift_to_data_prior  # noqa: E402
 from ferstream.training.train import epochs_in, record_accuracy  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ def run(args: argparse.Namespace) -> dict:
         public = data.splits["PublicTest"]
         for member in members:
             reestimate_if_better(member, data.splits["Training"].faces, public.faces, public.labels)
+    if getattr(args, "class_prior", "as-trained") == "data":
+        for member in members:
+            shift_to_data_prior(member, data.splits["Training"].labels)
     model = members[0] if alone or soup else build_ensemble(members)
     epochs = max(map(_trained_epochs, args.models)) if alone or soup else 0
     out = Path(args.out)

@@ -14,6 +14,7 @@ import pytest
 from ferstream.emotion_model import EMOTIONS, EmotionModel, ModelMetadata, model_paths
 from ferstream.errors import DataError
 from ferstream.training.cli import add_train_arguments
+from tests.training.conftest import make_faces, write_csv
 
 
 def train_args(*argv: str) -> argparse.Namespace:
@@ -279,6 +280,34 @@ def test_one_model_is_exported_again_with_the_views_asked_for(trained, tiny_csv,
     single = keras.saving.load_model(member)
     expected = (single(faces).numpy() + single(faces[:, :, ::-1]).numpy()) / 2  # the face and its mirror image
     np.testing.assert_allclose(EmotionModel(tmp_path / "flip.tflite").predict(faces), expected, atol=1e-4)
+
+
+def test_class_prior_data_undoes_the_class_weights_in_the_output_bias(trained, tiny_csv, tmp_path):
+    import keras
+
+    from ferstream.training.data import load_dataset
+    from ferstream.training.ensemble import run
+
+    out, _ = trained
+    member = out / "ferstream-emotion.keras"
+    faces, labels = make_faces(10, 0)
+    keep = np.arange(len(labels)) % 10 < 3 + labels  # 3 angry faces ... 9 neutral: classes of unequal counts
+    skewed = tmp_path / "skewed.csv.gz"
+    write_csv(skewed, {"Training": (faces[keep], labels[keep]), "PublicTest": make_faces(3, 1)})
+    args = argparse.Namespace(models=[str(member)], data=str(skewed), out=str(tmp_path), name="prior",
+                              version="test", quantize="none", tta="none", bn_stats="as-trained", class_prior="data",
+                              argv=["ensemble", "--class-prior", "data"])
+    run(args)
+    counts = np.bincount(load_dataset(skewed).splits["Training"].labels, minlength=len(EMOTIONS))
+    assert counts.tolist() == [3, 4, 5, 6, 7, 8, 9]
+    faces = np.random.default_rng(8).integers(0, 256, (5, 48, 48, 1)).astype(np.float32)
+    trained_probs = keras.saving.load_model(member)(faces).numpy()
+    # Bayes' rule with training's 1/sqrt(count) weights divided out: p(c) * sqrt(count c), renormalised
+    expected = trained_probs * np.sqrt(counts)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(EmotionModel(tmp_path / "prior.tflite").predict(faces), expected, atol=1e-4)
+    shipped = keras.saving.load_model(tmp_path / "prior.keras", compile=False)
+    np.testing.assert_allclose(shipped(faces).numpy(), expected, atol=1e-5)  # the shift is in the saved weights
 
 
 def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its_layers(trained, tiny_csv, tmp_path):

@@ -1,0 +1,47 @@
+"""Undoing the class weights of training in the exported network (``--class-prior data``).
+
+Training weights each face by the inverse square root of its class's share of the Training split
+(``train._class_weights``), which lifts the rare classes' recall (disgust, fear) at some cost in accuracy: the
+network learns probabilities tilted by those weights. Adding half the log of each class's count to the final
+layer's bias tilts them back (Bayes' rule with the weights divided out): the network then predicts at the data's
+own class frequencies, one add per class, free at inference. Accuracy goes up, the rare classes' recall down.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import numpy as np
+
+from ferstream.emotion_model import EMOTIONS
+from ferstream.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: the final Dense layer (softmax) of every network the training job builds
+OUTPUT_LAYER = "probabilities"
+#: the values of ``--class-prior``
+CLASS_PRIORS = ("as-trained", "data")
+
+
+def prior_shift(labels: np.ndarray) -> np.ndarray:
+    """What the output's bias gains per class: half the log of each class's count in ``labels`` (training's
+    weights are 1/sqrt(count)), centred on zero. A class with no faces keeps its bias."""
+    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+    shift = np.where(counts > 0, 0.5 * np.log(np.maximum(counts, 1)), 0.0)
+    return (shift - shift[counts > 0].mean()) * (counts > 0)
+
+
+def shift_to_data_prior(model: keras.Model, labels: np.ndarray) -> np.ndarray:
+    """Adds ``prior_shift(labels)`` to the bias of ``model``'s output layer in place; returns the shift."""
+    try:
+        layer = model.get_layer(OUTPUT_LAYER)
+    except ValueError as exc:
+        raise ModelError(f"--class-prior data: {model.name} has no {OUTPUT_LAYER!r} layer to shift") from exc
+    kernel, bias = layer.get_weights()
+    shift = prior_shift(labels)
+    layer.set_weights([kernel, (bias + shift).astype(bias.dtype)])
+    log.info("output bias shifted to the Training split's class frequencies (+0.5 log count): %s",
+             ", ".join(f"{e} {s:+.2f}" for e, s in zip(EMOTIONS, shift)))
+    return shift
