@@ -114,6 +114,10 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                              "theirs); weights: one network whose weights are the mean of the members' (a model soup, "
                              "for networks of one architecture fine-tuned from a common start; costs one member's time; "
                              "a model listed twice counts twice) (default: %(default)s)")
+    parser.add_argument("--greedy", action="store_true",
+                        help="with --combine weights: rank the models by their PublicTest accuracy, then add each to the "
+                             "average only if the average's accuracy does not drop (a greedy soup; the models kept are "
+                             "logged). Useful with a run's epochs/ folder (`ferstream train --keep-epochs`)")
     parser.add_argument("--data", required=True, help="FER-2013 in either layout: PublicTest scores the ensemble; Training calibrates an int8 export")
     parser.add_argument("--out", default="runs/ensemble", help="output folder for the exported ensemble and its plots (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")

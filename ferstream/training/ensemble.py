@@ -10,9 +10,11 @@ faster export of the shipped model, for one.
 ``--combine weights`` is a "model soup" (Wortsman et al., 2022): networks of one architecture
 fine-tuned from a common start (successive runs of one student, say) lie in one basin, and the
 mean of their weights often scores above each of them while costing what one costs a face. A
-model listed twice counts twice. The members' BatchNormalization statistics are averaged too;
-``--bn-stats plain`` then re-estimates those of the averaged network (kept only if PublicTest
-does not drop). ``--class-prior data`` undoes training's class weights in the output layer (``prior.py``).
+model listed twice counts twice. ``--greedy`` keeps only the members that do not lower the soup's
+PublicTest accuracy, tried best first (the paper's "greedy soup"). The members' BatchNormalization
+statistics are averaged too; ``--bn-stats plain`` then re-estimates those of the averaged network
+(kept only if PublicTest does not drop). ``--class-prior data`` undoes training's class weights in
+the output layer (``prior.py``).
 """
 
 from __future__ import annotations
@@ -67,14 +69,48 @@ def average_weights(members: list[keras.Model]) -> keras.Model:
     """The first member with every weight (BatchNormalization statistics included) the mean of the members'."""
     if len(members) < 2:
         raise ModelError("averaging weights needs at least two models")
+    check_one_architecture(members)
+    members[0].set_weights(_mean([m.get_weights() for m in members]))
+    return members[0]
+
+
+def check_one_architecture(members: list[keras.Model]) -> None:
     shapes = [[w.shape for w in m.get_weights()] for m in members]
     for member, mine in zip(members[1:], shapes[1:]):
         if mine != shapes[0]:
             raise ModelError(f"--combine weights averages networks of one architecture: {member.name} differs from "
                              f"{members[0].name} ({len(mine)} weights against {len(shapes[0])}, or other shapes)")
-    stacks = zip(*(m.get_weights() for m in members))
-    members[0].set_weights([np.mean(np.stack(ws), axis=0).astype(ws[0].dtype) for ws in stacks])
-    return members[0]
+
+
+def greedy_soup(members: list[keras.Model], faces: np.ndarray, labels: np.ndarray,
+                names: list[str] | None = None) -> list[int]:
+    """The "greedy soup" recipe: the members ranked by their own accuracy on ``faces`` (PublicTest), then each
+    added to the average in turn and kept only if the average's accuracy does not drop. Returns the indexes of the
+    members kept, best first. Every member must have one architecture (``average_weights`` checks)."""
+    weights = [m.get_weights() for m in members]
+    probe = keras.Model.from_config(members[0].get_config())
+    x = faces[..., None].astype(np.float32)
+
+    def accuracy(ws: list[np.ndarray]) -> float:
+        probe.set_weights(ws)
+        return float((probe.predict(x, batch_size=512, verbose=0).argmax(axis=1) == labels).mean())
+
+    names = names or [f"member {i + 1}" for i in range(len(members))]
+    alone = [accuracy(w) for w in weights]
+    order = sorted(range(len(members)), key=lambda i: -alone[i])
+    kept, best = [order[0]], alone[order[0]]
+    log.info("greedy soup: %s %.4f alone, the start", names[order[0]], best)
+    for i in order[1:]:
+        score = accuracy(_mean([weights[j] for j in [*kept, i]]))
+        log.info("greedy soup: %s (%.4f alone) %s: %.4f against %.4f", names[i], alone[i],
+                 "kept" if score >= best else "left out", score, best)
+        if score >= best:
+            kept, best = [*kept, i], score
+    return kept
+
+
+def _mean(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    return [np.mean(np.stack(ws), axis=0).astype(ws[0].dtype) for ws in zip(*weight_lists)]
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -83,9 +119,19 @@ def run(args: argparse.Namespace) -> dict:
     soup = getattr(args, "combine", "probabilities") == "weights"
     if soup and alone:
         raise ModelError("--combine weights averages two or more models; list a model twice to give it twice the weight")
+    if getattr(args, "greedy", False) and not soup:
+        raise ModelError("--greedy chooses the models of a weight soup: give it with --combine weights")
     members = [load_member(p, None if alone or soup else i) for i, p in enumerate(args.models)]
     data = load_dataset(args.data)
     data.require("Training", "PublicTest")
+    if soup and getattr(args, "greedy", False):
+        public = data.splits["PublicTest"]
+        check_one_architecture(members)
+        kept = greedy_soup(members, public.faces, public.labels, list(args.models))
+        log.info("greedy soup: %d of %d models kept: %s", len(kept), len(members), " ".join(args.models[i] for i in kept))
+        members = [members[i] for i in kept]
+        if len(members) == 1:
+            members = [members[0], members[0]]  # none helped: the best alone (the mean of one network twice)
     if soup:
         members = [average_weights(members)]
         log.info("weights of %d models averaged into one %s network", len(args.models), members[0].name)

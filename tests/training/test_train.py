@@ -238,6 +238,8 @@ def test_averaging_weights_exports_one_network_with_the_members_mean_weights(tra
     faces = np.random.default_rng(6).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
     np.testing.assert_allclose(EmotionModel(tmp_path / "soup" / "soup.tflite").predict(faces), soup(faces).numpy(), atol=1e-4)
 
+    greedy = run(argparse.Namespace(**{**vars(args), "greedy": True, "out": str(tmp_path / "greedy")}))
+    assert greedy["accuracy"]["PublicTest"] >= meta["accuracy"]["PublicTest"]  # the plain soup was one of its choices
     with pytest.raises(ModelError, match="two or more"):
         run(argparse.Namespace(**{**vars(args), "models": [str(member)]}))
     wider = tmp_path / "wider"
@@ -247,6 +249,37 @@ def test_averaging_weights_exports_one_network_with_the_members_mean_weights(tra
                      "--widths", "8,24", "--depths", "1,1"))
     with pytest.raises(ModelError, match="one architecture"):
         run(argparse.Namespace(**{**vars(args), "models": [str(member), str(wider / "ferstream-emotion.keras")]}))
+
+
+def test_a_greedy_soup_keeps_the_members_that_do_not_lower_its_accuracy(trained, tiny_csv):
+    import keras
+
+    from ferstream.errors import ModelError
+    from ferstream.training.ensemble import greedy_soup, run
+
+    faces, labels = make_faces(3, 0)  # class c: bright columns 6c..6c+5
+
+    def linear(kernel: np.ndarray) -> keras.Model:
+        face = keras.Input((48, 48, 1))
+        out = keras.layers.Dense(len(EMOTIONS), activation="softmax", name="probabilities")(keras.layers.Flatten()(face))
+        model = keras.Model(face, out)
+        model.get_layer("probabilities").set_weights([kernel.astype(np.float32), np.zeros(len(EMOTIONS), np.float32)])
+        return model
+
+    right = np.zeros((48, 48, len(EMOTIONS)))
+    for c in range(len(EMOTIONS)):
+        right[:, c * 6:(c + 1) * 6, c] = 1e-3  # each output sums its class's columns: every face right
+    right = right.reshape(-1, len(EMOTIONS))
+    wrong = 3 * np.roll(right, 1, axis=1)  # sees class c, answers c + 1, louder: it spoils any average it joins
+    members = [linear(right), linear(wrong), linear(2 * right)]
+    assert greedy_soup(members, faces, labels) == [0, 2]  # the two right ones (tied, first listed first); never `wrong`
+
+    out, _ = trained
+    member = str(out / "ferstream-emotion.keras")
+    args = argparse.Namespace(models=[member, member], combine="probabilities", greedy=True, data=str(tiny_csv),
+                              out="unused", name="x", version="test", quantize="none", tta="none", bn_stats="as-trained")
+    with pytest.raises(ModelError, match="--greedy"):
+        run(args)
 
 
 def test_an_ensemble_refuses_a_missing_model(trained, tiny_csv, tmp_path):
