@@ -99,6 +99,13 @@ def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_bn_stats_argument(parser: argparse.ArgumentParser) -> None:
+    """The export's adjustments of a trained network: its BatchNormalization statistics and its class prior."""
+    parser.add_argument("--class-prior", choices=("as-trained", "data"), default="as-trained",
+                        help="as-trained: the outputs as training's class weights (1/sqrt of each class's count) left "
+                             "them, tilted towards rare classes; data: those weights undone in the output layer's bias, "
+                             "so the network predicts at the Training split's class frequencies (more accuracy, less "
+                             "recall for disgust and fear; free at inference). Give it once: a model exported with it "
+                             "is shifted again if exported again with it (default: %(default)s)")
     parser.add_argument("--bn-stats", choices=("plain", "as-trained"), default="plain",
                         help="BatchNormalization statistics of the exported network: plain: re-estimated on 4,096 plain "
                              "(not augmented) training faces, the kind the worker sees, kept only if PublicTest accuracy does "
@@ -123,12 +130,6 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
-    parser.add_argument("--class-prior", choices=("as-trained", "data"), default="as-trained",
-                        help="as-trained: the outputs as training's class weights (1/sqrt of each class's count) left "
-                             "them, tilted towards rare classes; data: those weights undone in the output layer's bias, "
-                             "so the network predicts at the Training split's class frequencies (more accuracy, less "
-                             "recall for disgust and fear; free at inference). Give it once: a model exported with it "
-                             "is shifted again if listed again (default: %(default)s)")
     add_tta_arguments(parser)
     add_bn_stats_argument(parser)
     return parser

@@ -39,6 +39,7 @@ from ferstream.training.evaluate import evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
 from ferstream.training.model import build_augmentation, build_model, build_trainer, float32_copy, multiply_adds  # noqa: E402
 from ferstream.training.prune import narrow  # noqa: E402
+from ferstream.training.prior import shift_to_data_prior  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +160,14 @@ def run(args: argparse.Namespace) -> dict:
     best = keras.saving.load_model(best_path) if best_path.exists() else float32_copy(model)
     if args.bn_stats == "plain":
         reestimate_if_better(best, train.faces, public.faces, public.labels)
+    if getattr(args, "class_prior", "as-trained") == "data":
+        shift_to_data_prior(best, train.labels)
     epochs_run = epochs_in(history_path)
     if keras.backend.backend() != "tensorflow":  # the TFLite converter is TensorFlow's
         log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "
-                 "score the best checkpoint: ferstream ensemble --models %s --data %s --tta %s --out %s",
-                 keras.backend.backend(), best_path, args.data, args.tta, out / "export")
+                 "score the best checkpoint: ferstream ensemble --models %s --data %s --tta %s --class-prior %s --out %s",
+                 keras.backend.backend(), best_path, args.data, args.tta, getattr(args, "class_prior", "as-trained"),
+                 out / "export")
         return {"best": str(best_path), "epochs": epochs_run, "best_val_accuracy": checkpoint.best}
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["train"])
     paths = export_model(best, out / args.name, tta=args.tta, quantize=args.quantize,

@@ -342,6 +342,14 @@ def test_class_prior_data_undoes_the_class_weights_in_the_output_bias(trained, t
     shipped = keras.saving.load_model(tmp_path / "prior.keras", compile=False)
     np.testing.assert_allclose(shipped(faces).numpy(), expected, atol=1e-5)  # the shift is in the saved weights
 
+    from ferstream.training.train import run as train  # the training job's own export shifts the same way
+    run_out = tmp_path / "trained"
+    train(train_args("--data", str(skewed), "--out", str(run_out), "--epochs", "1", "--batch-size", "16",
+                     "--widths", "8,16", "--depths", "1,1", "--bn-stats", "as-trained", "--class-prior", "data", "--quantize", "none", "--tta", "none"))
+    best = keras.saving.load_model(run_out / "best.keras")(faces).numpy() * np.sqrt(counts)
+    np.testing.assert_allclose(EmotionModel(run_out / "ferstream-emotion.tflite").predict(faces),
+                               best / best.sum(axis=1, keepdims=True), atol=1e-4)
+
 
 def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its_layers(trained, tiny_csv, tmp_path):
     import keras
