@@ -58,6 +58,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help="keep an exponential moving average of the weights (Polyak averaging, e.g. 0.999: about "
                              "the last 1,000 steps); PublicTest is scored, and checkpoints saved, with the average "
                              "(default: off)")
+    parser.add_argument("--class-weights", choices=("sqrt", "none"), default="sqrt",
+                        help="sqrt: each training face weighted by 1/sqrt of its class's count (lifts disgust and fear "
+                             "recall, costs some accuracy); none: every face counts the same, for the most accuracy "
+                             "(default: %(default)s)")
     parser.add_argument("--keep-epochs", action="store_true",
                         help="also save the network after every epoch (averaged, with --ema) as epochs/epoch-NNN.keras "
                              "in --out: ingredients for `ferstream ensemble --combine weights` (about 4 MB each at "

@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> dict:
         raise ConfigError("--distill online runs a teacher in every step: name it with --teacher MODEL")
     if args.ema is not None and not 0 < args.ema < 1:
         raise ConfigError(f"--ema is a momentum in (0, 1), e.g. 0.999, got {args.ema}")
+    if getattr(args, "class_weights", "sqrt") == "none" and getattr(args, "class_prior", "as-trained") == "data":
+        raise ConfigError("--class-prior data undoes the class weights of training: with --class-weights none there "
+                          "are none to undo")
     if backup.exists() and not args.resume:
         raise DataError(f"{out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out")
     if args.resume and not backup.exists():
@@ -151,7 +154,8 @@ def run(args: argparse.Namespace) -> dict:
         callbacks.insert(0, clock)  # first: its elapsed_s reaches the history
         log.info("time budget %s: the learning rate follows the clock; at most %d epochs", _hms(args.time_budget), args.epochs)
     onehot_public = np.eye(len(EMOTIONS), dtype=np.float32)[public.labels]
-    trainer.fit(train.faces[..., None].astype(np.float32), targets, sample_weight=_class_weights(train.labels)[train.labels],
+    weights = _class_weights(train.labels)[train.labels] if getattr(args, "class_weights", "sqrt") == "sqrt" else None
+    trainer.fit(train.faces[..., None].astype(np.float32), targets, sample_weight=weights,
                 batch_size=args.batch_size, shuffle=True, epochs=args.epochs, callbacks=callbacks,
                 validation_data=(public.faces[..., None].astype(np.float32), onehot_public), validation_batch_size=512,
                 verbose=1 if sys.stderr.isatty() else 0)

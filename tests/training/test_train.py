@@ -251,6 +251,24 @@ def test_averaging_weights_exports_one_network_with_the_members_mean_weights(tra
         run(argparse.Namespace(**{**vars(args), "models": [str(member), str(wider / "ferstream-emotion.keras")]}))
 
 
+def test_class_weights_none_trains_every_face_alike_and_refuses_a_prior_to_undo(tmp_path):
+    from ferstream.errors import ConfigError
+    from ferstream.training.train import run
+
+    faces, labels = make_faces(10, 0)
+    keep = np.arange(len(labels)) % 10 < 3 + labels  # classes of 3 to 9 faces: the weights matter
+    skewed = tmp_path / "skewed.csv.gz"
+    write_csv(skewed, {"Training": (faces[keep], labels[keep]), "PublicTest": make_faces(2, 1)})
+    common = ("--data", str(skewed), "--epochs", "1", "--batch-size", "8", "--widths", "8,16", "--depths", "1,1",
+              "--tta", "none", "--quantize", "none", "--seed", "4")
+    run(train_args(*common, "--out", str(tmp_path / "sqrt")))
+    run(train_args(*common, "--out", str(tmp_path / "none"), "--class-weights", "none"))
+    loss = {name: float(history(tmp_path / name)[0]["loss"]) for name in ("sqrt", "none")}
+    assert loss["sqrt"] != pytest.approx(loss["none"], rel=1e-3)  # the same faces and seed, weighted otherwise
+    with pytest.raises(ConfigError, match="none to undo"):
+        run(train_args(*common, "--out", str(tmp_path / "bad"), "--class-weights", "none", "--class-prior", "data"))
+
+
 def test_a_greedy_soup_keeps_the_members_that_do_not_lower_its_accuracy(trained, tiny_csv):
     import keras
 
