@@ -79,7 +79,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "none: float32, about 3x slower than dynamic, same accuracy (default: %(default)s)")
     parser.add_argument("--no-quantize", dest="quantize", action="store_const", const="none", help="the same as --quantize none")
     add_tta_arguments(parser)
-    add_bn_stats_argument(parser)
+    add_adjustment_arguments(parser)
     return parser
 
 
@@ -102,7 +102,7 @@ def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip-tta", dest="tta", action="store_const", const="none", help="the same as --tta none")
 
 
-def add_bn_stats_argument(parser: argparse.ArgumentParser) -> None:
+def add_adjustment_arguments(parser: argparse.ArgumentParser) -> None:
     """The export's adjustments of a trained network: its BatchNormalization statistics and its class prior."""
     parser.add_argument("--class-prior", choices=("as-trained", "data"), default="as-trained",
                         help="as-trained: the outputs as training's class weights (1/sqrt of each class's count) left "
@@ -135,7 +135,7 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
     add_tta_arguments(parser)
-    add_bn_stats_argument(parser)
+    add_adjustment_arguments(parser)
     return parser
 
 

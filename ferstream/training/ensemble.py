@@ -86,7 +86,7 @@ def greedy_soup(members: list[keras.Model], faces: np.ndarray, labels: np.ndarra
                 names: list[str] | None = None) -> list[int]:
     """The "greedy soup" recipe: the members ranked by their own accuracy on ``faces`` (PublicTest), then each
     added to the average in turn and kept only if the average's accuracy does not drop. Returns the indexes of the
-    members kept, best first. Every member must have one architecture (``average_weights`` checks)."""
+    members kept, best first. Every member must have one architecture (``check_one_architecture``)."""
     weights = [m.get_weights() for m in members]
     probe = keras.Model.from_config(members[0].get_config())
     x = faces[..., None].astype(np.float32)

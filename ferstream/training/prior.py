@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 #: the final Dense layer (softmax) of every network the training job builds
 OUTPUT_LAYER = "probabilities"
-#: the values of ``--class-prior``
-CLASS_PRIORS = ("as-trained", "data")
 
 
 def prior_shift(labels: np.ndarray) -> np.ndarray:
