@@ -13,6 +13,8 @@ import logging
 
 import numpy as np
 
+from ferstream.training.evaluate import keras_accuracy
+
 log = logging.getLogger(__name__)
 
 #: plain training faces the statistics are measured on
@@ -53,8 +55,7 @@ def reestimate_if_better(model, faces: np.ndarray, public_faces: np.ndarray, pub
     Returns PublicTest accuracy before and after (the same where the change was undone).
     """
     def accuracy() -> float:
-        probs = model.predict(public_faces[..., None].astype(np.float32), batch_size=512, verbose=0)
-        return float((probs.argmax(axis=1) == public_labels).mean())
+        return keras_accuracy(model, public_faces, public_labels)
 
     weights = [np.array(w, copy=True) for w in model.get_weights()]  # TensorFlow's arrays can alias the variables
     before = accuracy()

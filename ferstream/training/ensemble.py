@@ -34,7 +34,7 @@ from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_pa
 from ferstream.errors import ModelError  # noqa: E402
 from ferstream.training.batchnorm import reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
-from ferstream.training.evaluate import evaluate_splits  # noqa: E402
+from ferstream.training.evaluate import evaluate_splits, keras_accuracy  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
 from ferstream.training.prior import shift_to_data_prior  # noqa: E402
 from ferstream.training.train import epochs_in, record_accuracy  # noqa: E402
@@ -89,11 +89,10 @@ def greedy_soup(members: list[keras.Model], faces: np.ndarray, labels: np.ndarra
     members kept, best first. Every member must have one architecture (``check_one_architecture``)."""
     weights = [m.get_weights() for m in members]
     probe = keras.Model.from_config(members[0].get_config())
-    x = faces[..., None].astype(np.float32)
 
     def accuracy(ws: list[np.ndarray]) -> float:
         probe.set_weights(ws)
-        return float((probe.predict(x, batch_size=512, verbose=0).argmax(axis=1) == labels).mean())
+        return keras_accuracy(probe, faces, labels)
 
     names = names or [f"member {i + 1}" for i in range(len(members))]
     alone = [accuracy(w) for w in weights]
