@@ -251,6 +251,21 @@ def test_averaging_weights_exports_one_network_with_the_members_mean_weights(tra
         run(argparse.Namespace(**{**vars(args), "models": [str(member), str(wider / "ferstream-emotion.keras")]}))
 
 
+def test_class_prior_refuses_a_network_without_the_output_layer_it_shifts():
+    import keras
+
+    from ferstream.errors import ModelError
+    from ferstream.training.prior import shift_to_data_prior
+
+    face = keras.Input((48, 48, 1))
+    other = keras.Model(face, keras.layers.Dense(len(EMOTIONS), name="logits")(keras.layers.Flatten()(face)))
+    before = [w.copy() for w in other.get_weights()]
+    with pytest.raises(ModelError, match="no 'probabilities' layer"):
+        shift_to_data_prior(other, np.arange(len(EMOTIONS)))
+    for w, b in zip(other.get_weights(), before):
+        np.testing.assert_array_equal(w, b)  # nothing changed
+
+
 def test_class_weights_none_trains_every_face_alike_and_refuses_a_prior_to_undo(tmp_path):
     from ferstream.errors import ConfigError
     from ferstream.training.train import run
