@@ -95,10 +95,12 @@ def _duration(text: str) -> float:
 
 
 def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tta", choices=("none", "flip", "flip-zoom"), default="flip",
+    parser.add_argument("--tta", choices=("none", "flip", "flip-zoom", "flip-unsure"), default="flip",
                         help="test-time augmentation inside the export, each view one more model run per face: flip: the "
                              "face and its mirror image (default); flip-zoom: also the face zoomed 10%% and its mirror "
-                             "image (4 runs); none: one run (default: %(default)s)")
+                             "image (4 runs); flip-unsure: the mirror image only for the least sure face in every 8 of a "
+                             "model call (1.125 runs a face at the worker's batch of 8); none: one run "
+                             "(default: %(default)s)")
     parser.add_argument("--no-flip-tta", dest="tta", action="store_const", const="none", help="the same as --tta none")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ferstream import __version__
 from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_paths
+from ferstream.training.unsure_mirror import with_unsure_mirror
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,15 @@ CALIBRATION_FACES = 500
 _QUANTIZATION_NAMES = {"int8": ", int8 weights and activations", "dynamic": ", int8 dynamic-range weights", "none": ""}
 
 #: test-time augmentation built into the export: the views of each face whose predictions are averaged.
-#: "flip-zoom" adds the centre 44x44 pixels scaled back to 48x48, and its mirror image.
-TTA_VIEWS = {"none": ("face",), "flip": ("face", "mirror"), "flip-zoom": ("face", "mirror", "zoom", "zoom mirror")}
+#: "flip-zoom" adds the centre 44x44 pixels scaled back to 48x48, and its mirror image. "flip-unsure" adds the
+#: mirror image only for the least sure face in every 8 of a batch (``unsure_mirror``): 1.125 runs a face.
+TTA_VIEWS = {"none": ("face",), "flip": ("face", "mirror"), "flip-zoom": ("face", "mirror", "zoom", "zoom mirror"),
+             "flip-unsure": ("face", "mirror of the least sure face in 8")}
 DEFAULT_TTA = "flip"
 #: pixels cut from each side of the face for the "zoom" view
 ZOOM_MARGIN = 2
-_TTA_NAMES = {"none": "", "flip": " + flip TTA", "flip-zoom": " + flip/zoom TTA (4 views)"}
+_TTA_NAMES = {"none": "", "flip": " + flip TTA", "flip-zoom": " + flip/zoom TTA (4 views)",
+              "flip-unsure": " + flip TTA for the least sure face in 8"}
 
 
 def export_model(model: keras.Model, stem: Path, *, tta: str = DEFAULT_TTA, quantize: str = DEFAULT_QUANTIZATION,
@@ -99,6 +103,8 @@ def with_tta(model: keras.Model, tta: str) -> keras.Model:
     if tta == "none":
         return model
     face = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    if tta == "flip-unsure":  # not one batched call: the second runs only on the faces the first was least sure of
+        return keras.Model(face, with_unsure_mirror(model, face), name=f"{model.name}_{tta}_tta")
     views = [face, keras.ops.flip(face, axis=2)]
     if tta == "flip-zoom":
         m = ZOOM_MARGIN

@@ -16,13 +16,13 @@ $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade
 export PYTHONPATH=/tmp/site:$PWD
 nvidia-smi -L; $PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 4
 rm -rf /tmp/fer /tmp/runs; $PY tools/gpu/pack_fer2013.py unpack ${DATA:-.gpu/fer2013.npz} /tmp/fer || exit 5
-T=ferstream/models/ferstream-emotion.tflite
+T=checkpoints/teacher-vgg32/ferstream-emotion.tflite
 COMMON="--data /tmp/fer --teacher $T --distill online --learning-rate 5e-4 --teacher-tta ${TEACHER_TTA:-flip-zoom} --tta none --epochs 1000 --patience 1000 --time-budget $BUDGET"
 # students narrowed from the shipped network (--prune-from): dropping whole convolutions of this plain network
 # leaves it near chance, narrowing it keeps most of it (model card, "Smaller models"); multiply-adds per face in ().
 # On a 2-core AVX2 EPYC (2026-12-01) 105 M took 1.14-1.32 ms a face, over the 1.2 ms target; about 86 M took
 # 0.97-1.12 ms (model card, "The student timed on an AVX2 machine"): the candidates are that size.
-P="--prune-from ferstream/models/ferstream-emotion.keras --depths 2,2,3,3"
+P="--prune-from checkpoints/teacher-vgg32/ferstream-emotion.keras --depths 2,2,3,3"
 S="--prune-from checkpoints/student-105m/ferstream-emotion.keras --depths 2,2,3,3"   # the 105 M student (68.21%)
 declare -A RUNS=(
   [p-24-48-96-176]="$P --widths 24,48,96,176 --seed 3"                          # (86 M)
