@@ -78,3 +78,20 @@ def test_the_views_are_named_in_the_models_metadata_and_kept_by_int8_weights(net
     assert "flip TTA for the least sure face in 8" in ModelMetadata.read(paths["json"]).architecture
     probs = EmotionModel(paths["tflite"]).predict(faces)
     assert probs.shape == (len(faces), 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+def test_ferstream_ensemble_exports_the_views_from_the_command_line(network, faces, tiny_csv, tmp_path):
+    import subprocess
+    import sys
+
+    member = tmp_path / "member.keras"
+    network.save(member)
+    done = subprocess.run([sys.executable, "-m", "ferstream.cli", "ensemble", "--models", str(member), "--data", str(tiny_csv),
+                           "--tta", "flip-unsure", "--quantize", "none", "--bn-stats", "as-trained",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = EmotionModel(tmp_path / "out" / "ferstream-emotion.tflite")
+    assert "least sure face in 8" in model.metadata.architecture
+    one = network(faces[:MAX_BATCH]).numpy()
+    changed = ~np.isclose(model.predict(faces[:MAX_BATCH]), one, atol=1e-5).all(axis=1)
+    assert np.flatnonzero(changed).tolist() == [int(one.max(axis=1).argmin())]
