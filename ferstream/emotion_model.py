@@ -8,6 +8,8 @@ A model is three files with one stem, for example ``models/ferstream-emotion``:
 
 Input: a batch of 48x48x1 float32 grey levels in 0..255 (rescaling lives inside
 the model). Output: one probability per label, in the metadata's label order.
+A model may look at a batch as a whole: the shipped one (``--tta flip-unsure``) runs the mirror image of the
+least sure face in each call of ``MAX_BATCH`` faces too, so a face's answer can depend on the faces beside it.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def model_paths(path: str | os.PathLike) -> dict[str, Path]:
 
 
 #: faces per model call: a chunk with more is classified in slices, so the model's tensors (each face's views
-#: included) stay the same size however many faces a chunk holds
+#: included) stay the same size however many faces a chunk holds; the shipped model's second look (the mirror
+#: view) goes to the least sure face of each call
 MAX_BATCH = 8
 
 
