@@ -36,7 +36,6 @@ class LeastSure(keras.layers.Layer):
         return tf.math.top_k(-tf.reduce_max(probs, axis=1), k=k).indices
 
 
-
 class MirrorOf(keras.layers.Layer):
     """The mirror images of the faces at ``indices``."""
 
@@ -44,7 +43,6 @@ class MirrorOf(keras.layers.Layer):
         import tensorflow as tf
 
         return tf.reverse(tf.gather(faces, indices), axis=[2])
-
 
 
 class AverageIn(keras.layers.Layer):
@@ -57,7 +55,6 @@ class AverageIn(keras.layers.Layer):
         mirrored = tf.matmul(picked, mirror_probs, transpose_a=True)  # n x labels, zero where no mirror ran
         has_mirror = tf.reduce_sum(picked, axis=0)[:, None]
         return probs * (1 - 0.5 * has_mirror) + 0.5 * mirrored
-
 
 
 def with_unsure_mirror(model: keras.Model, face: keras.KerasTensor) -> keras.KerasTensor:
