@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a file: python bench/classifier_speed.py
 
 from bench.common import cpu_flags
 from ferstream.emotion_model import DEFAULT_MODEL, EmotionModel
+from ferstream.training.cli import TTA_CHOICES
 
 
 def per_face_ms(model: EmotionModel | Prefix, batch: int, seconds: float = 3.0) -> float:
@@ -114,7 +115,7 @@ def main() -> None:
     parser.add_argument("--model", nargs="+", default=[str(DEFAULT_MODEL)], help="one or more .tflite exports")
     parser.add_argument("--arch", metavar="WIDTHS/DEPTHS", nargs="+",
                         help="time untrained networks instead, e.g. 32,64,128,256/1,1,2,3 24,48,96,176/2,2,3,3")
-    parser.add_argument("--tta", choices=("none", "flip", "flip-zoom", "flip-unsure"), default="none", help="with --arch: views in the export")
+    parser.add_argument("--tta", choices=TTA_CHOICES, default="none", help="with --arch: views in the export")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="with --arch: numbers in the export")
     parser.add_argument("--per-stage", action="store_true",
                         help="with one --arch: the time of each stage (one view; --quantize dynamic or none)")

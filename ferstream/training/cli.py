@@ -94,8 +94,12 @@ def _duration(text: str) -> float:
     return value
 
 
+#: the keys of ``export.TTA_VIEWS``, named here so that ``--help`` needs no Keras
+TTA_CHOICES = ("none", "flip", "flip-zoom", "flip-unsure")
+
+
 def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tta", choices=("none", "flip", "flip-zoom", "flip-unsure"), default="flip",
+    parser.add_argument("--tta", choices=TTA_CHOICES, default="flip",
                         help="test-time augmentation inside the export, each view one more model run per face: flip: the "
                              "face and its mirror image (default); flip-zoom: also the face zoomed 10%% and its mirror "
                              "image (4 runs); flip-unsure: the mirror image only for the least sure face in every 8 of a "

@@ -22,17 +22,13 @@ FACES_PER_MIRROR = MAX_BATCH
 
 
 class LeastSure(keras.layers.Layer):
-    """Indices of the ``ceil(n / faces_per_mirror)`` faces of the batch whose highest probability is the lowest."""
-
-    def __init__(self, faces_per_mirror: int = FACES_PER_MIRROR, **kwargs):
-        super().__init__(**kwargs)
-        self.faces_per_mirror = faces_per_mirror
+    """Indices of the ``ceil(n / FACES_PER_MIRROR)`` faces of the batch whose highest probability is the lowest."""
 
     def call(self, probs):
         import tensorflow as tf
 
         n = tf.shape(probs)[0]
-        k = (n + self.faces_per_mirror - 1) // self.faces_per_mirror
+        k = (n + FACES_PER_MIRROR - 1) // FACES_PER_MIRROR
         return tf.math.top_k(-tf.reduce_max(probs, axis=1), k=k).indices
 
 

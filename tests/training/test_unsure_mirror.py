@@ -72,7 +72,10 @@ def test_one_mirror_view_per_8_faces_whatever_the_batch(exports, faces):
 
 
 def test_the_views_are_named_in_the_models_metadata_and_kept_by_int8_weights(network, faces, tmp_path):
-    from ferstream.training.export import export_model
+    from ferstream.training.cli import TTA_CHOICES
+    from ferstream.training.export import TTA_VIEWS, export_model
+
+    assert set(TTA_CHOICES) == set(TTA_VIEWS)  # the command line offers every view set the export knows
 
     paths = export_model(network, tmp_path / "q", tta="flip-unsure")  # the default: int8 dynamic-range weights
     assert "flip TTA for the least sure face in 8" in ModelMetadata.read(paths["json"]).architecture
