@@ -322,13 +322,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_ensemble_arguments(p).set_defaults(handler=_ensemble)
     p = sub.add_parser("evaluate", help="score a model on FER-2013", description="Accuracy, per-class precision/recall/F1 and a confusion-matrix PNG of a model on FER-2013 (either layout).")
     add_evaluate_arguments(p).set_defaults(handler=_evaluate)
+    for command in sub.choices.values():
+        command.add_argument("-v", "--verbose", action="store_true",
+                             help="also show debug lines and the native libraries' own logs (OpenCV, FFmpeg, LiteRT)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from ferstream.native_logs import VERBOSE_ENV
+
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"  # the processes this command starts (a worker pool, the dashboard) inherit it
     return args.handler(args)
 
 

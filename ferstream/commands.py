@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ferstream.db.retention import PruneCounts
 from ferstream.errors import ConfigError, FerstreamError, VideoError
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
@@ -105,6 +106,9 @@ def print_summary(engine, source_id: int, file=None) -> None:
           f"{p['frames_no_face']} without a face, {p['frames_failed']} failed; faces {p['faces']}", file=file)
     if p["error"]:
         print(f"  error: {p['error']}", file=file)
+    if p["pruned_frames"]:
+        print(f"  {p['pruned_frames']} of these frames were deleted by retention since; the table counts the faces kept",
+              file=file)
     table = summary.assign(share=(summary["share"] * 100).round(1).astype(str) + "%",
                            mean_confidence=summary["mean_confidence"].round(3))
     print(table.to_string(index=False), file=file)
@@ -150,7 +154,11 @@ def status(settings: Settings) -> int:
     from ferstream.db.identity import database_id
     from ferstream.db.queries import sources
 
-    engine = db.connect(settings.database_url)
+    try:
+        engine = db.connect_existing(settings.database_url)
+    except db.NoDatabase as exc:  # nothing analysed there yet: nothing to show, and nothing created
+        print(f"no sources yet: {exc}")
+        return 0
     print(f"database {mask_url(settings.database_url)} (id {database_id(engine)})")
     if settings.redis_url:
         from rq import Queue, Worker
@@ -182,8 +190,9 @@ def status(settings: Settings) -> int:
     df["last_frame"] = [last_frame_age(at) for at in df["last_frame_at"]]
     cols = ["id", "name", "kind", "status", "state", "last_frame", "frames_queued", "frames_analysed", "frames_failed",
             "frames_dropped", "faces", "reconnects", "error"]
+    shown = df[cols].astype(object)
     with pd.option_context("display.max_colwidth", 60, "display.width", 220):
-        print(df[cols].to_string(index=False))
+        print(shown.where(shown.notna(), "").to_string(index=False))  # no error: an empty cell, not NaN or None
     return 0
 
 
@@ -192,7 +201,7 @@ def export(settings: Settings, source: str, fmt: str, output: str | None, per_tr
     from ferstream import db
     from ferstream.db.queries import faces_table, find_source, tracks_table
 
-    engine = db.connect(settings.database_url)
+    engine = db.connect_existing(settings.database_url)
     sid = find_source(engine, source)
     df = tracks_table(engine, sid) if per_track else faces_table(engine, sid)
     if output == "-":
@@ -219,7 +228,7 @@ def annotate(settings: Settings, source: str, output: str | None, images: str | 
     from ferstream.db.queries import find_source
     from ferstream.annotate import annotate_images, annotate_video
 
-    engine = db.connect(settings.database_url)
+    engine = db.connect_existing(settings.database_url)
     sid = find_source(engine, source)
     if images:
         paths = annotate_images(engine, sid, Path(images), at or [0.0])
@@ -284,10 +293,16 @@ class _Retention:
         kept = [k.total_seconds() for k in (default, *self.per_name.values()) if k is not None]
         self.every = min([RETENTION_EVERY_S, *(max(1.0, k / 4) for k in kept)])
         self.due = 0.0
+        self.removed = PruneCounts()  # what every pass removed, for the summary
 
     @property
     def active(self) -> bool:
         return self.default is not None or any(v is not None for v in self.per_name.values())
+
+    def report(self, file=None) -> None:
+        """What the passes removed, for a watch's summary (nothing when no retention was asked for)."""
+        if self.active:
+            print(f"  retention: removed {self.removed} while watching", file=file or sys.stdout)
 
     def tick(self) -> None:
         if not self.active or time.monotonic() < self.due:
@@ -305,8 +320,9 @@ class _Retention:
             except FerstreamError as exc:  # the database away: try again next time, the cameras go on
                 log.warning("retention: pruning source %s failed: %s", row.id, exc)
                 continue
+            self.removed.add(counts)
             if counts.frames or counts.chunks:
-                log.info("retention: source %s (%s): removed %s older than %s", row.id, row.name, counts, keep)
+                log.debug("retention: source %s (%s): removed %s older than %s", row.id, row.name, counts, keep)
 
 
 def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
@@ -342,6 +358,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
                                  max_seconds=duration, on_live=lambda live: current.update(live=live))
     stop.set()
     print_watch_summary(engine, source_id, queued)
+    keeper.report()
     return 0
 
 
@@ -394,6 +411,7 @@ def watch_cameras(settings: Settings, config: str, *, duration: float | None = N
         counts = (f"{live.sampled} frames sampled, {live.sent} sent, {live.dropped} dropped, {live.reconnects} reconnects"
                   if live else "never opened")
         print(f"  {w.camera.name} (source {w.source_id}) [{w.state}]: {counts}" + (f"; {w.error}" if w.error else ""))
+    keeper.report()
     return 0
 
 
@@ -405,11 +423,10 @@ def prune(settings: Settings, older_than: str, source: str | None = None, batch:
     from ferstream.db.retention import prune as prune_rows
 
     keep = parse_duration(older_than)
-    engine = db.connect(settings.database_url)
+    engine = db.connect_existing(settings.database_url)
     sid = find_source(engine, source) if source else None
     counts = prune_rows(engine, keep, source_id=sid, batch=batch or DEFAULT_BATCH)
-    print(f"removed {counts.frames} frames, {counts.faces} faces, {counts.chunks} chunks and {counts.chunk_tracks} "
-          f"chunk tracks older than {older_than}" + (f" of source {sid}" if sid else ""))
+    print(f"removed {counts} older than {older_than}" + (f" of source {sid}" if sid else ""))
     return 0
 
 

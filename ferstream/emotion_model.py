@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ferstream.errors import ModelError
+from ferstream.native_logs import native_stderr_to_log
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,9 @@ def _make_interpreter(path: Path, num_threads: int | None):
             warnings.simplefilter("ignore")
             from tensorflow.lite.python.interpreter import Interpreter
     try:
-        return Interpreter(model_path=str(path), num_threads=threads)
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        with native_stderr_to_log():  # LiteRT's "INFO: Created ... XNNPACK delegate" comes with the first allocation
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"{path}: not a readable TFLite model: {exc}") from exc
+    return interpreter

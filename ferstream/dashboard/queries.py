@@ -30,7 +30,7 @@ TimeRange = tuple[float | None, float | None]
 EVERYTHING: TimeRange = (None, None)
 
 SOURCE_COLUMNS = ["id", "name", "kind", "status", "progress", "frames_analysed", "frames_no_face", "faces",
-                  "frames_failed", "duration_s", "error", "state", "last_frame_at", "created_at"]
+                  "frames_failed", "pruned_frames", "duration_s", "error", "state", "last_frame_at", "created_at"]
 TIMELINE_COLUMNS = ["bucket_start", "bucket_end", "emotion", "faces", "share", "mean_confidence"]
 TOTALS_COLUMNS = ["emotion", "faces", "share", "mean_confidence"]
 

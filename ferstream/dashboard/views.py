@@ -85,8 +85,13 @@ def show_problems(chosen: pd.DataFrame) -> None:
 
 
 def not_analysed_yet(chosen: pd.DataFrame, redis_url: str | None) -> None:
+    """Why the chosen sources have no results to chart: waiting, failed, or every result pruned by retention."""
     names = ", ".join(chosen["name"])
-    if chosen["status"].isin(ACTIVE).any():
+    pruned = int(chosen["pruned_frames"].sum())
+    if pruned and pruned == int(chosen["frames_analysed"].sum()):
+        st.info(f"**Every result of {names} has been deleted by retention** ({pruned} analysed frames, older than "
+                "the retention `ferstream prune` or `watch --retention` keeps).")
+    elif chosen["status"].isin(ACTIVE).any():
         hint = ("Its chunks wait in the queue: is `ferstream worker` running?" if redis_url
                 else "The analysis has started; results appear here as frames are analysed.")
         st.info(f"**No frame of {names} has been analysed yet.** {hint}")

@@ -4,6 +4,6 @@ SQLite is the embedded default; PostgreSQL is the production database. Both
 take the same ``DATABASE_URL``.
 """
 
-from ferstream.db.engine import connect
+from ferstream.db.engine import NoDatabase, NotFerstreamDatabase, connect, connect_existing
 
-__all__ = ["connect"]
+__all__ = ["connect", "connect_existing", "NoDatabase", "NotFerstreamDatabase"]

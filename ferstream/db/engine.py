@@ -40,6 +40,57 @@ def connect(url: str, migrate: bool = True, read_only: bool = False) -> Engine:
     return engine
 
 
+class NoDatabase(ServiceError):
+    """A command that only reads found no ferstream database there: a missing SQLite file, or an empty database."""
+
+
+class NotFerstreamDatabase(ServiceError):
+    """The database holds tables of its own and no ferstream identity: a command that only reads leaves it alone."""
+
+
+#: the tables by which a database is ferstream's: its identity (revision 0003 on), or the schema of 0001 and 0002
+_OWN_TABLES = ({"database_identity"}, {"alembic_version", "sources", "frames", "faces"})
+
+
+def connect_existing(url: str) -> Engine:
+    """An engine for a database ferstream has written (migrated first, when it is ferstream's at an older revision),
+    for the commands that only read it (status, export, annotate) or prune it: they never create a database, nor
+    write ferstream's schema into someone else's. ``NoDatabase`` for a missing SQLite file or an empty database,
+    ``NotFerstreamDatabase`` for one with other tables."""
+    with _lock:
+        known = _engines.get((url, False))
+    if known is not None:  # this process has migrated it already
+        return known
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001 - the same message as connect() gives
+        raise ServiceError(f"database {shown} is unreachable: {_first_line(exc)}") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not parsed.database.startswith("file:") and not Path(parsed.database).is_file():
+        raise NoDatabase(f"no ferstream database at {shown} yet: `ferstream analyze VIDEO` creates it")
+    try:
+        probe = create_engine(url, connect_args={"connect_timeout": 10} if url.startswith("postgresql") else {})
+        try:
+            tables = set(inspect(probe).get_table_names())
+        finally:
+            probe.dispose()
+    except (OperationalError, SQLAlchemyError) as exc:
+        raise ServiceError(f"database {shown} is unreachable: {_first_line(exc)}") from exc
+    except ModuleNotFoundError as exc:
+        raise ServiceError(f"database {shown}: driver missing ({exc.name})") from exc
+    if not tables:
+        raise NoDatabase(f"database {shown} is empty: `ferstream analyze VIDEO` fills it")
+    if not any(own <= tables for own in _OWN_TABLES):
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotFerstreamDatabase(f"database {shown} is not a ferstream database (it holds other tables: {listed}): "
+                                   "it was left as it is; point --database or DATABASE_URL at ferstream's")
+    return connect(url)
+
+
 def _create(url: str, read_only: bool) -> Engine:
     try:
         if url.startswith("sqlite"):

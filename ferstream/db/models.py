@@ -58,6 +58,13 @@ class Source(Base):
     chunks_queued: Mapped[int] = mapped_column(Integer, default=0)
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
     next_track_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # face tracks: the next id
+    # what retention (db/retention.py) deleted, counted as it deletes: progress = rows left + rows pruned
+    pruned_frames: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pruned_frames_no_face: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pruned_faces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pruned_chunks_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pruned_chunks_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pruned_frames_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

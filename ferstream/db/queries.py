@@ -41,7 +41,9 @@ def source_name(engine: Engine, source_id: int) -> str:
 
 
 def sources(engine: Engine, ids: list[int] | None = None) -> pd.DataFrame:
-    """One row per source (or per source in ``ids``) with its progress and a status: queued, running, done or failed."""
+    """One row per source (or per source in ``ids``) with its progress and a status: queued, running, done or failed.
+
+    Progress counts everything analysed, also what retention has pruned since (``pruned_frames`` of it)."""
     frames = (select(Frame.source_id, func.count().label("frames_analysed"),
                      func.sum(case((Frame.face_count == 0, 1), else_=0)).label("frames_no_face"),
                      func.sum(Frame.face_count).label("faces"))
@@ -56,12 +58,14 @@ def sources(engine: Engine, ids: list[int] | None = None) -> pd.DataFrame:
     q = (select(Source.id, Source.name, Source.kind, Source.uri, Source.state, Source.error, Source.last_frame_at,
                 Source.duration_s, Source.fps, Source.width, Source.height, Source.sample_fps,
                 Source.frames_read, Source.frames_queued, Source.frames_dropped, Source.chunks_queued, Source.reconnects,
-                func.coalesce(frames.c.frames_analysed, 0).label("frames_analysed"),
-                func.coalesce(frames.c.frames_no_face, 0).label("frames_no_face"),
-                func.coalesce(frames.c.faces, 0).label("faces"),
-                func.coalesce(chunks.c.chunks_done, 0).label("chunks_done"),
-                func.coalesce(chunks.c.chunks_failed, 0).label("chunks_failed"),
-                func.coalesce(chunks.c.frames_failed, 0).label("frames_failed"),
+                # the rows left, plus what retention pruned of them (counted on the source as it deleted them)
+                (func.coalesce(frames.c.frames_analysed, 0) + Source.pruned_frames).label("frames_analysed"),
+                (func.coalesce(frames.c.frames_no_face, 0) + Source.pruned_frames_no_face).label("frames_no_face"),
+                (func.coalesce(frames.c.faces, 0) + Source.pruned_faces).label("faces"),
+                (func.coalesce(chunks.c.chunks_done, 0) + Source.pruned_chunks_done).label("chunks_done"),
+                (func.coalesce(chunks.c.chunks_failed, 0) + Source.pruned_chunks_failed).label("chunks_failed"),
+                (func.coalesce(chunks.c.frames_failed, 0) + Source.pruned_frames_failed).label("frames_failed"),
+                Source.pruned_frames,
                 Source.created_at, Source.updated_at)
          .outerjoin(frames, frames.c.source_id == Source.id)
          .outerjoin(chunks, chunks.c.source_id == Source.id)

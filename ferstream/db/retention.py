@@ -3,7 +3,8 @@
 A frame's age is its ``captured_at`` (the wall clock of a live source) when set, else its ``analysed_at``;
 its faces go with it (keyed by source and frame index). A chunk goes when none of its frames is left, it
 is ``done`` or ``failed``, and it was queued (and done, if it was) before the cutoff; its ``chunk_tracks``
-rows go with it. Queued and retrying chunks and the ``sources`` rows always stay.
+rows go with it. Queued and retrying chunks and the ``sources`` rows always stay, and each source counts what
+was pruned of it (``sources.pruned_*``), so its progress and status stay what they were.
 
 Each batch is one short transaction that locks rows in the order ``db.writes.write_results`` does (faces,
 then frames; chunk tracks, then chunks), so a worker writing at the same time waits at most one batch. On
@@ -16,11 +17,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
@@ -53,6 +54,14 @@ class PruneCounts:
     chunks: int = 0
     chunk_tracks: int = 0
 
+    def add(self, other: "PruneCounts") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def __str__(self) -> str:
+        return (f"{self.frames} frames, {self.faces} faces, {self.chunks} chunks and {self.chunk_tracks} "
+                "chunk tracks")
+
 
 def prune(engine: Engine, older_than: timedelta, *, source_id: int | None = None, batch: int = DEFAULT_BATCH,
           now: datetime | None = None) -> PruneCounts:
@@ -72,7 +81,7 @@ def prune(engine: Engine, older_than: timedelta, *, source_id: int | None = None
     for sid in ids:
         _prune_frames(engine, sid, cutoff, batch, counts)
         _prune_chunks(engine, sid, cutoff, batch, counts)
-    log.info("pruned data older than %s (%s): %d frames, %d faces, %d chunks, %d chunk tracks",
+    log.debug("pruned data older than %s (%s): %d frames, %d faces, %d chunks, %d chunk tracks",
              cutoff.isoformat(timespec="seconds"), f"source {source_id}" if source_id is not None else "all sources",
              counts.frames, counts.faces, counts.chunks, counts.chunk_tracks)
     return counts
@@ -89,9 +98,11 @@ def _prune_frames(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
             faces = conn.execute(delete(Face).where(Face.source_id == sid, Face.frame_index.in_(keys))).rowcount
             # a frame rewritten by a retried chunk since ``keys`` were read keeps its new faces, and so stays
             no_faces = ~exists().where(Face.source_id == Frame.source_id, Face.frame_index == Frame.frame_index)
-            frames = conn.execute(delete(Frame).where(Frame.source_id == sid, Frame.frame_index.in_(keys),
-                                                      no_faces)).rowcount
-            return faces, frames
+            face_counts = conn.execute(delete(Frame).where(Frame.source_id == sid, Frame.frame_index.in_(keys), no_faces)
+                                       .returning(Frame.face_count)).scalars().all()
+            _count_pruned(conn, sid, pruned_frames=len(face_counts), pruned_faces=faces,
+                          pruned_frames_no_face=sum(1 for n in face_counts if n == 0))
+            return faces, len(face_counts)
 
         faces, frames = _in_transaction(engine, delete_batch)
         counts.faces += faces
@@ -113,13 +124,18 @@ def _prune_chunks(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
             return
 
         def delete_batch(conn: Connection) -> tuple[int, int]:
+            if conn.dialect.name == "postgresql":  # the source row first, as a worker's write_results takes it
+                conn.execute(select(Source.id).where(Source.id == sid).with_for_update())
             still_gone = exists().where(Chunk.source_id == ChunkTrack.source_id,
                                         Chunk.chunk_index == ChunkTrack.chunk_index, gone)
             tracks = conn.execute(delete(ChunkTrack).where(
                 ChunkTrack.source_id == sid, ChunkTrack.chunk_index.in_(keys), still_gone)).rowcount
-            chunks = conn.execute(delete(Chunk).where(
-                Chunk.source_id == sid, Chunk.chunk_index.in_(keys), gone)).rowcount
-            return chunks, tracks
+            chunks = conn.execute(delete(Chunk).where(Chunk.source_id == sid, Chunk.chunk_index.in_(keys), gone)
+                                  .returning(Chunk.status, Chunk.n_frames)).all()
+            _count_pruned(conn, sid, pruned_chunks_done=sum(1 for status, _ in chunks if status == "done"),
+                          pruned_chunks_failed=sum(1 for status, _ in chunks if status == "failed"),
+                          pruned_frames_failed=sum(n for status, n in chunks if status == "failed"))
+            return len(chunks), tracks
 
         chunks, tracks = _in_transaction(engine, delete_batch)
         counts.chunks += chunks
@@ -127,6 +143,14 @@ def _prune_chunks(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
         log.debug("source %d: deleted %d chunks and %d chunk tracks", sid, chunks, tracks)
         if len(keys) < batch or not chunks:
             return
+
+
+def _count_pruned(conn: Connection, sid: int, **deleted: int) -> None:
+    """Add what a batch deleted to the source's ``pruned_*`` counters, in the batch's transaction: the source's
+    progress (``db.queries.sources``) counts the rows left plus these, so a prune never changes it."""
+    if any(deleted.values()):
+        conn.execute(update(Source).where(Source.id == sid).values(
+            **{name: getattr(Source, name) + n for name, n in deleted.items()}))
 
 
 def _keys(engine: Engine, query) -> list[int]:

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ferstream.errors import ModelError
+from ferstream.native_logs import native_stderr_to_log
 from ferstream.settings import DEFAULT_MIN_FACE
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ class _Model:
             from ai_edge_litert.interpreter import Interpreter
 
             self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or available_cores())
+            with native_stderr_to_log():  # LiteRT's "INFO: Created ... XNNPACK delegate" comes with the first allocation
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: not a readable TFLite model: {exc}") from exc
         inp = self.interpreter.get_input_details()[0]

@@ -106,6 +106,27 @@ def test_empty_states_explain_themselves(pipeline_db, app_env, tmp_path):
     assert not at.exception and not at.error
 
 
+def test_a_source_whose_results_were_all_pruned_is_done_and_says_so(app_env, tmp_path, astronaut_video):
+    """Issue 32: after a prune the page said "No frame of lobby has been analysed yet. Its chunks wait in the queue"."""
+    import time
+
+    from tests.helpers import ferstream
+
+    url = f"sqlite:///{tmp_path / 'pruned.db'}"
+    ferstream("analyze", str(astronaut_video), "--database", url, "--name", "lobby", "--sample-fps", "5")
+    time.sleep(1.2)
+    ferstream("prune", "--older-than", "1s", "--database", url)
+    app_env(url)
+    at = open_app()
+    sources = at.dataframe[0].value
+    assert sources["status"].tolist() == ["done"] and sources["progress"].tolist() == [1.0]
+    assert sources["frames_analysed"].tolist() == [20]
+    info = texts(at.info)
+    assert "Every result of lobby has been deleted by retention" in info and "20 analysed frames" in info
+    assert "wait in the queue" not in info and "not been analysed" not in info
+    assert not at.exception and not at.error
+
+
 def test_an_unreachable_database_is_an_error_message_not_a_traceback(app_env):
     app_env("postgresql+psycopg2://nobody@127.0.0.1:1/ferstream")
     at = open_app()

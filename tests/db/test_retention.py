@@ -141,6 +141,38 @@ def test_prune_deletes_exactly_the_old_rows_whatever_the_batch(two_sources, batc
     assert prune(engine, KEEP, batch=batch, now=NOW) == PruneCounts()  # nothing old is left
 
 
+PROGRESS = ["status", "frames_analysed", "frames_no_face", "faces", "chunks_done", "chunks_failed", "frames_failed"]
+
+
+@pytest.mark.parametrize("batch", [1, DEFAULT_BATCH])
+def test_what_a_source_has_done_stays_true_after_any_prune(database_url, batch):
+    """Issue 32: a stopped source whose chunks are all done stayed "done" only while its chunk rows did."""
+    from ferstream.db.queries import progress, sources
+
+    engine = db.connect(database_url)
+    sid = writes.create_source(engine, name="lobby", kind="live", uri="rtsp://cam")
+    for index in range(6):
+        land(engine, sid, index, OLD + timedelta(seconds=index), faces=index % 3)  # some frames without a face
+    record_only(engine, sid, 6, "failed", OLD)
+    writes.update_source(engine, sid, state="stopped")
+    backdate(engine, sid, range(6), OLD)
+    before = progress(engine, sid)
+    assert before["status"] == "failed" and before["frames_failed"] == PER_CHUNK and before["frames_no_face"] > 0
+    with engine.begin() as conn:  # the failed chunk is retried and done: the source is done
+        conn.execute(update(Chunk).where(Chunk.source_id == sid, Chunk.chunk_index == 6).values(status="done"))
+    before = progress(engine, sid)
+    assert before["status"] == "done"
+
+    half = prune(engine, KEEP, batch=batch, now=OLD + timedelta(days=1, seconds=3))  # the older half
+    assert 0 < half.frames < before["frames_analysed"]
+    assert {k: progress(engine, sid)[k] for k in PROGRESS} == {k: before[k] for k in PROGRESS}
+    everything = prune(engine, KEEP, batch=batch, now=NOW)
+    assert half.frames + everything.frames == before["frames_analysed"] and rows(engine)["chunks"] == set()
+    after = sources(engine).set_index("id").loc[sid]
+    assert {k: after[k] for k in PROGRESS} == {k: before[k] for k in PROGRESS}
+    assert after["pruned_frames"] == before["frames_analysed"]
+
+
 def test_source_id_limits_the_prune_to_one_source(two_sources):
     engine, live, file = two_sources
     before = rows(engine)

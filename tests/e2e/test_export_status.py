@@ -48,6 +48,52 @@ def test_status_shows_progress_and_queue(analysed, redis_url):
 def test_status_on_an_empty_database(tmp_path):
     result = ferstream("status", "--database", f"sqlite:///{tmp_path / 'empty.db'}")
     assert "no sources yet" in result.stdout
+    assert not (tmp_path / "empty.db").exists()  # a command that only reads creates no database
+
+
+def test_commands_that_only_read_leave_a_database_that_is_not_ferstreams_alone(database_url, tmp_path):
+    """Issue 32: `status --database sqlite:///other.db` wrote ferstream's schema into an unrelated database."""
+    from sqlalchemy import create_engine, inspect, text
+
+    other = create_engine(database_url)
+    with other.begin() as conn:
+        conn.execute(text("CREATE TABLE guests (id INTEGER PRIMARY KEY, name VARCHAR(40))"))
+        conn.execute(text("INSERT INTO guests VALUES (1, 'ada')"))
+    for command in (["status"], ["export", "--source", "1", "-o", str(tmp_path / "x.csv")],
+                    ["annotate", "--source", "1", "-o", str(tmp_path / "x.mp4")], ["prune", "--older-than", "1d"]):
+        result = ferstream(*command, "--database", database_url, check=False)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "is not a ferstream database (it holds other tables: guests)" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert inspect(other).get_table_names() == ["guests"]
+    with other.connect() as conn:
+        assert conn.execute(text("SELECT name FROM guests")).scalars().all() == ["ada"]
+    other.dispose()
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.mp4").exists()
+
+
+def test_a_prune_leaves_a_finished_source_done_with_its_counts(tmp_path, astronaut_video):
+    """Issue 32: prune deleted the chunk rows a source's status was derived from: `status` said "running"."""
+    import time
+
+    url = f"sqlite:///{tmp_path / 'ferstream.db'}"
+    ferstream("analyze", str(astronaut_video), "--database", url, "--name", "lobby")
+
+    def line():
+        out = ferstream("status", "--database", url).stdout
+        return next(l for l in out.splitlines() if " lobby " in l).split()
+
+    before = line()
+    assert before[3] == "done" and before[-2] == "60", before  # status, faces (60 frames, a face in each)
+    time.sleep(1.2)
+    pruned = ferstream("prune", "--older-than", "1s", "--source", "lobby", "--database", url)
+    assert "removed 60 frames, 60 faces, 4 chunks" in pruned.stdout, pruned.stdout
+    assert line() == before
+    from ferstream import db
+    from ferstream.db.queries import progress
+
+    p = progress(db.connect(url), 1)
+    assert (p["status"], p["frames_analysed"], p["faces"], p["pruned_frames"]) == ("done", 60, 60, 60)
 
 
 def test_help_explains_every_command():
