@@ -100,9 +100,11 @@ def _watch(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         return run_command(lambda: watch_cameras(_settings(args), args.config, duration=args.duration,
-                                                 metrics_port=args.metrics_port, retention=_duration(args.retention)))
+                                                 metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                                                 retention=_duration(args.retention)))
     return run_command(lambda: watch(_settings(args), args.source, name=args.name, sample_fps=args.sample_fps,
                                      duration=args.duration, metrics_port=args.metrics_port,
+                                     metrics_host=args.metrics_host,
                                      retention=_duration(args.retention)))
 
 
@@ -132,7 +134,7 @@ def _worker(args: argparse.Namespace) -> int:
     from ferstream.worker.process import run_workers
 
     return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes, name=args.name,
-                                           metrics_port=args.metrics_port))
+                                           metrics_port=args.metrics_port, metrics_host=args.metrics_host))
 
 
 def _metrics_multiprocess() -> None:
@@ -184,8 +186,13 @@ def _add_detector(p: argparse.ArgumentParser) -> None:
 
 
 def _add_metrics(p: argparse.ArgumentParser) -> None:
+    from ferstream.metrics import DEFAULT_METRICS_HOST
+
     p.add_argument("--metrics-port", type=_int_at_least(1, 65535), metavar="PORT",
-                   help="serve Prometheus metrics on http://0.0.0.0:PORT/metrics (names: see the README, Metrics)")
+                   help="serve Prometheus metrics on http://HOST:PORT/metrics (names: see the README, Metrics)")
+    p.add_argument("--metrics-host", default=DEFAULT_METRICS_HOST, metavar="HOST",
+                   help="the address --metrics-port listens on (default: %(default)s, this machine only; 0.0.0.0 for "
+                        "every interface, where a Prometheus on another machine scrapes it)")
 
 
 def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ferstream.db.retention import PruneCounts
 from ferstream.errors import ConfigError, FerstreamError, VideoError
+from ferstream.metrics import DEFAULT_METRICS_HOST
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
 from ferstream.urls import mask_url
@@ -267,17 +268,15 @@ def _stop_on_signals(stop, hurry=None):
             signal.signal(s, handler)
 
 
-def _serve_metrics(port: int | None, views, sinks: list) -> None:
-    """``/metrics`` of a watch: its sources' figures, the queue's depth, and (in-process) the analysis's own."""
+def _serve_metrics(port: int | None, host: str, views, sinks: list) -> None:
+    """``/metrics`` of a watch: its sources' figures, the queues' depth, and (in-process) the analysis's own."""
     if port is None:
         return
     from ferstream.ingest.source_metrics import QueueCollector, SourceCollector
     from ferstream.metrics import serve
 
-    collectors = [SourceCollector(views)]
-    queues = {id(s.queue): s.queue for s in sinks if hasattr(s, "queue")}
-    collectors += [QueueCollector(q) for q in queues.values()]
-    serve(port, collectors=tuple(collectors))
+    queues = {s.queue.name: s.queue for s in sinks if hasattr(s, "queue")}  # the cameras' sinks share one queue
+    serve(port, host, collectors=(SourceCollector(views), QueueCollector(list(queues.values()))))
 
 
 #: seconds between retention passes while watching (sooner for a retention shorter than 20 minutes)
@@ -326,7 +325,8 @@ class _Retention:
 
 
 def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
-          duration: float | None = None, metrics_port: int | None = None, retention=None) -> int:
+          duration: float | None = None, metrics_port: int | None = None, metrics_host: str = DEFAULT_METRICS_HOST,
+          retention=None) -> int:
     """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.
 
     The first Ctrl-C or SIGTERM stops cleanly (the partial last chunk is
@@ -335,7 +335,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     import threading
 
     from ferstream import db
-    from ferstream.ingest.live import watch_source
+    from ferstream.ingest.live import default_name, watch_source
     from ferstream.ingest.source_metrics import SourceView
     from ferstream.ingest.stream import STARTING
 
@@ -347,9 +347,9 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
 
     def views():
         live = current.get("live")
-        return [SourceView(name or source, live.state if live else STARTING, live, sink.frames_done)]
+        return [SourceView(name or default_name(source), live.state if live else STARTING, live, sink.frames_done)]
 
-    _serve_metrics(metrics_port, views, [sink])
+    _serve_metrics(metrics_port, metrics_host, views, [sink])
     keeper = _Retention(engine, retention)
     if keeper.active:
         threading.Thread(target=_prune_until, args=(keeper, stop), name="retention", daemon=True).start()
@@ -370,7 +370,7 @@ def _prune_until(keeper: _Retention, stop) -> None:
 
 
 def watch_cameras(settings: Settings, config: str, *, duration: float | None = None, metrics_port: int | None = None,
-                  retention=None) -> int:
+                  metrics_host: str = DEFAULT_METRICS_HOST, retention=None) -> int:
     """Watch every enabled camera of a cameras file, each in a thread of its own, until Ctrl-C, SIGTERM or
     ``duration``; one camera failing never stops the others. Prints a line per camera at the end."""
     from ferstream import db
@@ -392,7 +392,7 @@ def watch_cameras(settings: Settings, config: str, *, duration: float | None = N
     def views():
         return [SourceView(w.camera.name, w.state, w.live, sinks[w.camera.name].frames_done) for w in watches]
 
-    _serve_metrics(metrics_port, views, list(sinks.values()))
+    _serve_metrics(metrics_port, metrics_host, views, list(sinks.values()))
     keeper = _Retention(engine, retention or cameras.retention, {c.name: c.retention for c in cameras.cameras})
     print(f"watching {len(enabled)} camera(s) of {config}: {', '.join(c.name for c in enabled)}"
           + (f" ({len(cameras.cameras) - len(enabled)} disabled)" if len(enabled) < len(cameras.cameras) else ""))

@@ -62,15 +62,37 @@ def stop_process_group(proc: subprocess.Popen | None, timeout: float = 30) -> No
         proc.wait(timeout)
 
 
-def scrape_metrics(port: int) -> dict[tuple, float]:
-    """The samples of a real /metrics endpoint on loopback: (name, sorted labels) -> value."""
+def scrape_metrics(port: int, text: list | None = None) -> dict[tuple, float]:
+    """The samples of a real /metrics endpoint on loopback: (name, sorted labels) -> value; the page as scraped is
+    appended to ``text`` when given. The page is checked as strictly as Prometheus reads it (``check_exposition``)."""
     import urllib.request
+
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    if text is not None:
+        text.append(page)
+    return check_exposition(page)
+
+
+def check_exposition(page: str) -> dict[tuple, float]:
+    """The samples of a Prometheus text page, after checking what prometheus-client's lenient parser lets through
+    and Prometheus (promtool) refuses: one HELP and one TYPE per metric family, each family in one block, and each
+    series (name and label set) once."""
+    from collections import Counter
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    for kind in ("HELP", "TYPE"):
+        names = Counter(line.split()[2] for line in page.splitlines() if line.startswith(f"# {kind} "))
+        repeated = sorted(n for n, k in names.items() if k > 1)
+        assert not repeated, f"# {kind} repeated for {repeated} in\n{page}"
+    families = [f.name for f in text_string_to_metric_families(page)]
+    assert len(families) == len(set(families)), f"a metric family in several blocks: {families}"
+    series = Counter((s.name, tuple(sorted(s.labels.items())))
+                     for family in text_string_to_metric_families(page) for s in family.samples)
+    repeated = sorted(k for k, n in series.items() if n > 1)
+    assert not repeated, f"series repeated: {repeated}"
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+            for family in text_string_to_metric_families(page) for s in family.samples}
 
 
 def metric(samples: dict, name: str, default: float | None = None, **labels) -> float | None:

@@ -234,6 +234,8 @@ def test_ingest_is_an_opt_in_profile_reading_mounted_videos():
 def test_workers_and_cameras_serve_prometheus_metrics():
     worker, cameras = _services()["worker"], _services()["cameras"]
     assert "--metrics-port 9108" in _command(worker) and [str(p) for p in worker.get("expose", [])] == ["9108"]
+    # inside a container the endpoint must listen beyond its loopback (the default, 127.0.0.1, elsewhere)
+    assert "--metrics-host 0.0.0.0" in _command(worker) and "--metrics-host 0.0.0.0" in _command(cameras)
     assert "cameras" in cameras.get("profiles", []), "a plain `docker compose up` must not need cameras"
     command = _command(cameras)
     assert re.match(r"ferstream watch --config /config/cameras.yaml\b", command) and "--metrics-port 9108" in command

@@ -21,6 +21,7 @@ from ferstream.db import writes
 from ferstream.errors import VideoError
 from ferstream.results import Chunk, Frame
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, Settings
+from ferstream.urls import mask_url
 from ferstream.ingest.files import Sink, send
 from ferstream.ingest.stream import (DEFAULT_OPEN_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, FAILED, STALLED, STOPPED,
                                      LatestFrameReader, LiveFrame)
@@ -52,7 +53,7 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
     start = time.monotonic()  # timestamp 0 of the source's frames
     with LatestFrameReader(source, sample_fps=sample_fps, open_timeout=open_timeout, read_timeout=read_timeout) as reader:
         source_id = writes.create_source(
-            engine, name=name or _default_name(reader.name), kind="live", uri=reader.name, fps=reader.fps,
+            engine, name=name or default_name(source), kind="live", uri=reader.name, fps=reader.fps,
             width=reader.width, height=reader.height, sample_fps=sample_fps)
         live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.live_chunk_seconds * sample_fps)),
                           (settings.analysis_width, settings.min_face), start, on_chunk)
@@ -62,8 +63,9 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
     return source_id
 
 
-def _default_name(source: str) -> str:
-    return f"camera {source}" if source.isdigit() else source
+def default_name(source: str) -> str:
+    """The name of a live source watched without ``--name``: its URL with any password masked, or its device."""
+    return f"camera {source}" if source.isdigit() else mask_url(source)
 
 
 class LiveIngest:

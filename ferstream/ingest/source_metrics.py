@@ -69,18 +69,21 @@ class SourceCollector:
 
 
 class QueueCollector:
-    """The depth of the RQ queue, asked of Redis at each scrape."""
+    """The depth of each RQ queue, asked of Redis at each scrape: one metric family, a sample per queue."""
 
-    def __init__(self, queue):
-        self.queue = queue
+    def __init__(self, queues: list):
+        self.queues = queues
 
     def describe(self):
         return []
 
     def collect(self):
+        if not self.queues:
+            return
         depth = GaugeMetricFamily("ferstream_queue_depth", "Chunks waiting in the queue", labels=["queue"])
-        try:
-            depth.add_metric([self.queue.name], self.queue.count)
-        except Exception:  # Redis away: no figure rather than a failed scrape
-            pass
+        for queue in self.queues:
+            try:
+                depth.add_metric([queue.name], queue.count)
+            except Exception:  # Redis away: no figure rather than a failed scrape
+                pass
         yield depth

@@ -109,7 +109,7 @@ def work_through_outages(redis, queue: str, burst: bool = False, name: str | Non
 
 
 def run_workers(settings: Settings, burst: bool = False, processes: int = 1, name: str | None = None,
-                metrics_port: int | None = None) -> int:
+                metrics_port: int | None = None, metrics_host: str | None = None) -> int:
     if processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {processes}")
     if not settings.redis_url:
@@ -124,9 +124,9 @@ def run_workers(settings: Settings, burst: bool = False, processes: int = 1, nam
         from rq import Queue
 
         from ferstream.ingest.source_metrics import QueueCollector
-        from ferstream.metrics import serve
+        from ferstream.metrics import DEFAULT_METRICS_HOST, serve
 
-        serve(metrics_port, collectors=(QueueCollector(Queue(queue, connection=redis)),))
+        serve(metrics_port, metrics_host or DEFAULT_METRICS_HOST, collectors=(QueueCollector([Queue(queue, connection=redis)]),))
     if processes == 1:
         runtime.analyzer  # noqa: B018 - load the model once, before the first job
         work_through_outages(redis, queue, burst=burst, name=name)

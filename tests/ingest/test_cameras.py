@@ -205,11 +205,13 @@ def test_watch_config_with_redis_queues_each_camera_with_its_own_detector(tmp_pa
         {"name": "door", "url": servers[1].url, "sample_fps": 4},
     ]}))
     queue = Queue(queue_name("ferstream", database_id(db.connect(sqlite_url))), connection=Redis.from_url(redis_url))
+    port = free_port()
     proc = None
     try:
         for s in servers:
             s.start()
-        proc = subprocess.Popen([*CLI, "watch", "--config", str(config), "--redis", redis_url, "--database", sqlite_url],
+        proc = subprocess.Popen([*CLI, "watch", "--config", str(config), "--redis", redis_url, "--database", sqlite_url,
+                                 "--metrics-port", str(port)],
                                 stdout=open(tmp_path / "watch.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
         engine = db.connect(sqlite_url)
 
@@ -225,6 +227,10 @@ def test_watch_config_with_redis_queues_each_camera_with_its_own_detector(tmp_pa
         jobs = wait_until(queued_both, 90, poll=0.5)
         assert jobs["lobby"] == ("haar", 0.2)
         assert jobs["door"] == ("blazeface", 0.13)  # the settings' defaults
+        # issue 32: two cameras, one queue: its depth once (scrape_metrics refuses a family or a series twice)
+        pages = []
+        depth = metric(scrape_metrics(port, pages), "ferstream_queue_depth", queue=queue.name)
+        assert depth is not None and pages[0].count("# TYPE ferstream_queue_depth ") == 1
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, (tmp_path / "watch.log").read_text()
     finally:

@@ -33,7 +33,7 @@ from ferstream.settings import Settings
 from ferstream.ingest.live import watch_source
 from ferstream.sinks import make_sink
 from tests.conftest import free_port
-from tests.helpers import counts, wait_until
+from tests.helpers import check_exposition, counts, wait_until
 from tests.streams import MjpegServer, _listening, _require_ffmpeg
 from ferstream.worker.inline import InlineSink
 from ferstream.worker.runtime import Runtime, set_runtime
@@ -319,6 +319,7 @@ def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tm
         assert proc.poll() is None, proc.communicate()
         time.sleep(3)  # about 15 frames sampled, all in the unfinished chunk
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        check_exposition(metrics)
         sampled_so_far = float(re.search(r'^ferstream_source_frames_sampled_total\{source="lobby"\} (\S+)$', metrics, re.M)[1])
         assert sampled_so_far >= 5 and 'ferstream_source_state{source="lobby",state="running"} 1.0' in metrics
         assert 'ferstream_source_frames_sent_total{source="lobby"} 0.0' in metrics  # the chunk is still open
@@ -366,3 +367,73 @@ def test_watch_with_a_retention_prunes_old_results_while_it_runs(mjpeg_server, t
     removed = int(result.stdout.split("retention: removed ")[1].split()[0])
     assert removed == sampled - len(kept), result.stdout  # the summary says what the passes removed ...
     assert "retention" not in result.stderr  # ... and the passes log nothing but at --verbose (issue 32)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("seconds", [pytest.param(16, id="16s"), pytest.param(60, id="a-minute", marks=pytest.mark.slow)])
+def test_a_password_in_a_stream_url_shows_nowhere(mjpeg_server, tmp_path, seconds):
+    """Issue 32: a watch without --name labelled its metrics with the raw URL, password and all. Every page of
+    /metrics, every line the watch prints (--verbose: its debug lines and the native libraries' logs too), through
+    a drop and a reconnect, `status` and the export: the password is masked everywhere."""
+    secret = "NameSecret8"
+    url = mjpeg_server.url.replace("http://", f"http://cam:{secret}@")
+    masked = mjpeg_server.url.replace("http://", "http://cam:***@")
+    database = f"sqlite:///{tmp_path / 'watch.db'}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "watch", url, "--sample-fps", "5", "--duration",
+                             str(seconds), "--metrics-port", str(port), "--database", database, "--verbose"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    pages: list[str] = []
+    try:
+        def scrape() -> bool:
+            from tests.helpers import scrape_metrics
+
+            try:
+                samples = scrape_metrics(port, pages)
+            except OSError:
+                assert proc.poll() is None, "".join(out)
+                return False
+            return bool(samples.get(("ferstream_source_frames_analysed_total", (("source", masked),))))
+
+        wait_until(scrape, 90, poll=0.5)
+        assert _listening(port)  # on 127.0.0.1 (--metrics-host's default), not every interface
+        mjpeg_server.kill()  # a drop and a reconnect: the reader's warnings and FFmpeg's own lines name the stream
+        time.sleep(2.5)
+        mjpeg_server.start(wait=False)
+        while proc.poll() is None:
+            try:
+                scrape()
+            except AssertionError:
+                break  # the watch ended between the poll and the scrape
+            time.sleep(0.5)
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    reader.join(10)
+    log = "".join(out)
+    assert proc.returncode == 0, log
+    assert len(pages) >= seconds // 2 and f'source="{masked}"' in pages[-1], pages[-1]
+    assert "reconnected" in log and masked in log and "[OPENCV:FFMPEG:" in log, log  # native lines too (--verbose)
+    status = subprocess.run([*CLI_ARGS, "status", "--database", database], env=env, capture_output=True, text=True,
+                            timeout=120)
+    export = subprocess.run([*CLI_ARGS, "export", "--source", "1", "-o", "-", "--database", database], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert masked in status.stdout and masked in export.stdout
+    for what, text in [("metrics", "\n".join(pages)), ("the watch's output", log), ("status", status.stdout + status.stderr),
+                       ("export", export.stdout + export.stderr)]:
+        assert secret not in text, f"the password shows in {what}"
+    engine = db.connect(database)
+    with engine.connect() as conn:
+        src = conn.execute(select(Source)).one()
+    assert src.name == src.uri == masked and src.reconnects >= 1
+    assert secret not in (src.error or "")
+
+
+CLI_ARGS = [sys.executable, "-m", "ferstream.cli"]
