@@ -47,6 +47,17 @@ def mask_url(url: str | None) -> str:
     return masked
 
 
+#: a URL in free text: a scheme, ``://``, and everything up to white space or a quote
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>\[\]{},]+")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` (a message, an excerpt of a file) with every URL in it masked as ``mask_url`` masks one, and any
+    ``user:password@`` left over (a URL cut short) masked too."""
+    masked = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), str(text))
+    return re.sub(r"(://[^\s:/@]*):[^\s@/]*@", rf"\1:{MASK}@", masked)
+
+
 def scheme(source: str) -> str:
     """The URL scheme of ``source``, lower case; ``""`` for a path or a device index."""
     return urlsplit(source).scheme.lower() if "://" in source else ""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ferstream.errors import ConfigError
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, DETECTORS
-from ferstream.urls import mask_url
+from ferstream.urls import mask_secrets, mask_url
 
 CAMERA_FIELDS = ("name", "url", "sample_fps", "detector", "min_face", "enabled", "retention")
 TOP_FIELDS = ("cameras", "defaults", "retention")
@@ -72,8 +72,22 @@ def load_cameras(path: str | os.PathLike) -> CameraConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_cameras(data, str(path))
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    try:
+        return parse_cameras(data, str(path))
+    except ConfigError as exc:  # a value quoted in the message may be a camera's URL, password and all
+        raise ConfigError(mask_secrets(str(exc))) from None
+
+
+def _yaml_problem(exc) -> str:
+    """What the YAML parser found wrong, with its line and column, but not its excerpt of the file: the lines of a
+    cameras file hold stream URLs with passwords, and an excerpt cut short cannot be masked reliably."""
+    parts = []
+    for what, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
+                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
+        if what:
+            parts.append(what + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""))
+    return mask_secrets("; ".join(parts) or type(exc).__name__)
 
 
 def parse_cameras(data: object, where: str = "cameras file") -> CameraConfig:

@@ -69,6 +69,54 @@ def test_a_bad_file_is_refused_naming_the_camera_and_the_field(change, message):
         parse_cameras(config, "cameras.yaml")
 
 
+SECRET = "TopSecret1"
+
+
+@pytest.mark.parametrize("text, line", [
+    (f"cameras:\n  - name: a\n    url: [rtsp://admin:{SECRET}@cam.local/stream", 3),  # the issue's own file
+    (f'cameras:\n  - name: a\n    url: "rtsp://admin:{SECRET}@cam.local/stream\n', 3),  # an open quote
+    (f"cameras:\n\t- url: rtsp://admin:{SECRET}@cam.local/s", 2),  # a tab
+    (f"cameras:\n  - name: a\n    url: rtsp://admin:{SECRET}@cam.local/s\n   sample_fps: 5: 6", 4),  # a bad indent
+    (f"cameras:\n  - {{name: a, url: rtsp://admin:{SECRET}@cam.local/s\n", 3),  # an open flow mapping
+    (f"cameras:\n  - name: a\n    url: http://viewer:{SECRET}@cam.local/video.mjpg?token={SECRET}\n"
+     f"  - name: b\n    url: rtsp://ops:{SECRET}@x/%zz\n  - [", 6),  # URLs on the lines before the error
+])
+def test_a_yaml_error_names_the_line_and_never_shows_a_password(tmp_path, text, line):
+    """Issue 32: the YAML parser's excerpt of the file was printed as it is, password and all."""
+    from ferstream.ingest.cameras import load_cameras
+
+    path = tmp_path / "cameras.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_cameras(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML: ") and f"line {line}" in message, message
+    assert SECRET not in message, message
+
+
+@pytest.mark.parametrize("entry", [
+    f"rtsp://admin:{SECRET}@cam.local/stream",  # a camera given as a bare URL, not a mapping
+    {"name": "a", "url": f"rtsp://admin:{SECRET}@cam.local/stream", "sample_fps": f"http://u:{SECRET}@x/"},
+])
+def test_a_wrong_value_quoted_in_an_error_is_masked(tmp_path, entry):
+    from ferstream.ingest.cameras import load_cameras
+
+    path = tmp_path / "cameras.yaml"
+    path.write_text(yaml.safe_dump({"cameras": [entry]}))
+    with pytest.raises(ConfigError) as caught:
+        load_cameras(path)
+    assert "***" in str(caught.value) and SECRET not in str(caught.value), caught.value
+
+
+def test_watch_prints_a_yaml_error_without_the_password(tmp_path, sqlite_url):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(f"cameras:\n  - name: a\n    url: [rtsp://admin:{SECRET}@cam.local/stream")
+    result = subprocess.run([*CLI, "watch", "--config", str(path), "--database", sqlite_url], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "not valid YAML" in result.stderr and "line 3" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
 def test_a_video_file_as_a_camera_is_refused_before_anything_starts(tmp_path, astronaut_video, sqlite_url):
     path = tmp_path / "cameras.yaml"
     path.write_text(yaml.safe_dump({"cameras": [{"name": "clip", "url": str(astronaut_video)}]}))
