@@ -8,23 +8,25 @@ This module sits on top, beside the CLI: it wires the stages (ingest, worker, db
     faces = ferstream.analyze("talk.mp4", sample_fps=5)              # one row per face, as `ferstream export`
     faces = ferstream.analyze(cv2.imread("group.jpg"))               # an image: a path or a BGR / grey array
     analyzer = ferstream.Analyzer(detector="blazeface")              # detector and model loaded once
-    for result in analyzer.analyze_frames(my_frames):               # your own frames (BGR or grey arrays)
-        print(result.boxes, result.emotions, result.probabilities)
+    for result in analyzer.analyze_frames(camera_frames()):         # your own frames (BGR or grey arrays), as they come
+        print(result.boxes, result.emotions, result.track_ids)
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from ferstream.errors import FrameError, VideoError
-from ferstream.settings import Settings
+from ferstream.errors import ConfigError, FrameError, VideoError
+from ferstream.native_logs import quiet_video_logs
+from ferstream.settings import Settings, positive_number
 
 #: file suffixes read as still images rather than videos
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -33,7 +35,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 @dataclass
 class FaceResults:
     """The faces of one frame: boxes (N x 4: x, y, w, h in the frame's pixels), probabilities (N x labels),
-    the label and confidence of each face, and each face's track within the frames analysed together."""
+    the label and confidence of each face, and each face's track (ids from 1, as in exports) in the analyzer's
+    sequence of frames."""
 
     frame_index: int
     boxes: np.ndarray
@@ -56,6 +59,9 @@ class FaceResults:
 class Analyzer:
     """Face detector and emotion model, loaded once, for frames you bring (a camera SDK, a video you decode).
 
+    ``analyze_frames`` is a generator: it yields each frame's faces as soon as that frame is analysed, so it can
+    follow a camera that never ends. Successive calls continue one sequence (the same frame count, the same tracks,
+    the faces already found followed rather than searched for again); ``reset()`` starts a new video.
     ``detector``, ``min_face`` and ``model`` default to the settings (``FERSTREAM_*``, as the CLI).
     """
 
@@ -63,32 +69,43 @@ class Analyzer:
                  analysis_width: int | None = None):
         from ferstream.worker.runtime import Runtime
 
+        quiet_video_logs()
         self.settings = Settings.from_env(detector=detector, min_face=min_face, analysis_width=analysis_width,
-                                          model_path=Path(model) if model else None)
+                                          model_path=_model_path(model))
         self._runtime = Runtime(self.settings)
         self._analyzer = self._runtime.analyzer  # loads the detector and the model now: errors surface here
+        self.reset()
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self._analyzer.labels
 
-    def analyze_frames(self, frames: Iterable[np.ndarray], fps: float = 25.0) -> list[FaceResults]:
-        """Faces and emotions of consecutive frames (BGR ``H x W x 3`` or grey ``H x W`` uint8 arrays), ``fps`` apart."""
-        from ferstream.results import Frame
-        from ferstream.ingest.video import analysis_scale, to_analysis_frame
-        from ferstream.worker.tracker import track_chunk
+    def reset(self) -> None:
+        """Start a new sequence: frame indexes from 0, new tracks, a full search for faces in the next frame."""
+        from ferstream.worker.detector import FrameSequenceDetector
+        from ferstream.worker.tracker import FrameTracker
 
-        analysed = []
-        for i, image in enumerate(frames):
-            image = as_image(image, f"frame {i}")
+        self._sequence = FrameSequenceDetector(self._analyzer.detector, self.settings.rescan_seconds)
+        self._tracker = FrameTracker()
+        self._next_index, self._next_time = 0, 0.0
+
+    def analyze_frames(self, frames: Iterable[np.ndarray], fps: float = 25.0) -> Iterator[FaceResults]:
+        """Faces and emotions of each of consecutive frames (BGR ``H x W x 3`` or grey ``H x W`` uint8 arrays),
+        ``fps`` apart, yielded frame by frame as they are analysed; they continue the frames of earlier calls."""
+        from ferstream.ingest.video import analysis_scale, to_analysis_frame
+        from ferstream.results import Frame
+
+        step = 1.0 / positive_number(fps, "fps")
+        for image in frames:
+            index = self._next_index
+            image = as_image(image, f"frame {index}")
             h, w = image.shape[:2]
             scale = analysis_scale(w, self.settings.analysis_width, h, self.settings.min_face)
-            analysed.append(Frame(i, i / fps, to_analysis_frame(image, scale), None, scale))
-        results = self._analyzer.analyze(analysed) if analysed else []
-        tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
-                             [r.frame.timestamp for r in results])
-        return [FaceResults(r.frame.index, r.boxes, r.probabilities, self.labels, ids)
-                for r, ids in zip(results, tracks.local_ids)]
+            (result,) = self._analyzer.analyze([Frame(index, self._next_time, to_analysis_frame(image, scale), None,
+                                                      scale)], self._sequence)
+            ids = self._tracker.update(result.boxes, index, self._next_time)
+            self._next_index, self._next_time = index + 1, self._next_time + step
+            yield FaceResults(index, result.boxes, result.probabilities, self.labels, ids + 1)  # ids from 1, as exports
 
 
 def as_image(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -113,68 +130,71 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     """One row per face, with the columns of ``ferstream export`` (track ids and smoothed emotions included).
 
     ``source``: a video file (a path or an http(s) URL), an image file, or an image array (BGR or grey uint8).
-    Videos are analysed in this process exactly as ``ferstream analyze`` does; with ``database`` (a SQLAlchemy
-    URL) the results are also kept there, as a source named ``name`` (default: the file name); without, in a
-    temporary database that is deleted afterwards.
+    Each is analysed in this process exactly as ``ferstream analyze`` does; with ``database`` (a SQLAlchemy URL)
+    the results are also kept there, as a source named ``name`` (default: the file name, or "image" for an array);
+    without, in a temporary database that is deleted afterwards.
     """
-    if isinstance(source, np.ndarray):
-        return _image_rows(as_image(source), name or "image", detector, min_face, model)
-    path = str(source)
-    if Path(path).suffix.lower() in IMAGE_SUFFIXES and "://" not in path:
-        import cv2
+    from ferstream.ingest.files import ingest_file, ingest_image
 
-        if not Path(path).is_file():
-            raise VideoError(f"{path}: no such file")
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise VideoError(f"{path}: not an image OpenCV can read")
-        return _image_rows(image, name or Path(path).name, detector, min_face, model)
-    if database:
-        return _video_rows(path, database, name, sample_fps, detector, min_face, model)
+    quiet_video_logs()
+    if isinstance(source, np.ndarray):
+        image = as_image(source)
+        ingest = functools.partial(ingest_image, image=image, name=name or "image")
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if sample_fps is not None:
+            sample_fps = positive_number(sample_fps, "sample_fps")
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES and "://" not in path:
+            image = _read_image(path)
+            ingest = functools.partial(ingest_image, image=image, name=name or Path(path).name,
+                                       uri=str(Path(path).resolve()))
+        else:
+            ingest = functools.partial(ingest_file, path=path, name=name, sample_fps=sample_fps)
+    else:
+        raise TypeError(f"ferstream.analyze: source must be a path (str or os.PathLike) of a video or an image, an "
+                        f"http(s) URL of a video, or an image as a NumPy array; got {type(source).__name__}")
+    settings = Settings.from_env(detector=detector, min_face=min_face, model_path=_model_path(model))
+    if database is not None:
+        if not isinstance(database, str) or not database.strip():
+            raise ConfigError(f"database: a SQLAlchemy URL such as sqlite:///ferstream.db, got {database!r}")
+        return _rows(ingest, settings, database)
     with tempfile.TemporaryDirectory(prefix="ferstream-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'analysis.db'}"
         try:
-            return _video_rows(path, url, name, sample_fps, detector, min_face, model)
+            return _rows(ingest, settings, url)
         finally:
             from ferstream.db.engine import dispose
 
             dispose(url)  # close its connections before the temporary file goes
 
 
-def _video_rows(path, database, name, sample_fps, detector, min_face, model) -> pd.DataFrame:
+def _rows(ingest, settings: Settings, database: str) -> pd.DataFrame:
+    """Ingest into ``database`` in this process, as ``ferstream analyze`` without Redis (never a queue), and read
+    the source's face rows back."""
     from ferstream import db
     from ferstream.db.queries import faces_table
     from ferstream.sinks import make_sink
-    from ferstream.ingest.files import ingest_file
 
-    from dataclasses import replace
-
-    from ferstream.errors import ConfigError
-
-    if sample_fps is not None and not (np.isfinite(sample_fps) and sample_fps > 0):
-        raise ConfigError(f"sample_fps must be a finite number above 0, got {sample_fps}")
-    settings = replace(Settings.from_env(database_url=database, detector=detector, min_face=min_face,
-                                         model_path=Path(model) if model else None),
-                       redis_url=None)  # this process analyses, as `ferstream analyze` without Redis: never a queue
+    settings = replace(settings, database_url=database, redis_url=None)
     engine = db.connect(settings.database_url)
-    source_id = ingest_file(engine, path, make_sink(settings, engine), settings, name=name, sample_fps=sample_fps)
+    source_id = ingest(engine, sink=make_sink(settings, engine), settings=settings)
     return faces_table(engine, source_id)
 
 
-def _image_rows(image: np.ndarray, name: str, detector, min_face, model) -> pd.DataFrame:
-    from ferstream.db.queries import EXPORT_COLUMNS, smooth
+def _read_image(path: str) -> np.ndarray:
+    import cv2
 
-    analyzer = Analyzer(detector=detector, min_face=min_face, model=model)
-    (result,) = analyzer.analyze_frames([image])
-    rows = []
-    for i, (box, probs) in enumerate(zip(result.boxes.tolist(), result.probabilities.tolist())):
-        best = int(np.argmax(probs))
-        rows.append({"source": name, "frame_index": 0, "timestamp": 0.0, "captured_at": None, "face_index": i,
-                     "track_id": int(result.track_ids[i]) + 1, "x": box[0], "y": box[1], "w": box[2], "h": box[3],
-                     "emotion": analyzer.labels[best], "confidence": probs[best],
-                     **dict(zip(analyzer.labels, probs)), "model_version": analyzer._analyzer.model_version})
-    if not rows:
-        return pd.DataFrame(columns=EXPORT_COLUMNS)
-    df = pd.DataFrame(rows)
-    df["track_id"] = df["track_id"].astype("Int64")
-    return smooth(df)[EXPORT_COLUMNS]
+    if not Path(path).is_file():
+        raise VideoError(f"{path}: no such file")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise VideoError(f"{path}: not an image OpenCV can read")
+    return image
+
+
+def _model_path(model: str | os.PathLike | None) -> Path | None:
+    if model is None:
+        return None
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model: a path to a .tflite emotion model, got {type(model).__name__}")
+    return Path(model)

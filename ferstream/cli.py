@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 
 from ferstream import __version__
@@ -43,14 +42,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def positive_number(text: str) -> float:
-    """An argparse type: a finite number above 0 (frames per second, seconds)."""
+    """An argparse type: a finite number above 0 (frames per second, seconds), by the Python API's own rule."""
+    from ferstream.settings import positive_number as checked
+
     try:
-        value = float(text)
+        return checked(float(text), "")
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
-    return value
+    except FerstreamError:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}") from None
 
 
 def _int_at_least(low: int, high: int | None = None):
@@ -186,7 +186,7 @@ def _add_detector(p: argparse.ArgumentParser) -> None:
 
 
 def _add_metrics(p: argparse.ArgumentParser) -> None:
-    from ferstream.metrics import DEFAULT_METRICS_HOST
+    from ferstream.settings import DEFAULT_METRICS_HOST
 
     p.add_argument("--metrics-port", type=_int_at_least(1, 65535), metavar="PORT",
                    help="serve Prometheus metrics on http://HOST:PORT/metrics (names: see the README, Metrics)")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ferstream.db.retention import PruneCounts
 from ferstream.errors import ConfigError, FerstreamError, VideoError
-from ferstream.metrics import DEFAULT_METRICS_HOST
+from ferstream.settings import DEFAULT_METRICS_HOST
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
 from ferstream.urls import mask_url
@@ -335,9 +335,10 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     import threading
 
     from ferstream import db
+    from ferstream.db.queries import progress
     from ferstream.ingest.live import default_name, watch_source
     from ferstream.ingest.source_metrics import SourceView
-    from ferstream.ingest.stream import STARTING
+    from ferstream.ingest.stream import FAILED, STARTING
 
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
@@ -359,7 +360,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     stop.set()
     print_watch_summary(engine, source_id, queued)
     keeper.report()
-    return 0
+    return 2 if progress(engine, source_id)["state"] == FAILED else 0
 
 
 def _prune_until(keeper: _Retention, stop) -> None:
@@ -372,10 +373,12 @@ def _prune_until(keeper: _Retention, stop) -> None:
 def watch_cameras(settings: Settings, config: str, *, duration: float | None = None, metrics_port: int | None = None,
                   metrics_host: str = DEFAULT_METRICS_HOST, retention=None) -> int:
     """Watch every enabled camera of a cameras file, each in a thread of its own, until Ctrl-C, SIGTERM or
-    ``duration``; one camera failing never stops the others. Prints a line per camera at the end."""
+    ``duration``; one camera failing never stops the others. Prints a line per camera at the end; non-zero when a
+    camera failed (one that never delivered a frame has)."""
     from ferstream import db
     from ferstream.ingest.cameras import load_cameras
     from ferstream.ingest.source_metrics import SourceView
+    from ferstream.ingest.stream import FAILED
     from ferstream.ingest.supervisor import CameraWatch, Supervisor
     from ferstream.sinks import camera_sinks
 
@@ -412,6 +415,10 @@ def watch_cameras(settings: Settings, config: str, *, duration: float | None = N
                   if live else "never opened")
         print(f"  {w.camera.name} (source {w.source_id}) [{w.state}]: {counts}" + (f"; {w.error}" if w.error else ""))
     keeper.report()
+    failed = [w.camera.name for w in watches if w.state == FAILED]
+    if failed:  # the exit status says so too: 2, as a single watch of a dead stream
+        print(f"ferstream: error: {len(failed)} of {len(watches)} camera(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0
 
 

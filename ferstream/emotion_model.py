@@ -97,6 +97,12 @@ class EmotionModel:
     def __init__(self, path: str | os.PathLike = DEFAULT_MODEL, num_threads: int | None = None,
                  max_batch: int = MAX_BATCH):
         self.max_batch = max_batch
+        given = Path(path)
+        if given.is_dir():
+            raise ModelError(f"{given}: a folder, not an emotion model: give its .tflite file (its .json beside it)")
+        if given.is_file() and given.suffix not in (".tflite", ".keras", ".json"):
+            raise ModelError(f"{given}: not an emotion model (a model is a .tflite file with its .json beside it, as "
+                             "`ferstream train` writes them)")
         paths = model_paths(path)
         self.path = paths["tflite"]
         if not self.path.exists():

@@ -46,12 +46,7 @@ CAPTURE_TO_ROW = Histogram("ferstream_capture_to_row_seconds", "Seconds from a l
                            ["source"], buckets=_LATENCY_BUCKETS)
 
 
-#: the address ``--metrics-port`` listens on unless ``--metrics-host`` says otherwise: this machine only (the figures
-#: name cameras and sources); a Prometheus elsewhere needs ``--metrics-host 0.0.0.0`` (the compose file sets it)
-DEFAULT_METRICS_HOST = "127.0.0.1"
-
-
-def serve(port: int, host: str = DEFAULT_METRICS_HOST, collectors: tuple = ()) -> CollectorRegistry:
+def serve(port: int, host: str, collectors: tuple = ()) -> CollectorRegistry:
     """Serve ``/metrics`` on ``host:port`` from a thread: this process's metrics (or, in multiprocess mode, every
     process's, merged) and ``collectors``. Returns the registry served."""
     from prometheus_client import REGISTRY

@@ -5,6 +5,8 @@ Each ``DEFAULT_*`` constant documents one default.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,10 +54,23 @@ DEFAULT_RETRIES = 6
 DEFAULT_RETRY_INTERVALS = (0, 10, 30, 60, 120, 300)
 #: most chunks of one source waiting in Redis; a file source waits for room
 DEFAULT_MAX_PENDING_CHUNKS = 32
+#: the address ``--metrics-port`` listens on unless ``--metrics-host`` says otherwise: this machine only (the figures
+#: name cameras and sources); a Prometheus elsewhere needs ``--metrics-host 0.0.0.0`` (the compose file sets it)
+DEFAULT_METRICS_HOST = "127.0.0.1"
 #: sampling of live sources, frames per second
 DEFAULT_LIVE_SAMPLE_FPS = 5.0
 #: seconds of a live source per work unit: short, so a frame reaches the database well within a second
 DEFAULT_LIVE_CHUNK_SECONDS = 0.4
+
+
+def positive_number(value: object, what: str) -> float:
+    """``value`` as a finite number above 0 (frames per second, seconds); ``ConfigError`` naming ``what`` for
+    anything else, in the command line's words (``cli.positive_number`` parses its text, then asks this)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{what}: not a number: {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{what}: must be a finite number above 0, got {value!r}")
+    return float(value)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -85,15 +100,15 @@ class Settings:
     store_faces: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_face <= 1:
+        if isinstance(self.min_face, bool) or not isinstance(self.min_face, numbers.Real) or not 0 < self.min_face <= 1:
             raise ConfigError(f"min face (--min-face or FERSTREAM_MIN_FACE) is a fraction of the frame's shorter side "
-                              f"in (0, 1], got {self.min_face}")
+                              f"in (0, 1], got {self.min_face!r}")
         if self.detector not in DETECTORS:
             raise ConfigError(f"unknown detector {self.detector!r} (--detector or FERSTREAM_DETECTOR): choose one of "
                               f"{', '.join(DETECTORS)}")
-        if self.analysis_width < 0:
+        if isinstance(self.analysis_width, bool) or not isinstance(self.analysis_width, numbers.Integral) or self.analysis_width < 0:
             raise ConfigError(f"analysis width (--analysis-width or FERSTREAM_ANALYSIS_WIDTH) is a width in pixels, "
-                              f"0 for full resolution, got {self.analysis_width}")
+                              f"0 for full resolution, got {self.analysis_width!r}")
         if self.rescan_seconds < 0:
             raise ConfigError(f"FERSTREAM_RESCAN_SECONDS must be 0 or more, got {self.rescan_seconds}")
 

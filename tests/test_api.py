@@ -53,13 +53,112 @@ def test_the_analyzer_reuses_its_model_for_your_frames(astronaut_bgr):
     from ferstream.demo import astronaut_frames
 
     analyzer = ferstream.Analyzer(detector="blazeface")
-    results = analyzer.analyze_frames(astronaut_frames(10), fps=15)
-    assert [len(r) for r in results] == [1] * 10
+    results = list(analyzer.analyze_frames(astronaut_frames(10), fps=15))
+    assert [len(r) for r in results] == [1] * 10 and [r.frame_index for r in results] == list(range(10))
     assert all(r.emotions == ["happy"] for r in results)
-    assert {int(r.track_ids[0]) for r in results} == {0}  # one person, one track
+    assert {int(r.track_ids[0]) for r in results} == {1}  # one person, one track, numbered from 1 as in exports
     assert results[0].probabilities.shape == (1, 7) and results[0].labels == analyzer.labels
-    again = analyzer.analyze_frames([astronaut_bgr])
-    assert len(again) == 1 and 0.5 < again[0].confidences[0] <= 1
+    analyzer.reset()
+    (again,) = analyzer.analyze_frames([astronaut_bgr])
+    assert again.frame_index == 0 and list(again.track_ids) == [1] and 0.5 < again.confidences[0] <= 1
+
+
+def test_the_analyzer_streams_an_endless_camera_frame_by_frame():
+    """Issue 32: analyze_frames read the whole iterable first, so a camera generator never returned."""
+    from ferstream.demo import astronaut_frames
+
+    frames = astronaut_frames(8)
+    taken = []
+
+    def camera():  # never ends, like a webcam loop
+        i = 0
+        while True:
+            taken.append(i)
+            yield frames[i % len(frames)]
+            i += 1
+
+    analyzer = ferstream.Analyzer()
+    results = analyzer.analyze_frames(camera(), fps=10)
+    first = next(results)
+    assert first.frame_index == 0 and len(first) == 1 and taken == [0]  # the first answer before the second frame
+    for result in results:
+        if result.frame_index == 29:
+            break
+    assert len(taken) == 30
+    # one call per frame, as a fer user's loop does: the frames, their times and the track go on across calls
+    scans = analyzer._sequence.full_scans
+    later = [next(analyzer.analyze_frames([frames[i % 8]], fps=10)) for i in range(30, 40)]
+    assert [r.frame_index for r in later] == list(range(30, 40))
+    assert {int(r.track_ids[0]) for r in later} == {int(first.track_ids[0])} == {1}
+    assert analyzer._sequence.full_scans - scans <= 4  # a full scan every 0.25 s at most, not one per call
+    analyzer.reset()
+    assert next(analyzer.analyze_frames([frames[0]])).frame_index == 0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda a, img: list(a.analyze_frames([img], fps=0)), "fps: must be a finite number above 0, got 0"),
+    (lambda a, img: list(a.analyze_frames([img], fps=-1)), "fps: must be a finite number above 0, got -1"),
+    (lambda a, img: list(a.analyze_frames([img], fps=float("nan"))), "fps: must be a finite number above 0, got nan"),
+    (lambda a, img: list(a.analyze_frames([img], fps="x")), "fps: not a number: 'x'"),
+    (lambda a, img: ferstream.analyze(img, min_face="big"), "min face"),
+])
+def test_the_api_checks_its_numbers_at_the_entry(astronaut_bgr, call, message):
+    """Issue 32: fps=0 raised ZeroDivisionError, -1 and nan were taken, 'x' raised a TypeError from deep inside."""
+    analyzer = ferstream.Analyzer()
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        call(analyzer, astronaut_bgr)
+
+
+def test_a_video_checks_sample_fps_before_anything(astronaut_video, sqlite_url):
+    for bad, message in (("5", "sample_fps: not a number: '5'"), (0, "sample_fps: must be a finite number above 0"),
+                         (float("inf"), "sample_fps: must be a finite number above 0")):
+        with pytest.raises(ConfigError, match=message):
+            ferstream.analyze(astronaut_video, sample_fps=bad, database=sqlite_url)
+    from ferstream import db
+    from ferstream.db.queries import sources
+
+    assert sources(db.connect(sqlite_url)).empty  # refused before a source was recorded
+
+
+def test_an_image_is_kept_in_the_database_asked_for(astronaut_bgr, tmp_path, sqlite_url):
+    """Issue 32: analyze(image, database=URL) ignored the database, even one that could not exist."""
+    from ferstream import db
+    from ferstream.db.queries import faces_table, sources
+    from ferstream.errors import ServiceError
+
+    faces = ferstream.analyze(astronaut_bgr, database=sqlite_url, name="portrait")
+    path = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(path), astronaut_bgr)
+    from_file = ferstream.analyze(path, database=sqlite_url)
+    rows = sources(db.connect(sqlite_url))
+    assert rows["name"].tolist() == ["portrait", "astronaut.jpg"] and rows["status"].tolist() == ["done", "done"]
+    assert rows["frames_analysed"].tolist() == [1, 1] and rows["faces"].tolist() == [1, 1]
+    assert faces_table(db.connect(sqlite_url), 1).equals(faces) and len(from_file) == 1
+    with pytest.raises(ServiceError, match="foo://x"):
+        ferstream.analyze(astronaut_bgr, database="foo://x")
+
+
+def test_a_file_that_is_not_a_model_says_what_is_wrong_with_it(tmp_path):
+    """Issue 32: model=README.md reported "README.md.tflite: model file not found", a path never given."""
+    from ferstream.errors import ModelError
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# not a model\n")
+    with pytest.raises(ModelError, match=r"README.md: not an emotion model") as caught:
+        ferstream.Analyzer(model=readme)
+    assert "README.md.tflite" not in str(caught.value)
+    with pytest.raises(ModelError, match="a folder, not an emotion model"):
+        ferstream.analyze(np.zeros((64, 64), np.uint8), model=tmp_path)
+    fake = tmp_path / "fake.tflite"
+    fake.write_bytes(b"not a flatbuffer")
+    fake.with_suffix(".json").write_text("{}")
+    with pytest.raises(ModelError, match="fake.tflite: not a readable TFLite model"):
+        ferstream.Analyzer(model=fake)
+
+
+def test_a_source_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="a path .* or an image as a NumPy array; got int"):
+        ferstream.analyze(42)
 
 
 @pytest.mark.parametrize("bad, error, message", [

@@ -15,12 +15,12 @@ from typing import Callable, Protocol
 from sqlalchemy.engine import Engine
 
 from ferstream.db import writes
-from ferstream.results import Chunk
+from ferstream.results import Chunk, Frame
 from ferstream.settings import Settings
 from ferstream.urls import mask_url
 from ferstream.ingest.chunks import chunk_frames
 from ferstream.ingest.read_ahead import read_ahead
-from ferstream.ingest.video import VideoReader, is_remote
+from ferstream.ingest.video import VideoReader, analysis_scale, is_remote, to_analysis_frame
 
 log = logging.getLogger(__name__)
 
@@ -81,4 +81,21 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
         writes.update_source(engine, source_id, state=state, error=f"{type(exc).__name__}: {exc}", frames_read=reader.frames_read)
         raise
     writes.update_source(engine, source_id, state="finished", error=reader.error, frames_read=reader.frames_read)
+    return source_id
+
+
+def ingest_image(engine: Engine, image, sink: Sink, settings: Settings, *, name: str = "image",
+                 uri: str = "(an image array)") -> int:
+    """Analyse or queue one decoded image (a BGR or grey uint8 array) as a source of one frame; returns its id.
+
+    The Python API's way in for an array: the same chunk, codec, analysis and rows as a one-frame video."""
+    height, width = image.shape[:2]
+    scale = analysis_scale(width, settings.analysis_width, height, settings.min_face)
+    source_id = writes.create_source(engine, name=name, kind="file", uri=uri, width=width, height=height)
+    try:
+        send(engine, sink, Chunk(source_id, 0, [Frame(0, 0.0, to_analysis_frame(image, scale), None, scale)]), 1)
+    except BaseException as exc:
+        writes.update_source(engine, source_id, state="failed", error=f"{type(exc).__name__}: {exc}", frames_read=1)
+        raise
+    writes.update_source(engine, source_id, state="finished", frames_read=1)
     return source_id

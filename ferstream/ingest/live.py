@@ -119,7 +119,8 @@ class LiveIngest:
         self.reader, self.stalled_since = reader, None
 
     def watch(self, stop: threading.Event, max_seconds: float | None = None, hurry: threading.Event | None = None) -> None:
-        """Run until stopped, then flush the partial last chunk (unless ``hurry`` is set) and mark the source stopped."""
+        """Run until stopped, then flush the partial last chunk (unless ``hurry`` is set) and mark the source stopped
+        (failed, when the stream never delivered a frame)."""
         try:
             self.run(stop, max_seconds)
         except KeyboardInterrupt:  # a second Ctrl-C: stop now, without analysing the partial chunk
@@ -135,7 +136,10 @@ class LiveIngest:
         for frame in self.reader.take():
             self.add(frame)
         self.flush()
-        self.finish(STOPPED, self.reader.last_error)
+        if self.frames_read:
+            self.finish(STOPPED, self.reader.last_error)
+        else:  # opened, yet not one frame came: as much a failure as a stream that never opened
+            self.finish(FAILED, f"never delivered a frame: {self.reader.last_error or 'the stream opened, then sent nothing'}")
         log.info("%s: stopped after %.0fs: %d frames sampled, %d sent, %d dropped, %d reconnects", self.reader.name,
                  self.elapsed, self.sampled, self.sent, self.dropped, self.reconnects)
 

@@ -109,8 +109,8 @@ class CameraWatch:
             self.source_id = writes.create_source(self.engine, name=c.name, kind="live", uri=c.display_url,
                                                   sample_fps=c.sample_fps, state=STARTING)
             reader = self._open(stop)
-            if reader is None:
-                self._record(STOPPED, self.error)
+            if reader is None:  # stopped before the stream ever opened: a camera that delivered nothing has failed
+                self._record(FAILED, f"never delivered a frame: {self.error or 'stopped before it opened'}")
                 return
             writes.update_source(self.engine, self.source_id, fps=reader.fps, width=reader.width, height=reader.height,
                                  error=None)

@@ -30,9 +30,10 @@ class Analyzer:
     def model_version(self) -> str:
         return self.model.version
 
-    def analyze(self, frames: list[Frame]) -> list[FrameFaces]:
-        """Faces of a chunk's frames (consecutive frames of one source, in order)."""
-        sequence = FrameSequenceDetector(self.detector, self.rescan_s)
+    def analyze(self, frames: list[Frame], sequence: FrameSequenceDetector | None = None) -> list[FrameFaces]:
+        """Faces of a chunk's frames (consecutive frames of one source, in order); ``sequence``: the detection state
+        of the frames before them, where they continue a sequence (the Python API's frame-by-frame analyzer)."""
+        sequence = sequence or FrameSequenceDetector(self.detector, self.rescan_s)
         with STAGE_SECONDS.labels("detect").time():
             boxes = sequence.detect_all([f.image for f in frames], [f.timestamp for f in frames])
         with STAGE_SECONDS.labels("classify").time():

@@ -124,7 +124,8 @@ def run_workers(settings: Settings, burst: bool = False, processes: int = 1, nam
         from rq import Queue
 
         from ferstream.ingest.source_metrics import QueueCollector
-        from ferstream.metrics import DEFAULT_METRICS_HOST, serve
+        from ferstream.metrics import serve
+        from ferstream.settings import DEFAULT_METRICS_HOST
 
         serve(metrics_port, metrics_host or DEFAULT_METRICS_HOST, collectors=(QueueCollector([Queue(queue, connection=redis)]),))
     if processes == 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ferstream import db
+
 from ferstream.db.queries import sources
 from ferstream.demo import astronaut_frames
 from tests.conftest import free_port
@@ -118,6 +120,7 @@ def test_min_face_out_of_range_is_refused_before_anything_is_recorded(tmp_path, 
 
 
 def test_redis_password_never_printed(sqlite_url):
+    db.connect(sqlite_url)  # a ferstream database: status goes on to the queue
     url = f"redis://:pw123@127.0.0.1:{free_port()}/0"
     for args in (("status",), ("worker", "--burst")):
         result = ferstream(*args, "--database", sqlite_url, env={"REDIS_URL": url}, check=False)
@@ -263,6 +266,7 @@ def test_an_unknown_detector_in_the_environment_is_refused(astronaut_video, sqli
     (["worker", "--metrics-port", "0"], "argument --metrics-port"),
 ])
 def test_watch_many_cameras_metrics_and_prune_refuse_bad_input_clearly(args, message, tmp_path, sqlite_url):
+    db.connect(sqlite_url)  # a ferstream database (prune refuses any other)
     (tmp_path / "cameras.yaml").write_text("cameras:\n  - {name: lobby, url: 'rtsp://127.0.0.1:9/none'}\n")
     (tmp_path / "broken.yaml").write_text("cameras: [\n")
     (tmp_path / "disabled.yaml").write_text("cameras:\n  - {name: lobby, url: 'rtsp://127.0.0.1:9/x', enabled: false}\n")

@@ -222,7 +222,7 @@ def test_watch_config_runs_every_camera_each_in_its_state_and_its_metrics_agree_
         assert _db_counts(engine, "lobby")["last_frame_at"] is not None
 
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0, (tmp_path / "watch.log").read_text()
+        assert proc.wait(60) == 2, (tmp_path / "watch.log").read_text()  # a camera failed: the status says so
     finally:
         if proc and proc.poll() is None:
             proc.kill()
@@ -231,9 +231,15 @@ def test_watch_config_runs_every_camera_each_in_its_state_and_its_metrics_agree_
         log.close()
     out = (tmp_path / "watch.log").read_text()
     assert "watching 3 camera(s)" in out and "(1 disabled)" in out
-    for name in ("lobby", "door", "dead"):
+    for name in ("lobby", "door"):
         assert _db_counts(engine, name)["state"] == "stopped", out
-    assert "dead (source" in out and "never opened" in out
+    # issue 32: a camera that never delivered a frame is failed, not stopped (nor `done` in status)
+    assert _db_counts(engine, "dead")["state"] == "failed", out
+    assert "dead (source" in out and "[failed]: never opened; never delivered a frame: " in out, out
+    assert "1 of 3 camera(s) failed: dead" in out
+    status = subprocess.run([*CLI, "status", "--database", sqlite_url], capture_output=True, text=True, timeout=120)
+    lines = {line.split()[1]: line.split() for line in status.stdout.splitlines()[2:] if len(line.split()) > 1}
+    assert lines["dead"][3:5] == ["failed", "failed"] and lines["lobby"][3:5] == ["done", "stopped"], status.stdout
 
 
 def test_watch_config_with_redis_queues_each_camera_with_its_own_detector(tmp_path, astronaut_video, sqlite_url,
