@@ -132,32 +132,43 @@ def annotated_frame(engine: Engine, source_id: int, seconds: float) -> tuple[np.
     return draw_faces(frame, annotator.faces_at(index)), index
 
 
-def annotate_images(engine: Engine, source_id: int, folder: Path, times: list[float]) -> list[Path]:
-    """Annotated PNGs of the frames at ``times`` (seconds into the video); their paths."""
+def annotate_images(engine: Engine, source_id: int, folder: Path, times: list[float],
+                    strict: bool = False) -> tuple[list[Path], str | None]:
+    """Annotated PNGs of the frames at ``times`` (seconds into the video): the paths written, and which moments the
+    video has no frame at (before its start or past its end; ``None`` when it has them all). With ``strict`` a
+    missing moment writes nothing and raises ``AnnotateError``."""
     from ferstream.ingest.video import open_video
 
     annotator = Annotator(engine, source_id)
-    folder.mkdir(parents=True, exist_ok=True)
     cap = open_video(annotator.uri)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    wanted = sorted({int(round(t * fps)) for t in times})
-    written, index = [], 0
+    wanted: dict[int, list[float]] = {}
+    for t in times:
+        wanted.setdefault(int(round(t * fps)), []).append(t)
+    drawn, index = [], 0  # (frame index, annotated frame), in video order
     try:
-        while wanted:
+        while index <= max(wanted):
             ok, frame = cap.read()
             if not ok:
                 break
-            if index == wanted[0]:
-                path = folder / f"{Path(annotator.uri).stem}-{index / fps:08.2f}s.png"
-                cv2.imwrite(str(path), draw_faces(frame, annotator.faces_at(index)))
-                written.append(path)
-                wanted.pop(0)
+            if index in wanted:
+                drawn.append((index, draw_faces(frame, annotator.faces_at(index))))
             index += 1
     finally:
         cap.release()
-    if wanted:
-        raise AnnotateError(f"the video ends at {index / fps:.2f} s: no frame at {', '.join(f'{w / fps:.2f}' for w in wanted)} s")
-    return written
+    found = {i for i, _ in drawn}
+    missing = sorted(t for i, ts in wanted.items() if i not in found for t in ts)
+    problem = (f"no frame at {', '.join(f'{t:.2f}' for t in missing)} s (the video runs from 0 to {index / fps:.2f} s)"
+               if missing else None)
+    if problem and strict:
+        raise AnnotateError(f"{problem}: nothing written (--strict)")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, image in drawn:
+        path = folder / f"{Path(annotator.uri).stem}-{i / fps:08.2f}s.png"
+        cv2.imwrite(str(path), image)
+        written.append(path)
+    return written, problem
 
 
 class _Writer:

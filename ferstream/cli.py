@@ -167,7 +167,7 @@ def _export(args: argparse.Namespace) -> int:
 def _annotate(args: argparse.Namespace) -> int:
     from ferstream.commands import annotate
 
-    return run_command(lambda: annotate(_settings(args), args.source, args.output, args.images, args.at))
+    return run_command(lambda: annotate(_settings(args), args.source, args.output, args.images, args.at, args.strict))
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -306,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="the annotated video (default: source-<id>-annotated.mp4)")
     p.add_argument("--images", metavar="DIR", help="write annotated PNGs of the moments --at into DIR instead of a video")
     p.add_argument("--at", type=float, action="append", metavar="SECONDS",
-                   help="with --images: a moment in the video, in seconds (repeat it; default: 0)")
+                   help="with --images: a moment in the video, in seconds (repeat it; default: 0); the moments the "
+                        "video has are written, those it has not are named (exit status 2)")
+    p.add_argument("--strict", action="store_true", help="with --images: write nothing unless the video has every --at moment")
     _add_services(p, redis=False)
     p.set_defaults(handler=_annotate)
 

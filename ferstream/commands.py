@@ -223,8 +223,10 @@ def export(settings: Settings, source: str, fmt: str, output: str | None, per_tr
     return 0
 
 
-def annotate(settings: Settings, source: str, output: str | None, images: str | None, at: list[float] | None) -> int:
-    """The analysed video with its faces drawn (``output``), or annotated PNGs of moments (``images``, ``at``)."""
+def annotate(settings: Settings, source: str, output: str | None, images: str | None, at: list[float] | None,
+             strict: bool = False) -> int:
+    """The analysed video with its faces drawn (``output``), or annotated PNGs of moments (``images``, ``at``):
+    those the video has, and an error naming the others (``strict``: nothing written then)."""
     from ferstream import db
     from ferstream.db.queries import find_source
     from ferstream.annotate import annotate_images, annotate_video
@@ -232,8 +234,11 @@ def annotate(settings: Settings, source: str, output: str | None, images: str | 
     engine = db.connect_existing(settings.database_url)
     sid = find_source(engine, source)
     if images:
-        paths = annotate_images(engine, sid, Path(images), at or [0.0])
+        paths, problem = annotate_images(engine, sid, Path(images), at or [0.0], strict=strict)
         print(f"wrote {len(paths)} annotated frame(s) of source {sid} to {images}")
+        if problem:
+            print(f"ferstream: error: {problem}", file=sys.stderr)
+            return 2
         return 0
     out = Path(output or f"source-{sid}-annotated.mp4")
     if not out.parent.is_dir():

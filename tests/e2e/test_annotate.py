@@ -78,3 +78,19 @@ def test_sources_that_cannot_be_annotated_say_why(analysed, astronaut_video, tmp
     result = ferstream("annotate", "--source", "1", "-o", str(tmp_path / "no" / "x.mp4"), "--database", analysed,
                        check=False)
     assert result.returncode == 2 and "cannot write" in result.stderr
+
+
+def test_moments_out_of_range_are_named_and_the_others_written(analysed, tmp_path):
+    """Issue 32: one moment out of range reported all of them missing and wrote nothing."""
+    moments = ["-1", "1.0", "2.0", "99"]  # the clip runs 4 s
+    args = [a for t in moments for a in ("--at", t)]
+    result = ferstream("annotate", "--source", "1", "--images", str(tmp_path / "png"), *args, "--database", analysed,
+                       check=False)
+    assert result.returncode == 2 and "wrote 2 annotated frame(s)" in result.stdout
+    assert "no frame at -1.00, 99.00 s (the video runs from 0 to" in result.stderr, result.stderr
+    assert [p.name.split("-")[-1] for p in sorted((tmp_path / "png").glob("*.png"))] == ["00001.00s.png", "00002.00s.png"]
+
+    strict = ferstream("annotate", "--source", "1", "--images", str(tmp_path / "strict"), *args, "--strict",
+                       "--database", analysed, check=False)
+    assert strict.returncode == 2 and "nothing written (--strict)" in strict.stderr
+    assert not list((tmp_path / "strict").glob("*.png"))
