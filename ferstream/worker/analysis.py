@@ -37,7 +37,7 @@ class Analyzer:
         with STAGE_SECONDS.labels("detect").time():
             boxes = sequence.detect_all([f.image for f in frames], [f.timestamp for f in frames])
         with STAGE_SECONDS.labels("classify").time():
-            crops = [crop_faces(f.image, b) for f, b in zip(frames, boxes)]
+            crops = [crop_faces(f.image, b, self.detector.crop_margin) for f, b in zip(frames, boxes)]
             counts = [len(b) for b in boxes]
             probs = (self.model.predict(np.concatenate(crops)) if sum(counts)
                      else np.zeros((0, len(self.labels)), np.float32))

@@ -20,6 +20,7 @@ from ferstream.settings import DETECTORS as NAMES
 
 class Detector(Protocol):
     name: str
+    crop_margin: float  # the emotion model's crop: the box grown by this share of its side (worker.detector.crop_faces)
 
     def detect(self, grey: np.ndarray) -> np.ndarray: ...
 
