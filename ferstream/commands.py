@@ -23,31 +23,45 @@ log = logging.getLogger(__name__)
 
 
 def analyze(settings: Settings, videos: list[str], *, name: str | None = None, sample_fps: float | None = None,
-            wait: bool = False, store_faces: bool = False) -> int:
-    """Analyse (or queue) each video; prints a summary per video; non-zero if any video failed."""
+            wait: bool = False, store_faces: bool = False, photo_min_face: float | None = None) -> int:
+    """Analyse (or queue) each video or photo; prints a summary per source; non-zero if any failed.
+
+    ``photo_min_face``: the smallest face searched in photos (a photo costs one frame: search it for the small
+    faces of a group), where the user chose none for every file."""
     from ferstream import db
+    from ferstream.ingest.video import is_photo
 
     settings = settings.with_(store_faces=store_faces or None)
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
-    sink = make_sink(settings, engine)
+    sinks: dict[float, object] = {}  # by smallest face: the worker's jobs (or the in-process analyzer) carry it
 
-    source_ids, failures = [], []
+    source_ids, smallest, failures = [], {}, []
     for i, video in enumerate(videos):
         label = name if name and len(videos) == 1 else (f"{name}/{Path(video).name}" if name else None)
+        chosen = settings.with_(min_face=photo_min_face) if photo_min_face and is_photo(video) else settings
+        if chosen.min_face not in sinks:
+            sinks[chosen.min_face] = make_sink(chosen, engine)
         try:
-            source_ids.append(_ingest_with_progress(engine, video, sink, settings, label, sample_fps, queued))
+            sid = _ingest_with_progress(engine, video, sinks[chosen.min_face], chosen, label, sample_fps, queued)
         except VideoError as exc:
             failures.append(str(exc))
             print(f"ferstream: error: {exc}", file=sys.stderr)
+            continue
+        source_ids.append(sid)
+        smallest[sid] = (chosen.min_face, is_photo(video))
     if queued and source_ids and not wait:
         print(f"queued {len(source_ids)} video(s) as source(s) {', '.join(map(str, source_ids))}: "
               "run `ferstream worker` to analyse them and `ferstream status` to follow progress")
         return 2 if failures else 0
-    if queued and source_ids:
-        wait_for_sources(engine, source_ids, tick=sink.pending)  # pending() re-sends chunks a Redis restart lost
+    if queued and source_ids:  # pending() re-sends chunks a Redis restart lost
+        wait_for_sources(engine, source_ids, tick=lambda: [sink.pending() for sink in sinks.values()])
     for sid in source_ids:
         print_summary(engine, sid)
+        min_face, photo = smallest[sid]
+        print(f"  smallest face searched: {min_face * 100:g}% of the {'photo' if photo else 'frame'}'s shorter side"
+              + (" (photos are searched for small faces: --min-face to change it)" if photo and min_face == photo_min_face
+                 else ""))
     return 2 if failures else 0
 
 

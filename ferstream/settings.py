@@ -26,6 +26,9 @@ DEFAULT_ANALYSIS_WIDTH = 640
 #: scaled down for detection until such a face fills the Haar window (24 px), so detection costs the same at
 #: any resolution; a smaller fraction finds smaller faces, more slowly (the cost grows with 1 / fraction^2)
 DEFAULT_MIN_FACE = 0.13
+#: ... and in a still photo, which costs one frame: small enough for the faces at the back of a group photo (measured
+#: on labelled group photos: README, "Photos"); --min-face or FERSTREAM_MIN_FACE set one size for both
+DEFAULT_PHOTO_MIN_FACE = 0.03
 #: face detectors (worker/detectors.py): "haar", OpenCV's frontal cascade, or "blazeface", MediaPipe's BlazeFace
 #: full-range model run with LiteRT, which also finds faces turned, tilted, laughing and small (see the README)
 DETECTORS = ("haar", "blazeface")

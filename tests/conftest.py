@@ -126,6 +126,30 @@ def astronaut_video(tmp_path_factory) -> Path:
     return make_astronaut_video(tmp_path_factory.mktemp("video") / "astronaut.mp4", seconds=4, fps=15)
 
 
+def group_photo(path: Path, faces: int = 5, face_px: int = 70, size: tuple[int, int] = (1600, 1000)) -> Path:
+    """A "group photo" any fresh clone can make: skimage's astronaut (a real, smiling face), ``faces`` times, each
+    face about ``face_px`` pixels high (7% of a 1000-pixel-high photo) on a grey background, as a JPEG."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[20:260, 90:330]  # her head and shoulders
+    side = int(face_px * photo.shape[0] / 120)  # the face is about 120 of the 240 pixels
+    small = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+    width, height = size
+    canvas = np.full((height, width, 3), 128, np.uint8)
+    for i in range(faces):
+        x, y = 60 + i * (width - 120 - side) // max(1, faces - 1), 150 + (i % 2) * 350
+        canvas[y:y + side, x:x + side] = small
+    cv2.imwrite(str(path), canvas, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_faces_photo(tmp_path_factory) -> Path:
+    return group_photo(tmp_path_factory.mktemp("photo") / "group.jpg")
+
+
 @pytest.fixture(scope="session")
 def media() -> Path:
     if not (MEDIA / "WolfgangLanger_Pexels.mp4").exists():

@@ -140,8 +140,9 @@ def _sqlite_file_lock(url: str):
     transactions, and switching a fresh file to WAL needs it alone, so processes starting together would
     collide); a no-op for other databases.
 
-    The lock file lives in the temporary folder, named after the database's absolute path, so nothing is
-    left beside the user's database (a lock file cannot be removed safely while another process may wait on it).
+    The lock file lives in the temporary folder, named after the database's absolute path, and goes when the
+    lock is released: its holder removes it, and a process that waited on a file since removed opens it anew
+    (the inode it locked must still be the path's), so nothing is left behind.
     """
     from sqlalchemy.engine import make_url
 
@@ -158,12 +159,21 @@ def _sqlite_file_lock(url: str):
     import tempfile
 
     digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:24]
-    with open(Path(tempfile.gettempdir()) / f"ferstream-migrate-{digest}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    path = Path(tempfile.gettempdir()) / f"ferstream-migrate-{digest}.lock"
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break  # the file still at the path is the one locked
+        except FileNotFoundError:  # its holder removed it while this process waited: lock a fresh one
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        os.unlink(path)
+        os.close(fd)  # closing releases the lock, after the file has gone
 
 
 def _after_fork_in_child() -> None:

@@ -86,6 +86,16 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 MIN_ANALYSED_FACE_PX = 48
 
 
+#: file suffixes read as still photos: one frame, searched for small faces by default (``DEFAULT_PHOTO_MIN_FACE``)
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def is_photo(path) -> bool:
+    """Whether ``path`` names a still photo (by its suffix; a URL is a video)."""
+    text = str(path)
+    return "://" not in text and Path(text).suffix.lower() in PHOTO_SUFFIXES
+
+
 def analysis_scale(width: int, analysis_width: int, height: int | None = None, min_face: float | None = None) -> float:
     """Source pixels per analysed pixel: frames wider than ``analysis_width`` are scaled down, but never so far that
     the smallest wanted face (``min_face`` of the shorter side) drops below ``MIN_ANALYSED_FACE_PX``."""

