@@ -27,7 +27,7 @@ import pandas as pd
 from ferstream.errors import ConfigError, FrameError, VideoError
 from ferstream.native_logs import quiet_video_logs
 from ferstream.ingest.video import is_photo
-from ferstream.settings import DEFAULT_PHOTO_MIN_FACE, Settings, positive_number
+from ferstream.settings import Settings, photo_min_face, positive_number
 
 @dataclass
 class FaceResults:
@@ -125,7 +125,7 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
             min_face: float | None = None, database: str | None = None, name: str | None = None,
             model: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per face, with the columns of ``ferstream export`` (track ids and smoothed emotions included).
-    Photos are searched for faces down to ``DEFAULT_PHOTO_MIN_FACE`` of their shorter side unless ``min_face`` (or
+    Photos are searched for faces down to ``settings.photo_min_face`` of their size unless ``min_face`` (or
     ``FERSTREAM_MIN_FACE``) says otherwise; videos down to the settings' ``min_face``.
 
     ``source``: a video file (a path or an http(s) URL), an image file, or an image array (BGR or grey uint8).
@@ -136,6 +136,7 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     from ferstream.ingest.files import ingest_file, ingest_image
 
     quiet_video_logs()
+    image = None  # a photo's pixels (a video is read by ingest)
     if isinstance(source, np.ndarray):
         image = as_image(source)
         ingest = functools.partial(ingest_image, image=image, name=name or "image")
@@ -152,9 +153,8 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     else:
         raise TypeError(f"ferstream.analyze: source must be a path (str or os.PathLike) of a video or an image, an "
                         f"http(s) URL of a video, or an image as a NumPy array; got {type(source).__name__}")
-    photo = isinstance(source, np.ndarray) or is_photo(source)
-    if photo and min_face is None and not os.environ.get("FERSTREAM_MIN_FACE"):
-        min_face = DEFAULT_PHOTO_MIN_FACE  # a photo costs one frame: search it for the small faces of a group
+    if image is not None and min_face is None and not os.environ.get("FERSTREAM_MIN_FACE"):
+        min_face = photo_min_face(image.shape[1], image.shape[0])  # one frame: search it for a group's small faces
     settings = Settings.from_env(detector=detector, min_face=min_face, model_path=_model_path(model))
     if database is not None:
         if not isinstance(database, str) or not database.strip():

@@ -85,12 +85,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
     import os
 
-    from ferstream.settings import DEFAULT_PHOTO_MIN_FACE
-
     chosen = args.min_face is not None or os.environ.get("FERSTREAM_MIN_FACE")
     return run_command(lambda: analyze(_settings(args), args.videos, name=args.name, sample_fps=args.sample_fps,
-                                       wait=args.wait, store_faces=args.store_faces,
-                                       photo_min_face=None if chosen else DEFAULT_PHOTO_MIN_FACE))
+                                       wait=args.wait, store_faces=args.store_faces, photos_by_size=not chosen))
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -245,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="with Redis: wait for the workers, with a progress bar, then print the summary")
     p.add_argument("--analysis-width", type=_int_at_least(0), metavar="PX", help="scale frames wider than this down before detection (default: 640; 0: full resolution)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
-    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13 in videos and 0.03 in photos, which cost one frame; or FERSTREAM_MIN_FACE for both; smaller finds smaller faces, more slowly)")
+    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13 in videos, and in photos, which cost one frame, 0.03 and at least 24 px; or FERSTREAM_MIN_FACE for both; smaller finds smaller faces, more slowly)")
     _add_detector(p)
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
     _add_services(p)

@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def analyze(settings: Settings, videos: list[str], *, name: str | None = None, sample_fps: float | None = None,
-            wait: bool = False, store_faces: bool = False, photo_min_face: float | None = None) -> int:
+            wait: bool = False, store_faces: bool = False, photos_by_size: bool = False) -> int:
     """Analyse (or queue) each video or photo; prints a summary per source; non-zero if any failed.
 
-    ``photo_min_face``: the smallest face searched in photos (a photo costs one frame: search it for the small
-    faces of a group), where the user chose none for every file."""
+    ``photos_by_size``: search each photo for faces down to ``settings.photo_min_face`` of its size (a photo costs
+    one frame: search it for the small faces of a group), where the user chose no smallest face."""
     from ferstream import db
     from ferstream.ingest.video import is_photo
+    from ferstream.settings import photo_min_face
 
     settings = settings.with_(store_faces=store_faces or None)
     engine = db.connect(settings.database_url)
@@ -39,7 +40,8 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
     source_ids, smallest, failures = [], {}, []
     for i, video in enumerate(videos):
         label = name if name and len(videos) == 1 else (f"{name}/{Path(video).name}" if name else None)
-        chosen = settings.with_(min_face=photo_min_face) if photo_min_face and is_photo(video) else settings
+        size = _photo_size(video) if photos_by_size and is_photo(video) else None
+        chosen = settings.with_(min_face=photo_min_face(*size)) if size else settings
         if chosen.min_face not in sinks:
             sinks[chosen.min_face] = make_sink(chosen, engine)
         try:
@@ -49,7 +51,7 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
             print(f"ferstream: error: {exc}", file=sys.stderr)
             continue
         source_ids.append(sid)
-        smallest[sid] = (chosen.min_face, is_photo(video))
+        smallest[sid] = (chosen.min_face, is_photo(video), size is not None)
     if queued and source_ids and not wait:
         print(f"queued {len(source_ids)} video(s) as source(s) {', '.join(map(str, source_ids))}: "
               "run `ferstream worker` to analyse them and `ferstream status` to follow progress")
@@ -58,11 +60,18 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
         wait_for_sources(engine, source_ids, tick=lambda: [sink.pending() for sink in sinks.values()])
     for sid in source_ids:
         print_summary(engine, sid)
-        min_face, photo = smallest[sid]
-        print(f"  smallest face searched: {min_face * 100:g}% of the {'photo' if photo else 'frame'}'s shorter side"
-              + (" (photos are searched for small faces: --min-face to change it)" if photo and min_face == photo_min_face
-                 else ""))
+        min_face, photo, by_size = smallest[sid]
+        print(f"  smallest face searched: {min_face * 100:.3g}% of the {'photo' if photo else 'frame'}'s shorter side"
+              + (" (photos are searched for small faces: --min-face to change it)" if by_size else ""))
     return 2 if failures else 0
+
+
+def _photo_size(path: str) -> tuple[int, int] | None:
+    """A photo's width and height (None when OpenCV cannot read it: ingest then says why)."""
+    import cv2
+
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    return None if image is None else (image.shape[1], image.shape[0])
 
 
 def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queued) -> int:

@@ -29,6 +29,15 @@ DEFAULT_MIN_FACE = 0.13
 #: ... and in a still photo, which costs one frame: small enough for the faces at the back of a group photo (measured
 #: on labelled group photos: README, "Photos"); --min-face or FERSTREAM_MIN_FACE set one size for both
 DEFAULT_PHOTO_MIN_FACE = 0.03
+#: ... but never a face under this many pixels, too small to read an emotion from (a 16-pixel model shuttle in
+#: skimage's 512-pixel astronaut photo passed for a face at 3%)
+MIN_PHOTO_FACE_PX = 24
+
+
+def photo_min_face(width: int, height: int) -> float:
+    """The smallest face searched in a photo of this size by default: ``DEFAULT_PHOTO_MIN_FACE`` of its shorter side,
+    and at least ``MIN_PHOTO_FACE_PX`` pixels."""
+    return min(1.0, max(DEFAULT_PHOTO_MIN_FACE, MIN_PHOTO_FACE_PX / max(1, min(width, height))))
 #: face detectors (worker/detectors.py): "haar", OpenCV's frontal cascade, or "blazeface", MediaPipe's BlazeFace
 #: full-range model run with LiteRT, which also finds faces turned, tilted, laughing and small (see the README)
 DETECTORS = ("haar", "blazeface")

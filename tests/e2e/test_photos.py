@@ -17,7 +17,7 @@ def test_a_group_photo_finds_its_small_faces_by_default(small_faces_photo, tmp_p
     assert "faces 0" in video_default.stdout  # the 13% a video starts from misses every one of them
     assert "smallest face searched: 13% of the photo's shorter side" in video_default.stdout
     shown = " ".join(cli("analyze", "--help").stdout.split())
-    assert "default: 0.13 in videos and 0.03 in photos" in shown
+    assert "default: 0.13 in videos, and in photos, which cost one frame, 0.03 and at least 24 px" in shown
 
 
 def test_the_python_api_searches_photos_for_small_faces_too(small_faces_photo, monkeypatch):
