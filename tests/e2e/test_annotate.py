@@ -94,3 +94,28 @@ def test_moments_out_of_range_are_named_and_the_others_written(analysed, tmp_pat
                        "--database", analysed, check=False)
     assert strict.returncode == 2 and "nothing written (--strict)" in strict.stderr
     assert not list((tmp_path / "strict").glob("*.png"))
+
+
+def test_labels_of_small_faces_stay_readable():
+    """Issue 35: labels shrank to fit inside the box, a few pixels high on faces under about 70 px."""
+    import pandas as pd
+
+    from ferstream.annotate import COLOURS, MIN_LABEL_PX, draw_faces
+
+    frame = np.full((360, 640, 3), 60, np.uint8)  # an audience at 640x360: faces of 28-40 px
+    faces = pd.DataFrame([dict(x=100, y=150, w=32, h=32, track_id=1, smoothed_emotion="happy", smooth_happy=0.91),
+                          dict(x=300, y=2, w=40, h=40, track_id=2, smoothed_emotion="sad", smooth_sad=0.55),
+                          dict(x=620, y=200, w=28, h=28, track_id=3, smoothed_emotion="neutral", smooth_neutral=0.7)])
+    drawn = draw_faces(frame, faces)
+    for face, where in zip(faces.itertuples(), ("above", "below", "above")):
+        colour = np.array(COLOURS[face.smoothed_emotion])
+        tag = (drawn == colour).all(axis=2)
+        rows = np.flatnonzero(tag[:, max(0, face.x - 40):face.x + face.w + 40].any(axis=1))
+        outside = rows[(rows < face.y) if where == "above" else (rows >= face.y + face.h)]
+        assert len(outside) >= MIN_LABEL_PX, (face.smoothed_emotion, where, len(outside))  # a filled tag that tall
+        band = drawn[outside.min():outside.max() + 1]
+        assert ((band != colour).any(axis=2) & tag[outside.min():outside.max() + 1].any(axis=1)[:, None]).sum() > 30
+    assert drawn[:, :, :].shape == frame.shape and (drawn[200:230, 620:639] != 60).any()  # the tag fits the frame
+    big = pd.DataFrame([dict(x=100, y=50, w=240, h=240, track_id=1, smoothed_emotion="happy", smooth_happy=0.9)])
+    inside = draw_faces(frame, big)
+    assert (inside[:50] == 60).all()  # a large face keeps its label inside its box
