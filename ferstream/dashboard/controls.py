@@ -141,8 +141,10 @@ def upload_ui(max_mb: int, detector: str = DEFAULT_DETECTOR) -> UploadRequest | 
     with st.form("submit_video", clear_on_submit=True, border=False):
         file = st.file_uploader(f"Video file (up to {max_mb} MB)", max_upload_size=max_mb, key="upload")
         name = st.text_input("Name", placeholder="the file name", help="How the source is listed")
-        fps = st.number_input("Frames per second to analyse", min_value=0.0, max_value=240.0, value=0.0, step=1.0,
-                              help="0 analyses every frame; fewer is faster")
+        fps = st.number_input("Frames per second to analyse", min_value=0.0, max_value=240.0, value=None, step=1.0,
+                              placeholder="every frame",
+                              help="Empty (the default) analyses every frame of the video; a rate such as 5 analyses "
+                                   "5 frames a second, faster (0 also means every frame)")
         chosen = st.selectbox("Face detector", DETECTORS, index=DETECTORS.index(detector), key="detector",
                               help="blazeface (neural) also finds faces turned, tilted, laughing and small; "
                                    "haar is OpenCV's frontal cascade")

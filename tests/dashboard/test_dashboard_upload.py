@@ -157,3 +157,14 @@ def test_the_upload_form_picks_the_face_detector_the_workers_run(astronaut_video
     wait_for(sqlite_url, 1, ("queued", "running"), state="finished")
     jobs = Queue(queue_of(sqlite_url), connection=Redis.from_url(redis_url)).get_jobs()
     assert len(jobs) == 4 and {job.args[4] for job in jobs} == {"haar"}  # each job names the detector chosen
+
+
+def test_the_rate_field_says_what_its_default_does(app_env, tmp_path):
+    """Issue 35: the field showed 0.00 by default, with the meaning of 0 only in its tooltip."""
+    from dashboard_testing import open_app
+
+    app_env(f"sqlite:///{tmp_path / 'ferstream.db'}")
+    at = open_app()
+    rate = widget(at.number_input, "Frames per second to analyse")
+    assert rate.value is None and rate.proto.placeholder == "every frame"
+    assert "every frame" in rate.help
