@@ -17,6 +17,22 @@ MEDIA = Path(os.environ.get("FERSTREAM_MEDIA", REPO.parent / "shared" / "media")
 FER2013 = Path(os.environ.get("FERSTREAM_FER2013", REPO.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"))
 
 
+def _ferstream_temp_entries() -> set[str]:
+    import tempfile
+
+    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("ferstream")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_in_the_temporary_folder():
+    """Issue 35: a test run left 178 migration locks and a metrics folder in TMPDIR. Whatever ferstream puts in
+    the temporary folder during the whole run (its names start with "ferstream") must be gone at its end."""
+    before = _ferstream_temp_entries()
+    yield
+    left = sorted(_ferstream_temp_entries() - before)
+    assert not left, f"left in the temporary folder by this test run: {left[:10]}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
