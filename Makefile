@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test test-wheel test-slow test-all bench bench-smoke setup system-deps clean help
+.PHONY: demo test test-long test-wheel test-slow test-all bench bench-smoke setup system-deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,8 +14,11 @@ help:  ## list the targets
 demo: setup  ## analyse VIDEO=path (default: a clip built from skimage's astronaut photo) and print the summary
 	$(BIN)/ferstream demo $(VIDEO)
 
-test: setup system-deps  ## the test suite (starts its own redis-server; PostgreSQL when FERSTREAM_TEST_POSTGRES_URL is set)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+test: setup system-deps  ## the test suite but the slowest tests (starts its own redis-server; PostgreSQL when FERSTREAM_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest -m "not slow and not long" $(PYTEST_ARGS)
+
+test-long: setup system-deps  ## the slowest real-process tests: worker pools, killed workers, outages, the wheel (`.ci/run` runs them after `make test`)
+	$(BIN)/python -m pytest -m "long and not slow" $(PYTEST_ARGS)
 
 test-wheel: setup system-deps  ## the wheel as a user installs it: built, installed into a fresh venv, run from another directory (`make test` runs it too)
 	$(BIN)/python -m pytest -m wheel $(PYTEST_ARGS)

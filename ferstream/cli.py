@@ -134,9 +134,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import contextlib
 
-    from ferstream.worker.process import run_workers
-
+    # the multiprocess folder is set before anything imports prometheus_client (worker.process does)
     with _metrics_multiprocess() if args.metrics_port is not None and args.processes > 1 else contextlib.nullcontext():
+        from ferstream.worker.process import run_workers
+
         return run_command(lambda: run_workers(_settings(args), burst=args.burst, processes=args.processes,
                                                name=args.name, metrics_port=args.metrics_port,
                                                metrics_host=args.metrics_host))

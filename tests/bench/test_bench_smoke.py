@@ -66,7 +66,8 @@ def tiny_fer2013(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("script", [s for s in SCRIPTS if s != "accuracy"])
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.long) if s in ("scaleout", "detectors") else s
+                                    for s in SCRIPTS if s != "accuracy"])
 def test_script_prints_its_table(script, media, tmp_path):
     args = ["--quick", "--workdir", str(tmp_path / "work")]
     if script == "parity":

@@ -10,8 +10,7 @@ import pytest
 from tests.conftest import REPO
 
 pytest.importorskip("tensorflow")
-
-
+@pytest.mark.long
 def test_per_stage_prints_one_row_a_stage_whose_multiply_adds_add_up():
     from ferstream.training.model import multiply_adds
 
@@ -31,8 +30,7 @@ def test_per_stage_prints_one_row_a_stage_whose_multiply_adds_add_up():
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "bench/classifier_speed.py", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
-
-
+@pytest.mark.long
 def test_several_networks_timed_in_rounds_print_a_median_and_a_range_each():
     result = run("--arch", "8,8,16,16/1,1,1,1", "8,16,16,32/1,1,1,1", "--rounds", "2", "--threads", "1", "--batch", "4")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -40,7 +40,7 @@ def test_the_annotated_video_has_every_frame_of_the_source(analysed, astronaut_v
         assert codec.to_bytes(4, "little") in (b"avc1", b"h264", b"H264")  # browser-playable H.264
 
 
-def test_annotated_pixels_differ_inside_the_boxes_only(analysed, astronaut_video, tmp_path):
+def test_annotated_pixels_differ_in_the_boxes_and_their_labels_only(analysed, astronaut_video, tmp_path):
     ferstream("annotate", "--source", "1", "--images", str(tmp_path / "png"), "--at", "1.0", "--at", "2.0",
               "--database", analysed)
     pngs = sorted((tmp_path / "png").glob("*.png"))
@@ -52,10 +52,12 @@ def test_annotated_pixels_differ_inside_the_boxes_only(analysed, astronaut_video
         changed = np.abs(drawn - original[index].astype(int)).sum(axis=2) > 0
         nearest = faces.iloc[(faces["frame_index"] - index).abs().argsort()[:1]]
         inside = np.zeros(changed.shape, bool)
+        label = np.zeros(changed.shape, bool)
         for f in nearest.itertuples():
             inside[f.y:f.y + f.h, f.x:f.x + f.w] = True
-        assert changed[inside].sum() > 100  # the box and its label are drawn
-        assert not changed[~inside].any()  # nothing outside the boxes
+            label[max(0, f.y - 30):f.y + f.h + 30, max(0, f.x - 10):f.x + 260] = True  # its tag, when it does not fit
+        assert changed[inside].sum() > 100  # the box (and its label) are drawn
+        assert not changed[~(inside | label)].any()  # nothing else
 
 
 def test_sources_that_cannot_be_annotated_say_why(analysed, astronaut_video, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -11,8 +13,7 @@ from ferstream import db
 from ferstream.db.models import Chunk as ChunkRow
 from tests.faults.proxy import CuttableProxy
 from tests.helpers import counts, ferstream, start_worker, stop_process_group, wait_until
-
-
+@pytest.mark.long
 def test_database_outage_then_every_chunk_lands_once(tmp_path, postgres_url, redis_url):
     from ferstream.demo import make_astronaut_video
 

@@ -9,6 +9,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from redis import Redis
 from rq import Queue
 
@@ -20,8 +22,7 @@ from ferstream.sinks import make_sink
 from tests.helpers import counts, queue_of, start_worker, stop_process_group, wait_until
 
 RECOVERY_LIMIT_S = 60
-
-
+@pytest.mark.long
 def test_killed_worker_chunk_is_analysed_again_by_another(tmp_path, redis_url, sqlite_url):
     from ferstream.demo import make_astronaut_video
 
@@ -53,8 +54,7 @@ def test_killed_worker_chunk_is_analysed_again_by_another(tmp_path, redis_url, s
     assert c["people"] == 1  # the one person: no track lost or doubled by the chunk done again
     assert recovered_in < RECOVERY_LIMIT_S, f"recovered in {recovered_in:.0f}s"
     print(f"chunk recovered {recovered_in:.1f}s after the SIGKILL")
-
-
+@pytest.mark.long
 def test_a_worker_killed_mid_stitch_loses_and_doubles_no_track(tmp_path, redis_url, postgres_url):
     """The worker is held inside its results transaction, where it links its chunk's tracks to the neighbours'
     (the test holds the source's row lock, which that step waits for), and SIGKILLed there."""

@@ -466,8 +466,7 @@ def test_online_distillation_runs_the_frozen_teacher_on_the_students_faces(train
     with pytest.raises(ModelError, match="online distillation runs the teacher's .keras"):
         run(train_args("--data", str(tiny_csv), "--out", str(tmp_path / "t4"), "--epochs", "1", "--distill", "online",
                        "--teacher", str(tmp_path / "lone.tflite")))
-
-
+@pytest.mark.long
 def test_a_time_budget_runs_the_schedule_on_the_clock_and_stops_in_time(tiny_csv, tmp_path):
     import time
 
@@ -492,8 +491,7 @@ def test_a_time_budget_runs_the_schedule_on_the_clock_and_stops_in_time(tiny_csv
     for bad in ("soon", "0", "-5m"):
         with pytest.raises(SystemExit):
             train_args("--data", "x", "--time-budget", bad)
-
-
+@pytest.mark.long
 def test_training_on_jax_compiles_one_step_and_its_checkpoint_exports_here(trained, tiny_csv, tmp_path):
     """The GPU route: the same job under KERAS_BACKEND=jax (on the CPU here), online teacher and augmentation inside
     one XLA-compiled step; the TFLite export of its best checkpoint then runs with TensorFlow."""

@@ -7,6 +7,8 @@ from rq.registry import FailedJobRegistry
 from redis import Redis
 from sqlalchemy import func, select
 
+import pytest
+
 from ferstream import db
 from ferstream.db import writes
 from ferstream.db.models import Chunk as ChunkRow
@@ -93,8 +95,7 @@ def test_worker_process_loads_the_model_once_for_many_jobs(astronaut_video, redi
     log = result.stdout + result.stderr
     assert log.count("loaded model") == 1
     assert log.count("Successfully completed") >= 4 or log.count("Job OK") >= 4, log[-2000:]
-
-
+@pytest.mark.long
 def test_a_pool_of_worker_processes_shares_the_queue(astronaut_video, redis_url, sqlite_url):
     from tests.helpers import counts, ferstream
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from sqlalchemy import func, select
 
 from ferstream import db
@@ -24,8 +26,7 @@ def _database(url: str) -> dict:
             "frames": conn.execute(select(func.count()).select_from(Frame)).scalar(),
             "faces": conn.execute(select(func.count()).select_from(Face)).scalar(),
         }
-
-
+@pytest.mark.long
 def test_a_worker_pool_serves_one_endpoint_whose_counters_agree_with_the_database(tmp_path, redis_url, sqlite_url,
                                                                                   astronaut_video):
     port = free_port()
