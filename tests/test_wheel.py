@@ -91,3 +91,11 @@ def test_the_dashboard_and_every_stage_import_from_site_packages(installed):
         probe = _run([str(env_dir / "bin" / "python"), "-c", f"import importlib.util; print(importlib.util.find_spec({stage!r}))"],
                      cwd=outside, env=env)
         assert probe.stdout.strip() == "None", f"a top-level {stage!r} is importable: {probe.stdout}"
+
+
+def test_a_group_photo_with_the_default_detector_from_another_directory(installed, small_faces_photo):
+    """Issue 35: one `pip install` runs the default detector, and a photo is searched for its small faces."""
+    _, env_dir, outside, env = installed
+    result = _run([str(env_dir / "bin" / "ferstream"), "analyze", str(small_faces_photo), "--database",
+                   f"sqlite:///{outside / 'photos.db'}"], cwd=outside, env=env)
+    assert "faces 5" in result.stdout and "smallest face searched: 3%" in result.stdout, result.stdout
