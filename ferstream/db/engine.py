@@ -172,7 +172,8 @@ def _sqlite_file_lock(url: str):
     try:
         yield
     finally:
-        os.unlink(path)
+        with contextlib.suppress(FileNotFoundError):  # removed by hand meanwhile: nothing left to remove
+            os.unlink(path)
         os.close(fd)  # closing releases the lock, after the file has gone
 
 
