@@ -296,3 +296,19 @@ def test_a_metrics_port_in_use_is_refused_before_anything_starts(command, tmp_pa
     engine = db.connect(sqlite_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sources")).scalar() == 0  # no camera was started
+
+
+@pytest.mark.parametrize("host", ["256.0.0.1", "no-such-host.invalid"])
+def test_a_metrics_host_that_cannot_be_listened_on_is_refused_before_anything_starts(host, tmp_path, sqlite_url):
+    from sqlalchemy import text
+
+    from tests.conftest import free_port
+
+    (tmp_path / "cameras.yaml").write_text("cameras:\n  - {name: lobby, url: 'rtsp://127.0.0.1:9/none'}\n")
+    port = free_port()
+    result = ferstream("watch", "--config", "cameras.yaml", "--metrics-port", str(port), "--metrics-host", host,
+                       "--database", sqlite_url, check=False, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and f"--metrics-port {port}: cannot listen on {host}:{port}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    with db.connect(sqlite_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sources")).scalar() == 0  # no camera was started
