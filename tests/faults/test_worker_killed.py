@@ -10,7 +10,6 @@ import signal
 import time
 
 import pytest
-
 from redis import Redis
 from rq import Queue
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
-from redis import Redis
 from sqlalchemy import func, select
-
-import pytest
 
 from ferstream import db
 from ferstream.db import writes

@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from sqlalchemy import func, select
 
 from ferstream import db
