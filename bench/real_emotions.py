@@ -159,32 +159,34 @@ def ferstream_crops(frames: Frames, faces: list[Face], margin: float | None = No
         margin = CROP_MARGIN
     elif margin or shift:
         return _lever_crops(frames, faces, margin, shift)
-    from ferstream.ingest.video import analysis_scale, to_analysis_frame
-    from ferstream.settings import DEFAULT_ANALYSIS_WIDTH
     from ferstream.worker.detector import crop_faces
 
     crops = []
     for face in faces:
-        image = frames(face)
-        h, w = image.shape[:2]
-        scale = analysis_scale(w, DEFAULT_ANALYSIS_WIDTH, h, MIN_FACE)
+        grey, scale = _analysis_view(frames, face)
         box = np.rint(np.array(face.box, np.float64) / scale).astype(np.int32)
-        crops.append(crop_faces(to_analysis_frame(image, scale), box[None], margin)[0])
+        crops.append(crop_faces(grey, box[None], margin)[0])
     return np.stack(crops) if crops else np.zeros((0, 48, 48), np.uint8)
+
+
+def _analysis_view(frames: Frames, face: Face) -> tuple[np.ndarray, float]:
+    """The face's frame as ingest hands it to the worker: grey, scaled down; and the scale."""
+    from ferstream.ingest.video import analysis_scale, to_analysis_frame
+    from ferstream.settings import DEFAULT_ANALYSIS_WIDTH
+
+    image = frames(face)
+    h, w = image.shape[:2]
+    scale = analysis_scale(w, DEFAULT_ANALYSIS_WIDTH, h, MIN_FACE)
+    return to_analysis_frame(image, scale), scale
 
 
 def _lever_crops(frames: Frames, faces: list[Face], margin: float, shift: float) -> np.ndarray:
     """Crops of boxes grown by ``margin`` and moved down by ``shift`` (levers measured before one ships)."""
-    from ferstream.ingest.video import analysis_scale, to_analysis_frame
-    from ferstream.settings import DEFAULT_ANALYSIS_WIDTH
     from ferstream.worker.detector import crop_faces
 
     crops = []
     for face in faces:
-        image = frames(face)
-        h, w = image.shape[:2]
-        scale = analysis_scale(w, DEFAULT_ANALYSIS_WIDTH, h, MIN_FACE)
-        grey = to_analysis_frame(image, scale)
+        grey, scale = _analysis_view(frames, face)
         box = np.rint(widened(np.array(face.box, np.float64), margin, shift) / scale).astype(np.int32)
         box[:2] = np.maximum(box[:2], 0)
         box[2] = min(box[2], grey.shape[1] - box[0])
