@@ -44,10 +44,22 @@ class FrameFaces:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int32))  # N x (x, y, w, h)
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), dtype=np.float32))  # N x labels
     crops: np.ndarray | None = None  # N x 48 x 48 uint8, only when the user asks to store faces
+    #: N face-quality scores in 0..1 (worker.quality: pose, sharpness, light, size); None: not measured
+    quality: np.ndarray | None = None
+    #: N flags: the face is kept but its emotion is not to be trusted (low quality or a model unsure of it); such faces
+    #: are left out of distributions, summaries and track smoothing unless the user asks for everything
+    uncertain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.boxes) != len(self.probabilities):
             raise ValueError(f"frame {self.frame.index}: {len(self.boxes)} boxes but {len(self.probabilities)} probability rows")
+        if self.quality is None:
+            self.quality = np.full(len(self.boxes), np.nan, np.float32)
+        if self.uncertain is None:
+            self.uncertain = np.zeros(len(self.boxes), bool)
+        if len(self.quality) != len(self.boxes) or len(self.uncertain) != len(self.boxes):
+            raise ValueError(f"frame {self.frame.index}: {len(self.boxes)} boxes but {len(self.quality)} quality scores "
+                             f"and {len(self.uncertain)} uncertain flags")
 
     def __len__(self) -> int:
         return len(self.boxes)

@@ -24,14 +24,22 @@ COMMON="--data /tmp/fer --teacher $T --distill online --learning-rate 5e-4 --tea
 # 0.97-1.12 ms (model card, "The student timed on an AVX2 machine"): the candidates are that size.
 P="--prune-from checkpoints/teacher-vgg32/ferstream-emotion.keras --depths 2,2,3,3"
 S="--prune-from checkpoints/student-105m/ferstream-emotion.keras --depths 2,2,3,3"   # the 105 M student (68.21%)
-declare -A RUNS=(
-  [p-24-48-96-176]="$P --widths 24,48,96,176 --seed 3"                          # (86 M)
-  [p-20-40-104-192]="$P --widths 20,40,104,192 --seed 3"                        # (85 M)
-  [s-24-48-96-176]="$S --widths 24,48,96,176 --seed 3 --learning-rate 3e-4"     # (86 M)
-  [s-20-40-104-192]="$S --widths 20,40,104,192 --seed 3 --learning-rate 3e-4"   # (85 M)
-  [p-24-48-96-176-w9]="$P --widths 24,48,96,176 --seed 4 --distill-weight 0.9"
-  [p-24-48-96-176-lr1]="$P --widths 24,48,96,176 --seed 5 --learning-rate 1e-3"
-)
+declare -A RUNS=()
+if [ -n "${RUNS_FILE:-}" ]; then  # one run a line: NAME ARGS... (# comments; $P and $S expand), instead of the list below
+  while read -r name args; do
+    case "$name" in ''|'#'*) continue;; esac
+    RUNS[$name]=$(eval echo "$args")
+  done < "$RUNS_FILE"
+else
+  RUNS=(
+    [p-24-48-96-176]="$P --widths 24,48,96,176 --seed 3"                          # (86 M)
+    [p-20-40-104-192]="$P --widths 20,40,104,192 --seed 3"                        # (85 M)
+    [s-24-48-96-176]="$S --widths 24,48,96,176 --seed 3 --learning-rate 3e-4"     # (86 M)
+    [s-20-40-104-192]="$S --widths 20,40,104,192 --seed 3 --learning-rate 3e-4"   # (85 M)
+    [p-24-48-96-176-w9]="$P --widths 24,48,96,176 --seed 4 --distill-weight 0.9"
+    [p-24-48-96-176-lr1]="$P --widths 24,48,96,176 --seed 5 --learning-rate 1e-3"
+  )
+fi
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.14
 pids=()
 for name in "${!RUNS[@]}"; do
