@@ -195,6 +195,40 @@ def _lever_crops(frames: Frames, faces: list[Face], margin: float, shift: float)
     return np.stack(crops) if crops else np.zeros((0, 48, 48), np.uint8)
 
 
+def face_keypoints(frames: Frames, faces: list[Face]) -> list[np.ndarray | None]:
+    """Each face's BlazeFace keypoints (6 x 2, in the analysis view's pixels), found as the worker follows a face:
+    the detector's short-range model on the labelled box's neighbourhood, the face overlapping that box most; None
+    where it finds none."""
+    from ferstream.tracks import box_iou
+    from ferstream.worker.blazeface import BlazeFaceDetector
+
+    detector = BlazeFaceDetector(min_face=MIN_FACE)
+    out = []
+    for face in faces:
+        grey, scale = _analysis_view(frames, face)
+        box = np.rint(np.array(face.box, np.float64) / scale).astype(np.int32)
+        boxes, points = detector.detect_near_keypoints(grey, box[None])
+        overlap = [box_iou(box, b) for b in boxes]
+        out.append(points[int(np.argmax(overlap))] if overlap and max(overlap) > 0.3 else None)
+    return out
+
+
+def aligned_crops(frames: Frames, faces: list[Face], zoom: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's crop as the worker makes it with alignment (``worker.align``): aligned where keypoints were found,
+    the box crop elsewhere; and which faces had keypoints."""
+    from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops as align
+
+    boxed = ferstream_crops(frames, faces)
+    found = np.zeros(len(faces), bool)
+    crops = boxed.copy()
+    for i, (face, points) in enumerate(zip(faces, face_keypoints(frames, faces))):
+        if points is not None:
+            grey, _ = _analysis_view(frames, face)
+            crops[i] = align(grey, points[None], DEFAULT_ZOOM if zoom is None else zoom)[0]
+            found[i] = True
+    return crops, found
+
+
 def ferstream_labels(model, crops: np.ndarray) -> list[str]:
     """The model's label of each crop (the shipped model by default), called in batches as the worker calls it."""
     probs = model.predict(crops.astype(np.float32)) if len(crops) else np.zeros((0, len(model.labels)))

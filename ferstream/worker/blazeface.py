@@ -65,6 +65,9 @@ CROP_MARGIN = 0.15
 #: SSD anchors of the two models (MediaPipe's options): strides and anchors per cell
 _ANCHORS = {MODEL_FILE: ((4,), 1), FOLLOW_MODEL_FILE: ((8, 16, 16, 16), 2)}
 _RAW_SCORE_LIMIT = 80.0
+#: the six keypoints BlazeFace gives with each face, in its order ("right": the person's right, the image's left on a
+#: frontal face)
+KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
 
 
 def model_file(name: str) -> Path:
@@ -93,16 +96,18 @@ def ssd_anchors(input_size: int, strides: tuple[int, ...], per_cell: int) -> np.
 
 
 def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
-           threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (x0, y0, x1, y1 in 0..1 of the input) and scores of one view's anchors scoring above ``threshold``."""
+           threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (x0, y0, x1, y1 in 0..1 of the input), scores and keypoints (N x 6 x 2, x and y in 0..1 of the input,
+    in ``KEYPOINTS`` order) of one view's anchors scoring above ``threshold``."""
     scores = 1 / (1 + np.exp(-np.clip(raw_scores.reshape(-1), -_RAW_SCORE_LIMIT, _RAW_SCORE_LIMIT)))
     keep = scores > threshold
-    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[keep, :4] / input_size
+    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[keep] / input_size
     centre = raw[:, :2] + anchors[keep]
     half = raw[:, 2:4] / 2
     boxes = np.concatenate([centre - half, centre + half], axis=1)
+    points = raw[:, 4:4 + 2 * len(KEYPOINTS)].reshape(-1, len(KEYPOINTS), 2) + anchors[keep][:, None, :]
     valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    return boxes[valid], scores[keep][valid]
+    return boxes[valid], scores[keep][valid], points[valid]
 
 
 def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU,
@@ -249,44 +254,52 @@ class BlazeFaceDetector:
         return np.repeat((small.astype(np.float32) / 127.5 - 1.0)[..., None], 3, axis=2)
 
     def _run(self, model: _Model, greys: list[np.ndarray], regions: list[list[tuple[int, int, int]]],
-             threshold: float) -> list[np.ndarray]:
-        """Haar-framed (x, y, w, h) boxes per frame, from its ``regions``, all views in batched model calls."""
+             threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Haar-framed (x, y, w, h) boxes and their keypoints (N x 6 x 2, frame pixels) per frame, from its
+        ``regions``, all views in batched model calls."""
         index = [(f, r) for f, frame_regions in enumerate(regions) for r in frame_regions]
         tiled = [len(frame_regions) > 1 and frame_regions[0] == (0, 0, max(g.shape[:2]))
                  for g, frame_regions in zip(greys, regions)]
-        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in greys]
+        found: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in greys]
         for start in range(0, len(index), MAX_VIEWS_PER_CALL):
             part = index[start:start + MAX_VIEWS_PER_CALL]
             raw_boxes, raw_scores = model(np.stack([self._view(greys[f], r, model.size) for f, r in part]))
             for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
                 tile = tiled[f] and (x, y, side) != regions[f][0]
-                boxes, scores = decode(rb, rs, model.anchors, model.size,
-                                       max(threshold, TILE_SCORE_THRESHOLD) if tile else threshold)
-                boxes = boxes * side + (x, y, x, y)
+                boxes, scores, points = decode(rb, rs, model.anchors, model.size,
+                                               max(threshold, TILE_SCORE_THRESHOLD) if tile else threshold)
+                boxes, points = boxes * side + (x, y, x, y), points * side + (x, y)
                 if tiled[f]:  # a face cut by a tile's inner edge is whole in the tile beside it
                     whole = _clear_of_inner_edges(boxes, (x, y, side), greys[f].shape)
-                    boxes, scores = boxes[whole], scores[whole]
-                found[f].append((boxes, scores))
+                    boxes, scores, points = boxes[whole], scores[whole], points[whole]
+                found[f].append((boxes, scores, points))
         results = []
         for f, grey in enumerate(greys):
-            boxes = np.concatenate([b for b, _ in found[f]]) if found[f] else np.zeros((0, 4))
-            scores = np.concatenate([s for _, s in found[f]]) if found[f] else np.zeros(0)
+            boxes = np.concatenate([b for b, _, _ in found[f]]) if found[f] else np.zeros((0, 4))
+            scores = np.concatenate([s for _, s, _ in found[f]]) if found[f] else np.zeros(0)
+            points = np.concatenate([p for _, _, p in found[f]]) if found[f] else np.zeros((0, len(KEYPOINTS), 2))
             kept = non_max_suppression(boxes, scores) if len(boxes) else np.zeros(0, np.int64)
-            results.append(self._to_frame(to_crop_framing(boxes[kept]), grey.shape))
+            results.append(self._to_frame(to_crop_framing(boxes[kept]), points[kept], grey.shape))
         return results
 
-    def _to_frame(self, boxes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Boxes clipped to the frame, as int32 x, y, w, h, those smaller than the smallest wanted face dropped."""
+    def _to_frame(self, boxes: np.ndarray, points: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes clipped to the frame, as int32 x, y, w, h, those smaller than the smallest wanted face dropped; and
+        the keypoints of those kept (float32, frame pixels)."""
         h, w = shape[:2]
         x0, y0 = np.clip(boxes[:, 0], 0, w - 1), np.clip(boxes[:, 1], 0, h - 1)
         x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 1, w), np.clip(boxes[:, 1] + boxes[:, 3], 1, h)
         out = np.rint(np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)).astype(np.int32).reshape(-1, 4)
         big = np.maximum(out[:, 2], out[:, 3]) >= max(8, 0.8 * self.min_face * min(h, w))
-        return out[big & (out[:, 2] > 1) & (out[:, 3] > 1)]
+        keep = big & (out[:, 2] > 1) & (out[:, 3] > 1)
+        return out[keep], points.reshape(-1, len(KEYPOINTS), 2)[keep].astype(np.float32)
 
     # ---- the detector interface --------------------------------------------------------------
     def detect_many(self, greys: list[np.ndarray]) -> list[np.ndarray]:
         """Boxes (N x 4: x, y, w, h) of the faces in each grey frame: one batched pass over all their views."""
+        return [boxes for boxes, _ in self.detect_many_keypoints(greys)]
+
+    def detect_many_keypoints(self, greys: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order)."""
         return self._run(self.model, greys, [self.views(g.shape) for g in greys], self.threshold)
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
@@ -295,21 +308,29 @@ class BlazeFaceDetector:
     def detect_near(self, grey: np.ndarray, previous: np.ndarray, margin: float = 0.5) -> np.ndarray:
         """Each of the ``previous`` faces where it is now: the best face in its region (the box and ``margin`` of its
         side around it), all regions in one call. A face that appeared is found by the next full scan."""
+        return self.detect_near_keypoints(grey, previous, margin)[0]
+
+    def detect_near_keypoints(self, grey: np.ndarray, previous: np.ndarray,
+                              margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """``detect_near``, with the faces' keypoints."""
         regions = []
         for x, y, bw, bh in np.asarray(previous).reshape(-1, 4):
             side = int(max(bw, bh) * (1 + 2 * margin))
             regions.append((int(x + bw / 2 - side / 2), int(y + bh / 2 - side / 2), side))
+        none = (np.zeros((0, 4), np.int32), np.zeros((0, len(KEYPOINTS), 2), np.float32))
         if not regions:
-            return np.zeros((0, 4), np.int32)
+            return none
         model = self.follow_model
         raw_boxes, raw_scores = model(np.stack([self._view(grey, r, model.size) for r in regions]))
-        best, scores = [], []
+        best, scores, points = [], [], []
         for (x, y, side), rb, rs in zip(regions, raw_boxes, raw_scores):
-            boxes, found = decode(rb, rs, model.anchors, model.size, self.threshold)
+            boxes, found, kps = decode(rb, rs, model.anchors, model.size, self.threshold)
             if len(found):
                 best.append(boxes[found.argmax()] * side + (x, y, x, y))
+                points.append(kps[found.argmax()] * side + (x, y))
                 scores.append(found.max())
         if not best:
-            return np.zeros((0, 4), np.int32)
-        best, scores = np.asarray(best), np.asarray(scores)
-        return self._to_frame(to_crop_framing(best[non_max_suppression(best, scores)]), grey.shape)
+            return none
+        best, scores, points = np.asarray(best), np.asarray(scores), np.asarray(points)
+        kept = non_max_suppression(best, scores)
+        return self._to_frame(to_crop_framing(best[kept]), points[kept], grey.shape)

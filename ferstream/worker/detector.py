@@ -108,34 +108,55 @@ class FrameSequenceDetector:
         self.previous = np.zeros((0, 4), np.int32)
         self.last_scan: float | None = None
         self.full_scans = 0
+        #: the detector gives keypoints with its boxes (BlazeFace: eyes, nose, mouth, ears); Haar gives none
+        self.keypoints = hasattr(detector, "detect_many_keypoints")
 
     def detect_all(self, greys: list[np.ndarray], timestamps: list[float]) -> list[np.ndarray]:
         """Boxes in each of consecutive frames: the full scans due by time run first, in one batched call."""
+        return [boxes for boxes, _ in self.detect_all_keypoints(greys, timestamps)]
+
+    def detect_all_keypoints(self, greys: list[np.ndarray],
+                             timestamps: list[float]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``detect_all``, each frame's boxes with their keypoints (N x 6 x 2), or None where the detector has none."""
         due, last = [], self.last_scan
         for i, t in enumerate(timestamps):
             if last is None or not (0 <= t - last < self.rescan_s):
                 due.append(i)
                 last = t
-        scanned = dict(zip(due, self.detector.detect_many([greys[i] for i in due])))
-        return [self.detect(g, t, scanned.get(i)) for i, (g, t) in enumerate(zip(greys, timestamps))]
+        scanned = dict(zip(due, self._scan([greys[i] for i in due])))
+        return [self._detect(g, t, scanned.get(i)) for i, (g, t) in enumerate(zip(greys, timestamps))]
+
+    def _scan(self, greys: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        if self.keypoints:
+            return self.detector.detect_many_keypoints(greys)
+        return [(boxes, None) for boxes in self.detector.detect_many(greys)]
+
+    def _near(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.keypoints:
+            return self.detector.detect_near_keypoints(grey, self.previous)
+        return self.detector.detect_near(grey, self.previous), None
 
     def detect(self, grey: np.ndarray, timestamp: float, scanned: np.ndarray | None = None) -> np.ndarray:
         """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order); ``scanned``: its full
         scan, when already done."""
+        return self._detect(grey, timestamp, None if scanned is None else (scanned, None))[0]
+
+    def _detect(self, grey: np.ndarray, timestamp: float,
+                scanned: tuple[np.ndarray, np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         if scanned is not None:
-            self.previous, self.last_scan = scanned, timestamp
+            self.previous, self.last_scan = scanned[0], timestamp
             self.full_scans += 1
             return scanned
         due = self.last_scan is None or not (0 <= timestamp - self.last_scan < self.rescan_s)
         if len(self.previous) and not due:
-            boxes = self.detector.detect_near(grey, self.previous)
+            boxes, points = self._near(grey)
             if len(boxes) >= len(self.previous):  # every face followed: no full scan needed yet
                 self.previous = boxes
-                return boxes
-        boxes = self.detector.detect(grey)
+                return boxes, points
+        boxes, points = self._scan([grey])[0]
         self.previous, self.last_scan = boxes, timestamp
         self.full_scans += 1
-        return boxes
+        return boxes, points
 
 
 def _distinct(boxes: np.ndarray, max_iou: float = 0.5) -> np.ndarray:
