@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a file: python bench/run_all.py
 from bench.common import (DEFAULT_FER2013, DEFAULT_MEDIA, Report, Row, environment, setup_process, summary_table,
                           workdir)
 
-BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "scaleout", "cost_curve",
+BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "real_quality", "scaleout", "cost_curve",
               "memory")
 
 

@@ -48,12 +48,12 @@ def alignment(points: np.ndarray, zoom: float = DEFAULT_ZOOM, size: int = FACE_S
 
 def aligned_crops(grey: np.ndarray, points: np.ndarray, zoom: float = DEFAULT_ZOOM) -> np.ndarray:
     """N x 48 x 48 uint8 crops of the faces whose keypoints are ``points`` (N x 6 x 2, frame pixels), each aligned
-    (``alignment``); pixels beyond the frame repeat its edge. A large face is shrunk by area first (no aliasing)."""
+    (``alignment``); pixels beyond the frame repeat its edge. A large face is shrunk by halvings first (no aliasing)."""
     crops = np.empty((len(points), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
     for i, p in enumerate(points):
         matrix = alignment(p, zoom)
         scale = float(np.hypot(*matrix[:, 0]))
-        if scale < 0.5:  # shrink the neighbourhood by area to about twice the crop's scale, then warp the rest
+        if scale < 0.5:  # halve the neighbourhood until the warp shrinks it at most by half
             crops[i] = _shrunk_then_warped(grey, matrix, scale)
         else:
             crops[i] = cv2.warpAffine(grey, matrix, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR,
@@ -62,19 +62,24 @@ def aligned_crops(grey: np.ndarray, points: np.ndarray, zoom: float = DEFAULT_ZO
 
 
 def _shrunk_then_warped(grey: np.ndarray, matrix: np.ndarray, scale: float) -> np.ndarray:
+    """The warp of a face much larger than the crop: its neighbourhood halved (``pyrDown``: a Gaussian, no aliasing)
+    until the rest of the way is at most a halving, then warped."""
     inverse = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0, 1], [FACE_SIZE, 0, 1], [0, FACE_SIZE, 1], [FACE_SIZE, FACE_SIZE, 1]], np.float64)
     frame_corners = corners @ inverse.T
     h, w = grey.shape[:2]
-    x0, y0 = np.floor(frame_corners.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(frame_corners.max(axis=0)).astype(int) + 2
-    region = cv2.copyMakeBorder(grey[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)],
-                                max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0), cv2.BORDER_REPLICATE)
-    shrink = 2 * scale
-    small = cv2.resize(region, (max(1, round(region.shape[1] * shrink)), max(1, round(region.shape[0] * shrink))),
-                       interpolation=cv2.INTER_AREA)
-    sx, sy = small.shape[1] / region.shape[1], small.shape[0] / region.shape[0]
-    # frame -> region (shift by x0, y0) -> small (scale) ; crop = matrix @ frame = matrix' @ small
-    to_small = np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy], [0, 0, 1]])
-    warp = matrix @ np.linalg.inv(to_small)
-    return cv2.warpAffine(small, warp, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    x0, y0 = np.floor(frame_corners.min(axis=0)).astype(int) - 4
+    x1, y1 = np.ceil(frame_corners.max(axis=0)).astype(int) + 4
+    region = grey[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
+    if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        region = cv2.copyMakeBorder(region, max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0),
+                                    cv2.BORDER_REPLICATE)
+    factor = 1.0
+    while scale / factor < 0.5 and min(region.shape[:2]) >= 4:
+        small = cv2.pyrDown(region)
+        factor *= small.shape[1] / region.shape[1]
+        region = small
+    # frame -> region (shifted by x0, y0, then scaled by factor); the crop = matrix @ frame = warp @ region
+    to_region = np.array([[factor, 0, -x0 * factor], [0, factor, -y0 * factor], [0, 0, 1]])
+    warp = matrix @ np.linalg.inv(to_region)
+    return cv2.warpAffine(region, warp, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -30,6 +30,7 @@ SCRIPTS = {
     "tracks": "| tracks | tracks per person",
     "accuracy": "| accuracy | PublicTest accuracy",
     "real_emotions": "| real emotions | faces right, hand-labelled real set (12 faces",
+    "real_quality": "| uncertain faces | judging faces: right when kept / flagged uncertain",
     "scaleout": "| scale-out | 2 workers / 1 worker",
     "cost_curve": "| cost | ms per frame, 1 face(s)",
     "memory": "| memory | peak RSS MiB, ferstream analyze",
