@@ -234,7 +234,7 @@ def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False
     n = counts.sum(axis=1)
     for e in EMOTIONS:
         tracks[f"share_{e}"] = counts[e] / n.where(n > 0)
-    tracks["dominant_emotion"] = counts.idxmax(axis=1).where(n > 0, None)
+    tracks["dominant_emotion"] = [e if k > 0 else None for e, k in zip(counts.idxmax(axis=1), n)]
     tracks["uncertain_faces"] = tracks["uncertain_faces"].fillna(0).astype("int64")
     tracks["mean_quality"] = tracks["mean_quality"].astype("float64")
     for e in EMOTIONS:
