@@ -241,7 +241,7 @@ def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False
         tracks[f"mean_{e}"] = tracks[f"mean_{e}"].astype("float64")
     tracks["seen_s"] = tracks["last_timestamp"] - tracks["first_timestamp"]
     tracks["source"] = name
-    return tracks.reset_index().sort_values("first_timestamp")[TRACK_COLUMNS].reset_index(drop=True)
+    return tracks.reset_index().sort_values(["first_timestamp", "track_id"])[TRACK_COLUMNS].reset_index(drop=True)
 
 
 __all__ = ["find_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
