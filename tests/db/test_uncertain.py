@@ -78,12 +78,18 @@ def test_track_smoothing_and_the_tracks_emotions_count_certain_faces_only(databa
     assert everything.loc[right_id, "dominant_emotion"] == "neutral"
 
 
-def test_export_carries_quality_and_uncertain_in_every_format(tmp_path):
+def test_export_carries_quality_and_uncertain_in_every_format(tmp_path, capsys):
+    from ferstream.cli import main
+
     url = f"sqlite:///{tmp_path / 'flagged.db'}"
     write_flagged_source(url)
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"faces.{fmt}"
-        ferstream("export", "--source", "flagged", "--format", fmt, "-o", str(out), "--database", url)
+        args = ("export", "--source", "flagged", "--format", fmt, "-o", str(out), "--database", url)
+        if fmt == "csv":
+            ferstream(*args)  # the command as a user runs it, once
+        else:
+            assert main(list(args)) == 0
         df = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
         assert list(df.columns) == EXPORT_COLUMNS
         assert df["uncertain"].tolist() == [False, True] * FLAGGED_CERTAIN + [True, True] * (FLAGGED_FRAMES - FLAGGED_CERTAIN)
@@ -91,10 +97,11 @@ def test_export_carries_quality_and_uncertain_in_every_format(tmp_path):
         assert df["quality"].iloc[1:].round(3).tolist() == [0.1] + [0.8, 0.1] * 3 + [0.2, 0.1] * 6
         assert df["smoothed_emotion"].isna().sum() == FLAGGED_FRAMES  # the right person: all uncertain
     tracks = tmp_path / "tracks.csv"
-    ferstream("export", "--source", "flagged", "--per-track", "-o", str(tracks), "--database", url)
+    assert main(["export", "--source", "flagged", "--per-track", "-o", str(tracks), "--database", url]) == 0
     assert pd.read_csv(tracks)["uncertain_faces"].tolist() == [6, 10]
-    everything = ferstream("export", "--source", "flagged", "-o", "-", "--include-uncertain", "--database", url)
-    assert pd.read_csv(io.StringIO(everything.stdout))["smoothed_emotion"].isna().sum() == 0
+    capsys.readouterr()
+    assert main(["export", "--source", "flagged", "-o", "-", "--include-uncertain", "--database", url]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out))["smoothed_emotion"].isna().sum() == 0
 
 
 def test_the_python_api_summary_leaves_uncertain_faces_out_unless_asked(tmp_path):
