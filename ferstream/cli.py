@@ -220,8 +220,8 @@ def _add_metrics(p: argparse.ArgumentParser) -> None:
 def _add_include_uncertain(p: argparse.ArgumentParser, what: str = "the summary's shares, dominant emotions and "
                            "people") -> None:
     p.add_argument("--include-uncertain", action="store_true",
-                   help=f"count uncertain faces (low quality: turned, blurred, dark or tiny) in {what}; by default "
-                        "they are left out and counted apart")
+                   help=f"count uncertain faces (too turned, blurred, dark or small for their emotion to be trusted) "
+                        f"in {what}; by default they are left out, and counted apart")
 
 
 def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:

@@ -144,8 +144,8 @@ def print_summary(engine, source_id: int, file=None, include_uncertain: bool = F
     print(table.to_string(index=False), file=file)
     if summary["faces"].sum():
         top = summary.sort_values("faces", ascending=False).iloc[0]
-        print(f"  dominant emotion: {top['emotion']} ({top['share'] * 100:.1f}% of "
-              f"{'faces' if include_uncertain else 'certain faces'})", file=file)
+        counted = "certain faces" if summary["uncertain"].sum() and not include_uncertain else "faces"
+        print(f"  dominant emotion: {top['emotion']} ({top['share'] * 100:.1f}% of {counted})", file=file)
     if p["faces"]:
         print_people(engine, source_id, file=file, include_uncertain=include_uncertain)
 
@@ -174,7 +174,7 @@ def print_people(engine, source_id: int, file=None, most: int = 20, include_unce
     for row in shown.itertuples():
         seen = f"    track {row.track_id}: {row.first_timestamp:.1f}-{row.last_timestamp:.1f} s, {row.faces} faces"
         flagged = f", {row.uncertain_faces} uncertain" if row.uncertain_faces else ""
-        if row.dominant_emotion is None or pd.isna(row.dominant_emotion):
+        if pd.isna(row.dominant_emotion):
             print(f"{seen}{flagged}, emotion uncertain (every face uncertain)", file=file)
             continue
         share = getattr(row, f"share_{row.dominant_emotion}")

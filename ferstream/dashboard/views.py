@@ -167,7 +167,8 @@ def show_people(people: pd.DataFrame) -> None:
 def show_person(timeline: pd.DataFrame, axis: str, bucket_s: float, track_id: int) -> None:
     """The emotion timeline of one person (track)."""
     if timeline.empty:
-        st.info(f"No face of track {track_id} in the time range shown.")
+        st.info(f"No face of track {track_id} to chart in the time range shown (uncertain faces are charted only "
+                "with *Show uncertain faces*).")
         return
     st.altair_chart(timeline_chart(timeline, axis, bucket_label(bucket_s)), width="stretch", key="person_chart",
                     alt=PERSON_TIMELINE)
