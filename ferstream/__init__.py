@@ -14,13 +14,13 @@ script are package data, found through ``importlib.resources``.
 """
 
 __version__ = "0.1.0"
-__all__ = ["analyze", "Analyzer", "FaceResults", "__version__"]
+__all__ = ["analyze", "summarize", "Analyzer", "FaceResults", "__version__"]
 
 
 def __getattr__(name: str):
-    """The Python API (``ferstream.analyze``, ``ferstream.Analyzer``), imported on first use: ``import ferstream``
-    alone stays light (the CLI imports it for its version)."""
-    if name in ("analyze", "Analyzer", "FaceResults"):
+    """The Python API (``ferstream.analyze``, ``ferstream.summarize``, ``ferstream.Analyzer``), imported on first
+    use: ``import ferstream`` alone stays light (the CLI imports it for its version)."""
+    if name in ("analyze", "summarize", "Analyzer", "FaceResults"):
         from ferstream import api
 
         return getattr(api, name)

@@ -48,10 +48,11 @@ def draw_faces(frame: np.ndarray, faces: pd.DataFrame) -> np.ndarray:
     for face in faces.itertuples():
         x0, y0 = max(0, int(face.x)), max(0, int(face.y))
         x1, y1 = min(w - 1, int(face.x + face.w) - 1), min(h - 1, int(face.y + face.h) - 1)
-        colour = COLOURS.get(face.smoothed_emotion, (255, 255, 255))
+        label = face.smoothed_emotion if isinstance(face.smoothed_emotion, str) else None  # None: uncertain
+        colour = COLOURS.get(label, (255, 255, 255))
         cv2.rectangle(out, (x0 + 1, y0 + 1), (x1 - 1, y1 - 1), colour, 2)  # a 2 px line, inside the box
         track = "" if pd.isna(face.track_id) else f"#{int(face.track_id)} "
-        text = f"{track}{face.smoothed_emotion} {getattr(face, 'smooth_' + face.smoothed_emotion):.2f}"
+        text = f"{track}{label} {getattr(face, 'smooth_' + label):.2f}" if label else f"{track}uncertain"
         (tw, th), base = cv2.getTextSize(text, font, scale, 1)
         if tw <= x1 - x0 - 10 and 2 * th <= y1 - y0 - 10:  # room inside the box
             cv2.putText(out, text, (x0 + 4, y0 + th + 5), font, scale, colour, 1, cv2.LINE_AA)

@@ -6,6 +6,7 @@ This module sits on top, beside the CLI: it wires the stages (ingest, worker, db
     import ferstream
 
     faces = ferstream.analyze("talk.mp4", sample_fps=5)              # one row per face, as `ferstream export`
+    ferstream.summarize(faces)                                       # faces per emotion, uncertain faces left out
     faces = ferstream.analyze(cv2.imread("group.jpg"))               # an image: a path or a BGR / grey array
     analyzer = ferstream.Analyzer(detector="blazeface")              # detector and model loaded once
     for result in analyzer.analyze_frames(camera_frames()):         # your own frames (BGR or grey arrays), as they come
@@ -33,13 +34,22 @@ from ferstream.settings import Settings, photo_min_face, positive_number
 class FaceResults:
     """The faces of one frame: boxes (N x 4: x, y, w, h in the frame's pixels), probabilities (N x labels),
     the label and confidence of each face, and each face's track (ids from 1, as in exports) in the analyzer's
-    sequence of frames."""
+    sequence of frames; each face's ``quality`` (0..1, NaN where not measured) and whether it is ``uncertain`` (its
+    emotion is not to be trusted: too turned, blurred, dark or small)."""
 
     frame_index: int
     boxes: np.ndarray
     probabilities: np.ndarray
     labels: tuple[str, ...]
     track_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    quality: np.ndarray | None = None
+    uncertain: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.quality is None:
+            self.quality = np.full(len(self.boxes), np.nan, np.float32)
+        if self.uncertain is None:
+            self.uncertain = np.zeros(len(self.boxes), bool)
 
     @property
     def emotions(self) -> list[str]:
@@ -102,7 +112,8 @@ class Analyzer:
                                                       scale)], self._sequence)
             ids = self._tracker.update(result.boxes, index, self._next_time)
             self._next_index, self._next_time = index + 1, self._next_time + step
-            yield FaceResults(index, result.boxes, result.probabilities, self.labels, ids + 1)  # ids from 1, as exports
+            yield FaceResults(index, result.boxes, result.probabilities, self.labels, ids + 1,  # ids from 1, as exports
+                              result.quality, result.uncertain)
 
 
 def as_image(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -123,8 +134,10 @@ def as_image(image: np.ndarray, what: str = "image") -> np.ndarray:
 
 def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None = None, detector: str | None = None,
             min_face: float | None = None, database: str | None = None, name: str | None = None,
-            model: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per face, with the columns of ``ferstream export`` (track ids and smoothed emotions included).
+            model: str | os.PathLike | None = None, include_uncertain: bool = False) -> pd.DataFrame:
+    """One row per face, with the columns of ``ferstream export`` (track ids, smoothed emotions, each face's
+    ``quality`` and ``uncertain`` flag included). Every face is a row; the smoothed emotions count a track's certain
+    faces only (an uncertain face with no certain one near it has none) unless ``include_uncertain``.
     Photos are searched for faces down to ``settings.photo_min_face`` of their size unless ``min_face`` (or
     ``FERSTREAM_MIN_FACE``) says otherwise; videos down to the settings' ``min_face``.
 
@@ -159,18 +172,18 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     if database is not None:
         if not isinstance(database, str) or not database.strip():
             raise ConfigError(f"database: a SQLAlchemy URL such as sqlite:///ferstream.db, got {database!r}")
-        return _rows(ingest, settings, database)
+        return _rows(ingest, settings, database, include_uncertain)
     with tempfile.TemporaryDirectory(prefix="ferstream-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'analysis.db'}"
         try:
-            return _rows(ingest, settings, url)
+            return _rows(ingest, settings, url, include_uncertain)
         finally:
             from ferstream.db.engine import dispose
 
             dispose(url)  # close its connections before the temporary file goes
 
 
-def _rows(ingest, settings: Settings, database: str) -> pd.DataFrame:
+def _rows(ingest, settings: Settings, database: str, include_uncertain: bool = False) -> pd.DataFrame:
     """Ingest into ``database`` in this process, as ``ferstream analyze`` without Redis (never a queue), and read
     the source's face rows back."""
     from ferstream import db
@@ -180,7 +193,23 @@ def _rows(ingest, settings: Settings, database: str) -> pd.DataFrame:
     settings = replace(settings, database_url=database, redis_url=None)
     engine = db.connect(settings.database_url)
     source_id = ingest(engine, sink=make_sink(settings, engine), settings=settings)
-    return faces_table(engine, source_id)
+    return faces_table(engine, source_id, include_uncertain=include_uncertain)
+
+
+def summarize(faces: pd.DataFrame, *, include_uncertain: bool = False) -> pd.DataFrame:
+    """Faces per emotion of a DataFrame of faces (as ``analyze`` returns, or a read ``ferstream export``): one row
+    per emotion with ``faces``, ``share``, ``mean_confidence`` and ``uncertain`` (how many of the label's faces are
+    uncertain), as ``ferstream analyze`` prints it. Uncertain faces are left out of faces, share and confidence
+    unless ``include_uncertain``; ``summary["uncertain"].sum()`` says how many there were."""
+    from ferstream.db.queries import summarize_groups
+
+    if not isinstance(faces, pd.DataFrame) or not {"emotion", "confidence"} <= set(faces.columns):
+        raise TypeError("ferstream.summarize: faces must be a DataFrame of faces with emotion and confidence columns "
+                        f"(as ferstream.analyze returns), got {type(faces).__name__}")
+    uncertain = faces["uncertain"].fillna(False).astype(bool) if "uncertain" in faces else False
+    groups = (faces.assign(uncertain=uncertain).groupby(["emotion", "uncertain"], as_index=False)
+              .agg(faces=("confidence", "size"), confidence_sum=("confidence", "sum")))
+    return summarize_groups(groups, include_uncertain)
 
 
 def _read_image(path: str) -> np.ndarray:

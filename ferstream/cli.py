@@ -87,7 +87,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
     chosen = args.min_face is not None or os.environ.get("FERSTREAM_MIN_FACE")
     return run_command(lambda: analyze(_settings(args), args.videos, name=args.name, sample_fps=args.sample_fps,
-                                       wait=args.wait, store_faces=args.store_faces, photos_by_size=not chosen))
+                                       wait=args.wait, store_faces=args.store_faces, photos_by_size=not chosen,
+                                       include_uncertain=args.include_uncertain))
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -107,8 +108,8 @@ def _watch(args: argparse.Namespace) -> int:
                                                  retention=_duration(args.retention)))
     return run_command(lambda: watch(_settings(args), args.source, name=args.name, sample_fps=args.sample_fps,
                                      duration=args.duration, metrics_port=args.metrics_port,
-                                     metrics_host=args.metrics_host,
-                                     retention=_duration(args.retention)))
+                                     metrics_host=args.metrics_host, retention=_duration(args.retention),
+                                     include_uncertain=args.include_uncertain))
 
 
 def _duration(text: str | None):
@@ -128,7 +129,7 @@ def _prune(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ferstream.commands import demo
 
-    return run_command(lambda: demo(_settings(args), args.video))
+    return run_command(lambda: demo(_settings(args), args.video, include_uncertain=args.include_uncertain))
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -181,7 +182,8 @@ def _status(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from ferstream.commands import export
 
-    return run_command(lambda: export(_settings(args), args.source, args.format, args.output, args.per_track))
+    return run_command(lambda: export(_settings(args), args.source, args.format, args.output, args.per_track,
+                                      include_uncertain=args.include_uncertain))
 
 
 def _annotate(args: argparse.Namespace) -> int:
@@ -215,6 +217,13 @@ def _add_metrics(p: argparse.ArgumentParser) -> None:
                         "every interface, where a Prometheus on another machine scrapes it)")
 
 
+def _add_include_uncertain(p: argparse.ArgumentParser, what: str = "the summary's shares, dominant emotions and "
+                           "people") -> None:
+    p.add_argument("--include-uncertain", action="store_true",
+                   help=f"count uncertain faces (too turned, blurred, dark or small for their emotion to be trusted) "
+                        f"in {what}; by default they are left out, and counted apart")
+
+
 def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
     p.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///ferstream.db)")
     if redis:
@@ -246,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13 in videos, and in photos, which cost one frame, 0.03 and at least 24 px; or FERSTREAM_MIN_FACE for both; smaller finds smaller faces, more slowly)")
     _add_detector(p)
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
+    _add_include_uncertain(p)
     _add_services(p)
     p.set_defaults(handler=_analyze)
 
@@ -268,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_metrics(p)
     p.add_argument("--retention", metavar="DURATION", help="while watching, delete results older than this (30d, 12h, 90m; "
                    "default: keep everything, or the cameras file's retention); see `ferstream prune`")
+    _add_include_uncertain(p, "the summary printed at the end (SOURCE only)")
     _add_services(p)
     p.set_defaults(handler=_watch)
 
@@ -275,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Analyse VIDEO, or a clip made at run time from skimage.data.astronaut(), in-process, and print the summary.")
     p.add_argument("video", nargs="?", help="video to analyse instead of the astronaut clip")
     _add_detector(p)
+    _add_include_uncertain(p)
     _add_services(p, redis=False)
     p.set_defaults(handler=_demo, redis=None)
 
@@ -307,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="per-face results as CSV or Parquet",
                        description="One row per face: source, frame_index, timestamp, face_index, track_id, box, emotion, "
-                                   "confidence, the seven probabilities, and the label and probabilities smoothed over the "
+                                   "confidence, quality, uncertain, the seven probabilities, and the label and probabilities smoothed over the "
                                    "face's track (its last second); or, with --per-track, one row per person.")
     p.add_argument("--source", required=True, metavar="ID|NAME", help="source id or name (see `ferstream status`)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="default: %(default)s")
@@ -315,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one row per person (face track) instead of per face: first and last time seen, faces, the "
                         "dominant emotion, each emotion's share and the mean probabilities")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: <source name>.<format>; - for stdout, CSV only)")
+    _add_include_uncertain(p, "the smoothed emotions and, with --per-track, the tracks' emotions (every face is "
+                              "exported either way, with its quality and uncertain columns)")
     _add_services(p, redis=False)
     p.set_defaults(handler=_export)
 

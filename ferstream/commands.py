@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def analyze(settings: Settings, videos: list[str], *, name: str | None = None, sample_fps: float | None = None,
-            wait: bool = False, store_faces: bool = False, photos_by_size: bool = False) -> int:
+            wait: bool = False, store_faces: bool = False, photos_by_size: bool = False,
+            include_uncertain: bool = False) -> int:
     """Analyse (or queue) each video or photo; prints a summary per source; non-zero if any failed.
+
+    ``include_uncertain``: the summaries count uncertain faces too (by default they are left out of the shares).
 
     ``photos_by_size``: search each photo for faces down to ``settings.photo_min_face`` of its size (a photo costs
     one frame: search it for the small faces of a group), where the user chose no smallest face."""
@@ -59,7 +62,7 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
     if queued and source_ids:  # pending() re-sends chunks a Redis restart lost
         wait_for_sources(engine, source_ids, tick=lambda: [sink.pending() for sink in sinks.values()])
     for sid in source_ids:
-        print_summary(engine, sid)
+        print_summary(engine, sid, include_uncertain=include_uncertain)
         min_face, photo, by_size = smallest[sid]
         print(f"  smallest face searched: {min_face * 100:.3g}% of the {'photo' if photo else 'frame'}'s shorter side"
               + (" (photos are searched for small faces: --min-face to change it)" if by_size else ""))
@@ -119,12 +122,14 @@ def wait_for_sources(engine, source_ids: list[int], poll: float = 0.5, timeout: 
         bar.close()
 
 
-def print_summary(engine, source_id: int, file=None) -> None:
+def print_summary(engine, source_id: int, file=None, include_uncertain: bool = False) -> None:
+    """A source's progress, its faces per emotion and its people; uncertain faces are left out of the shares (and
+    counted) unless ``include_uncertain``."""
     from ferstream.db.queries import emotion_summary, progress
 
     file = file or sys.stdout
     p = progress(engine, source_id)
-    summary = emotion_summary(engine, source_id)
+    summary = emotion_summary(engine, source_id, include_uncertain=include_uncertain)
     print(f"\nsource {source_id}: {p['name']} [{p['status']}]", file=file)
     print(f"  frames analysed {p['frames_analysed']} (of {p['frames_read']} decoded), "
           f"{p['frames_no_face']} without a face, {p['frames_failed']} failed; faces {p['faces']}", file=file)
@@ -133,43 +138,62 @@ def print_summary(engine, source_id: int, file=None) -> None:
     if p["pruned_frames"]:
         print(f"  {p['pruned_frames']} of these frames were deleted by retention since; the table counts the faces kept",
               file=file)
+    print(f"  {uncertain_line(summary, include_uncertain)}", file=file)
     table = summary.assign(share=(summary["share"] * 100).round(1).astype(str) + "%",
                            mean_confidence=summary["mean_confidence"].round(3))
     print(table.to_string(index=False), file=file)
-    if p["faces"]:
+    if summary["faces"].sum():
         top = summary.sort_values("faces", ascending=False).iloc[0]
-        print(f"  dominant emotion: {top['emotion']} ({top['share'] * 100:.1f}% of faces)", file=file)
-        print_people(engine, source_id, file=file)
+        counted = "certain faces" if summary["uncertain"].sum() and not include_uncertain else "faces"
+        print(f"  dominant emotion: {top['emotion']} ({top['share'] * 100:.1f}% of {counted})", file=file)
+    if p["faces"]:
+        print_people(engine, source_id, file=file, include_uncertain=include_uncertain)
 
 
-def print_people(engine, source_id: int, file=None, most: int = 20) -> None:
-    """How many people (face tracks) were seen, and each one's dominant emotion (the ``most`` seen longest)."""
+def uncertain_line(summary, include_uncertain: bool) -> str:
+    """"312 faces, 41 uncertain (left out of the shares)" for an emotion summary (``db.queries.emotion_summary``)."""
+    uncertain = int(summary["uncertain"].sum())
+    faces = int(summary["faces"].sum()) + (0 if include_uncertain else uncertain)
+    if not uncertain:
+        return f"{faces} faces, none uncertain"
+    if include_uncertain:
+        return f"{faces} faces, {uncertain} uncertain (counted in the shares: --include-uncertain)"
+    return f"{faces} faces, {uncertain} uncertain (left out of the shares; --include-uncertain counts them)"
+
+
+def print_people(engine, source_id: int, file=None, most: int = 20, include_uncertain: bool = False) -> None:
+    """How many people (face tracks) were seen, and each one's dominant emotion (the ``most`` seen longest); a
+    track's emotion counts its certain faces unless ``include_uncertain``."""
     from ferstream.db.queries import tracks_table
 
-    people = tracks_table(engine, source_id)
+    people = tracks_table(engine, source_id, include_uncertain=include_uncertain)
     if people.empty:
         return
     print(f"  people (face tracks): {len(people)}", file=file)
     shown = people.sort_values("faces", ascending=False).head(most).sort_values("first_timestamp")
     for row in shown.itertuples():
+        seen = f"    track {row.track_id}: {row.first_timestamp:.1f}-{row.last_timestamp:.1f} s, {row.faces} faces"
+        flagged = f", {row.uncertain_faces} uncertain" if row.uncertain_faces else ""
+        if pd.isna(row.dominant_emotion):
+            print(f"{seen}{flagged}, emotion uncertain (every face uncertain)", file=file)
+            continue
         share = getattr(row, f"share_{row.dominant_emotion}")
-        print(f"    track {row.track_id}: {row.first_timestamp:.1f}-{row.last_timestamp:.1f} s, {row.faces} faces, "
-              f"mostly {row.dominant_emotion} ({share * 100:.0f}%)", file=file)
+        print(f"{seen}{flagged}, mostly {row.dominant_emotion} ({share * 100:.0f}%)", file=file)
     if len(people) > most:
         print(f"    ... and {len(people) - most} more (`ferstream export --per-track`)", file=file)
 
 
-def demo(settings: Settings, video: str | None) -> int:
+def demo(settings: Settings, video: str | None, include_uncertain: bool = False) -> int:
     """Analyse ``video`` or the astronaut clip in-process and print the summary."""
     settings = replace(settings, redis_url=None)
     if video:
-        return analyze(settings, [video])
+        return analyze(settings, [video], include_uncertain=include_uncertain)
     from ferstream.demo import make_astronaut_video
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_astronaut_video(Path(tmp) / "astronaut.mp4")
         print(f"demo: analysing a {clip.stat().st_size // 1024} KiB clip built from skimage.data.astronaut()")
-        return analyze(settings, [str(clip)], name="astronaut-demo")
+        return analyze(settings, [str(clip)], name="astronaut-demo", include_uncertain=include_uncertain)
 
 
 def status(settings: Settings) -> int:
@@ -220,14 +244,17 @@ def status(settings: Settings) -> int:
     return 0
 
 
-def export(settings: Settings, source: str, fmt: str, output: str | None, per_track: bool = False) -> int:
-    """Per-face rows (or, ``per_track``, one row per person) of one source to CSV or Parquet."""
+def export(settings: Settings, source: str, fmt: str, output: str | None, per_track: bool = False,
+           include_uncertain: bool = False) -> int:
+    """Per-face rows (or, ``per_track``, one row per person) of one source to CSV or Parquet. Every face is written,
+    with its ``quality`` and ``uncertain``; the smoothed emotions and the tracks' emotions count uncertain faces only
+    with ``include_uncertain``."""
     from ferstream import db
     from ferstream.db.queries import faces_table, find_source, tracks_table
 
     engine = db.connect_existing(settings.database_url)
     sid = find_source(engine, source)
-    df = tracks_table(engine, sid) if per_track else faces_table(engine, sid)
+    df = (tracks_table if per_track else faces_table)(engine, sid, include_uncertain=include_uncertain)
     if output == "-":
         if fmt != "csv":
             raise FerstreamError("only CSV can be written to stdout")
@@ -354,7 +381,7 @@ class _Retention:
 
 def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
           duration: float | None = None, metrics_port: int | None = None, metrics_host: str = DEFAULT_METRICS_HOST,
-          retention=None) -> int:
+          retention=None, include_uncertain: bool = False) -> int:
     """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.
 
     The first Ctrl-C or SIGTERM stops cleanly (the partial last chunk is
@@ -386,7 +413,7 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
         source_id = watch_source(engine, source, sink, settings, name=name, sample_fps=sample_fps, stop=stop,
                                  max_seconds=duration, on_live=lambda live: current.update(live=live))
     stop.set()
-    print_watch_summary(engine, source_id, queued)
+    print_watch_summary(engine, source_id, queued, include_uncertain=include_uncertain)
     keeper.report()
     return 2 if progress(engine, source_id)["state"] == FAILED else 0
 
@@ -465,7 +492,7 @@ def prune(settings: Settings, older_than: str, source: str | None = None, batch:
     return 0
 
 
-def print_watch_summary(engine, source_id: int, queued: bool, file=None) -> None:
+def print_watch_summary(engine, source_id: int, queued: bool, file=None, include_uncertain: bool = False) -> None:
     """In-process: the usual summary; either way the live counters (sampled, sent, dropped, reconnects)."""
     from ferstream.db.queries import progress
 
@@ -476,7 +503,7 @@ def print_watch_summary(engine, source_id: int, queued: bool, file=None) -> None
         if p["error"]:
             print(f"  error: {p['error']}", file=file)
     else:
-        print_summary(engine, source_id, file=file)
+        print_summary(engine, source_id, file=file, include_uncertain=include_uncertain)
     print(f"  live: {p['frames_queued'] + p['frames_dropped']} frames sampled, {p['frames_queued']} "
           f"{'queued' if queued else 'analysed'}, {p['frames_dropped']} dropped (workers behind), "
           f"{p['reconnects']} reconnects", file=file)

@@ -40,11 +40,16 @@ def counts(database_url: str, source_id: int) -> dict:
         frames = conn.execute(select(func.count()).select_from(Frame).where(Frame.source_id == source_id)).scalar()
         no_face = conn.execute(select(func.count()).select_from(Frame).where(Frame.source_id == source_id, Frame.face_count == 0)).scalar()
         faces = conn.execute(select(func.count()).select_from(Face).where(Face.source_id == source_id)).scalar()
-        labels = dict(conn.execute(select(Face.emotion, func.count()).where(Face.source_id == source_id).group_by(Face.emotion)).all())
+        # the labels of the faces counted in shares (uncertain faces are left out of them by default)
+        labels = dict(conn.execute(select(Face.emotion, func.count()).where(Face.source_id == source_id,
+                                                                           Face.uncertain.is_(False))
+                                   .group_by(Face.emotion)).all())
+        uncertain = conn.execute(select(func.count()).where(Face.source_id == source_id, Face.uncertain)).scalar()
         distinct_frames = conn.execute(select(func.count(func.distinct(Frame.frame_index))).where(Frame.source_id == source_id)).scalar()
         sizes = conn.execute(select(func.count()).where(Face.source_id == source_id).group_by(Face.track_id)).scalars().all()
     # people: tracks of 3 faces or more (a one-frame false detection is a track of its own, not a person)
     return {"frames": frames, "distinct_frames": distinct_frames, "no_face": no_face, "faces": faces, "labels": labels,
+            "uncertain": uncertain,
             "tracks": len(sizes), "people": sum(1 for n in sizes if n >= 3)}
 
 
@@ -137,3 +142,39 @@ def astronaut_chunk(source_id: int, index: int = 0, n: int = 5):
 
     return Chunk(source_id, index, [FrameData(i, i / 15, to_analysis_frame(f, 1.0))
                                     for i, f in enumerate(astronaut_frames(n))])
+
+
+#: ``write_flagged_source``'s faces: two people over 10 frames at 10 fps. The left one is happy and certain in frames
+#: 0-3, then sad but uncertain (frames 4-9); the right one is neutral and uncertain throughout.
+FLAGGED_FPS, FLAGGED_FRAMES, FLAGGED_CERTAIN = 10, 10, 4
+
+
+def write_flagged_source(database_url: str, name: str = "flagged") -> int:
+    """A file source whose faces carry quality scores and ``uncertain`` flags, written through ``db.writes`` as the
+    worker writes them (one chunk, with its face tracks); its id."""
+    import numpy as np
+
+    from ferstream.db import writes
+    from ferstream.emotion_model import EMOTIONS
+    from ferstream.results import Frame as FrameData, FrameFaces
+    from ferstream.worker.tracker import track_chunk
+
+    engine = db.connect(database_url)
+    sid = writes.create_source(engine, name=name, kind="file", uri=f"/videos/{name}.mp4",
+                               duration_s=FLAGGED_FRAMES / FLAGGED_FPS, fps=FLAGGED_FPS, sample_fps=FLAGGED_FPS)
+    results = []
+    for n in range(FLAGGED_FRAMES):
+        certain = n < FLAGGED_CERTAIN
+        probs = np.full((2, len(EMOTIONS)), 0.05, np.float32)
+        probs[0, EMOTIONS.index("happy" if certain else "sad")] = 0.7
+        probs[1, EMOTIONS.index("neutral")] = 0.7
+        quality = np.array([np.nan if n == 0 else (0.8 if certain else 0.2), 0.1], np.float32)  # frame 0: not measured
+        results.append(FrameFaces(FrameData(n, n / FLAGGED_FPS, np.zeros((8, 8), np.uint8)),
+                                  np.array([[100, 100, 80, 80], [400, 100, 80, 80]], np.int32), probs,
+                                  quality=quality, uncertain=np.array([not certain, True])))
+    tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
+                         [r.frame.timestamp for r in results])
+    writes.record_chunk(engine, sid, 0, 0, FLAGGED_FRAMES - 1, FLAGGED_FRAMES, FLAGGED_FRAMES)
+    writes.write_results(engine, sid, 0, results, tuple(EMOTIONS), "test", tracks)
+    writes.update_source(engine, sid, state="finished")
+    return sid

@@ -26,6 +26,7 @@ def test_a_video_gives_the_export_rows_without_a_database(astronaut_video, tmp_p
     assert len(faces) >= 57 and faces["frame_index"].nunique() >= 57
     assert faces["emotion"].value_counts().idxmax() == "happy"
     assert faces["track_id"].nunique() >= 1 and faces["smoothed_emotion"].notna().all()
+    assert faces["uncertain"].dtype == bool and faces["quality"].dtype == np.float64
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
 
 
@@ -46,6 +47,7 @@ def test_an_image_array_or_file(astronaut_bgr, tmp_path):
     cv2.imwrite(str(path), astronaut_bgr)
     faces = ferstream.analyze(path)
     assert len(faces) == 1 and faces.loc[0, "source"] == "astronaut.png"
+    assert ferstream.analyze(path, include_uncertain=True)[["emotion", "uncertain"]].equals(faces[["emotion", "uncertain"]])
     assert ferstream.analyze(np.full((240, 320, 3), 90, np.uint8)).empty  # no face: no rows, the same columns
 
 
@@ -58,6 +60,7 @@ def test_the_analyzer_reuses_its_model_for_your_frames(astronaut_bgr):
     assert all(r.emotions == ["happy"] for r in results)
     assert {int(r.track_ids[0]) for r in results} == {1}  # one person, one track, numbered from 1 as in exports
     assert results[0].probabilities.shape == (1, 7) and results[0].labels == analyzer.labels
+    assert results[0].quality.shape == (1,) and results[0].uncertain.dtype == bool  # per face, as the worker stores
     analyzer.reset()
     (again,) = analyzer.analyze_frames([astronaut_bgr])
     assert again.frame_index == 0 and list(again.track_ids) == [1] and 0.5 < again.confidences[0] <= 1

@@ -102,18 +102,20 @@ def results(settings: Settings, live: bool) -> None:
     span = (extent[1] if end is None else end) - (extent[0] if start is None else start)
     with bucket:
         bucket_s = controls.bucket_ui(span)
+        everything = controls.uncertain_ui()
     views.show_results(
-        data.emotion_timeline(url, ids, axis, time_range, bucket_s),
-        data.emotion_totals(url, ids, axis, time_range),
+        data.emotion_timeline(url, ids, axis, time_range, bucket_s, include_uncertain=everything),
+        data.emotion_totals(url, ids, axis, time_range, include_uncertain=everything),
         data.frame_totals(url, ids, axis, time_range),
-        axis, bucket_s, list(chosen_rows["name"]),
+        axis, bucket_s, list(chosen_rows["name"]), include_uncertain=everything,
     )
     if len(ids) == 1:  # people are tracks within one source
-        people = data.people(url, ids[0])
+        people = data.people(url, ids[0], include_uncertain=everything)
         if not people.empty:
             views.show_people(people)
             track = controls.person_ui(people)
-            views.show_person(data.emotion_timeline(url, ids, axis, time_range, bucket_s, track), axis, bucket_s, track)
+            views.show_person(data.emotion_timeline(url, ids, axis, time_range, bucket_s, track, everything), axis,
+                              bucket_s, track)
         if kind == "file":  # the video's own frames, with the faces drawn: read from the file at view time
             seconds = controls.frame_time_ui(float(chosen_rows["duration_s"].fillna(0).max()))
             views.show_annotated(*data.annotated_frame(url, ids[0], seconds), seconds)

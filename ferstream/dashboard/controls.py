@@ -111,6 +111,17 @@ def bucket_ui(span_s: float) -> int:
                             format_func=bucket_label, help=f"Chosen from the span shown: {bucket_label(auto)}")
 
 
+#: the toggle's label: uncertain faces (too turned, blurred, dark or small to read) are left out unless it is on
+SHOW_UNCERTAIN = "Show uncertain faces"
+
+
+def uncertain_ui() -> bool:
+    """Whether the charts, figures and people count uncertain faces too (off by default)."""
+    return st.toggle(SHOW_UNCERTAIN, value=False, key="show_uncertain",
+                     help="Faces too turned, blurred, dark or small for their emotion to be trusted are kept but left "
+                          "out of the charts and figures; turn this on to count them too")
+
+
 @dataclass
 class UploadRequest:
     file: UploadedFile
@@ -125,8 +136,13 @@ def person_ui(people: pd.DataFrame) -> int | None:
         return None
     order = people.sort_values("faces", ascending=False)
     return st.selectbox("Person (track)", order["track_id"].tolist(), key="person",
-                        format_func=lambda t: f"track {t}: {int(order.set_index('track_id').loc[t, 'faces'])} faces, "
-                                              f"mostly {order.set_index('track_id').loc[t, 'dominant_emotion']}")
+                        format_func=lambda t: _person_label(order.set_index("track_id").loc[t], t))
+
+
+def _person_label(row: pd.Series, track_id: int) -> str:
+    emotion = row["dominant_emotion"]
+    return (f"track {track_id}: {int(row['faces'])} faces, "
+            + ("all uncertain" if pd.isna(emotion) else f"mostly {emotion}"))
 
 
 def frame_time_ui(duration_s: float) -> float:

@@ -33,8 +33,8 @@ def time_extent(url: str, source_ids: tuple[int, ...], axis: str) -> tuple[float
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
 def emotion_timeline(url: str, source_ids: tuple[int, ...], axis: str, time_range: queries.TimeRange,
-                     bucket_s: float, track_id: int | None = None) -> pd.DataFrame:
-    return queries.emotion_timeline(engine(url), source_ids, axis, time_range, bucket_s, track_id)
+                     bucket_s: float, track_id: int | None = None, include_uncertain: bool = False) -> pd.DataFrame:
+    return queries.emotion_timeline(engine(url), source_ids, axis, time_range, bucket_s, track_id, include_uncertain)
 
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False, max_entries=32)
@@ -54,13 +54,14 @@ def annotated_frame(url: str, source_id: int, seconds: float):
 
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
-def people(url: str, source_id: int) -> pd.DataFrame:
-    return queries.people(engine(url), source_id)
+def people(url: str, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
+    return queries.people(engine(url), source_id, include_uncertain)
 
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
-def emotion_totals(url: str, source_ids: tuple[int, ...], axis: str, time_range: queries.TimeRange) -> pd.DataFrame:
-    return queries.emotion_totals(engine(url), source_ids, axis, time_range)
+def emotion_totals(url: str, source_ids: tuple[int, ...], axis: str, time_range: queries.TimeRange,
+                   include_uncertain: bool = False) -> pd.DataFrame:
+    return queries.emotion_totals(engine(url), source_ids, axis, time_range, include_uncertain)
 
 
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)

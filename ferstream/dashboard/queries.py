@@ -5,7 +5,8 @@ axis is ``media`` (seconds into the video, ``timestamp``) for video files and
 ``wall`` (wall-clock time, ``captured_at``, as seconds since the epoch) for
 live streams; a range is ``(start, end)`` in those seconds, either end ``None``
 for open. Faces are counted with GROUP BY in the database: a stream can hold
-millions of face rows, and no query here loads them one by one.
+millions of face rows, and no query here loads them one by one. Uncertain faces
+(``faces.uncertain``) are left out of the emotions unless ``include_uncertain``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EVERYTHING: TimeRange = (None, None)
 SOURCE_COLUMNS = ["id", "name", "kind", "status", "progress", "frames_analysed", "frames_no_face", "faces",
                   "frames_failed", "pruned_frames", "duration_s", "error", "state", "last_frame_at", "created_at"]
 TIMELINE_COLUMNS = ["bucket_start", "bucket_end", "emotion", "faces", "share", "mean_confidence"]
-TOTALS_COLUMNS = ["emotion", "faces", "share", "mean_confidence"]
+#: ``uncertain``: the uncertain faces of each label in range (counted in ``faces`` only with ``include_uncertain``)
+TOTALS_COLUMNS = db_queries.SUMMARY_COLUMNS
 
 
 def source_table(engine: Engine) -> pd.DataFrame:
@@ -77,17 +79,20 @@ def time_extent(engine: Engine, source_ids: Sequence[int], axis: str) -> tuple[f
 
 
 def emotion_timeline(engine: Engine, source_ids: Sequence[int], axis: str, time_range: TimeRange,
-                     bucket_s: float, track_id: int | None = None) -> pd.DataFrame:
+                     bucket_s: float, track_id: int | None = None, include_uncertain: bool = False) -> pd.DataFrame:
     """Faces per time bucket and emotion, with their share of the bucket's faces and mean confidence.
 
     Every bucket that holds a face has a row for each of the seven emotions (0
     faces where none showed it); buckets without faces have no rows. Bucket
     starts are seconds (media) or UTC timestamps (wall), aligned to multiples
-    of ``bucket_s``. ``track_id``: only that person's faces (one source).
+    of ``bucket_s``. ``track_id``: only that person's faces (one source). Uncertain faces count only with
+    ``include_uncertain``.
     """
     if not source_ids:
         return pd.DataFrame(columns=TIMELINE_COLUMNS)
     where = _where(Face, source_ids, axis, time_range) + ([Face.track_id == track_id] if track_id is not None else [])
+    if not include_uncertain:
+        where.append(Face.uncertain.is_(False))
     inner = (select(floor_int(_seconds(Face, axis) / float(bucket_s)).label("bucket"), Face.emotion, Face.confidence)
              .where(*where).subquery())
     q = (select(inner.c.bucket, inner.c.emotion, func.count().label("faces"),
@@ -107,27 +112,26 @@ def emotion_timeline(engine: Engine, source_ids: Sequence[int], axis: str, time_
     return df[TIMELINE_COLUMNS]
 
 
-def people(engine: Engine, source_id: int) -> pd.DataFrame:
-    """The people (face tracks) of a source, aggregated in SQL: when first and last seen, faces, dominant emotion."""
+def people(engine: Engine, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
+    """The people (face tracks) of a source, aggregated in SQL: when first and last seen, faces, dominant emotion
+    (of their certain faces unless ``include_uncertain``)."""
     if not inspect(engine).has_table(Face.__tablename__):
         return pd.DataFrame(columns=db_queries.TRACK_COLUMNS)
-    return db_queries.tracks_table(engine, source_id)
+    return db_queries.tracks_table(engine, source_id, include_uncertain=include_uncertain)
 
 
-def emotion_totals(engine: Engine, source_ids: Sequence[int], axis: str, time_range: TimeRange) -> pd.DataFrame:
-    """The seven emotions, in label order: faces, share of all faces, mean confidence (NaN where no face)."""
-    counts = pd.DataFrame(columns=["emotion", "faces", "mean_confidence"])
+def emotion_totals(engine: Engine, source_ids: Sequence[int], axis: str, time_range: TimeRange,
+                   include_uncertain: bool = False) -> pd.DataFrame:
+    """The seven emotions, in label order: faces, share of all faces, mean confidence (NaN where no face), and the
+    uncertain faces of each label (left out of the others unless ``include_uncertain``)."""
+    groups = pd.DataFrame(columns=["emotion", "uncertain", "faces", "confidence_sum"])
     if source_ids:
-        q = (select(Face.emotion, func.count().label("faces"), func.avg(Face.confidence).label("mean_confidence"))
-             .where(*_where(Face, source_ids, axis, time_range)).group_by(Face.emotion))
+        q = (select(Face.emotion, Face.uncertain, func.count().label("faces"),
+                    func.sum(Face.confidence).label("confidence_sum"))
+             .where(*_where(Face, source_ids, axis, time_range)).group_by(Face.emotion, Face.uncertain))
         with engine.connect() as conn:
-            counts = pd.DataFrame(conn.execute(q).all(), columns=["emotion", "faces", "mean_confidence"])
-    df = counts.set_index("emotion").reindex(list(EMOTIONS)).rename_axis("emotion").reset_index()
-    df["faces"] = df["faces"].fillna(0).astype("int64")
-    df["mean_confidence"] = df["mean_confidence"].astype("float64")
-    total = df["faces"].sum()
-    df["share"] = df["faces"] / total if total else 0.0
-    return df[TOTALS_COLUMNS]
+            groups = pd.DataFrame(conn.execute(q).all(), columns=["emotion", "uncertain", "faces", "confidence_sum"])
+    return db_queries.summarize_groups(groups, include_uncertain)[TOTALS_COLUMNS]
 
 
 def frame_totals(engine: Engine, source_ids: Sequence[int], axis: str, time_range: TimeRange) -> pd.DataFrame:

@@ -100,14 +100,19 @@ def not_analysed_yet(chosen: pd.DataFrame, redis_url: str | None) -> None:
 
 
 def show_results(timeline: pd.DataFrame, totals: pd.DataFrame, frames: pd.DataFrame, axis: str, bucket_s: float,
-                 names: list[str]) -> None:
-    """The headline chart, and beside it the overall distribution and figures; or why there is nothing to chart."""
+                 names: list[str], include_uncertain: bool = False) -> None:
+    """The headline chart, and beside it the overall distribution and figures; or why there is nothing to chart.
+    Uncertain faces are counted in the charts only with ``include_uncertain``; the page says how many there were."""
     f = frames.iloc[0]
     faces = int(totals["faces"].sum())
+    uncertain = int(totals["uncertain"].sum())
     left, right = st.columns([2.2, 1], gap="large")
     with left:
         st.subheader("Emotions over time")
-        if faces == 0:
+        if faces == 0 and uncertain:
+            st.info(f"**All {uncertain:,} faces in this range are uncertain** (too turned, blurred, dark or small for "
+                    "their emotion to be trusted). Turn on *Show uncertain faces* to chart them anyway.")
+        elif faces == 0:
             st.info(_no_faces(int(f["frames"])))
         else:
             st.altair_chart(timeline_chart(timeline, axis, bucket_label(bucket_s)), width="stretch",
@@ -117,10 +122,22 @@ def show_results(timeline: pd.DataFrame, totals: pd.DataFrame, frames: pd.DataFr
             download_csv(timeline, names, bucket_s)
     with right:
         st.subheader("Overall")
-        show_figures(totals, f)
+        show_figures(totals, f, include_uncertain)
         if faces:
             st.altair_chart(distribution_chart(totals), width="stretch", key="distribution_chart",
                             alt="Share of faces per emotion")
+        st.caption(uncertain_note(faces, uncertain, include_uncertain))
+
+
+def uncertain_note(faces: int, uncertain: int, include_uncertain: bool) -> str:
+    """How many of the faces in range were uncertain, and whether the charts count them."""
+    total = faces if include_uncertain else faces + uncertain
+    if not uncertain:
+        return f"{total:,} faces in this range, none uncertain."
+    if include_uncertain:
+        return f"{total:,} faces in this range, {uncertain:,} uncertain: all are counted in the charts."
+    return (f"{total:,} faces in this range, {uncertain:,} uncertain: left out of the charts and figures "
+            "(*Show uncertain faces* counts them).")
 
 
 PERSON_TIMELINE = "Share of one person's faces per emotion over time"
@@ -132,14 +149,17 @@ def show_people(people: pd.DataFrame) -> None:
     st.caption(f"{len(people)} face track(s): one person while visible, a new track after more than a second away")
     st.dataframe(
         people, hide_index=True, key="people",
-        column_order=["track_id", "first_timestamp", "last_timestamp", "seen_s", "faces", "dominant_emotion"],
+        column_order=["track_id", "first_timestamp", "last_timestamp", "seen_s", "faces", "uncertain_faces",
+                      "dominant_emotion"],
         column_config={
             "track_id": st.column_config.NumberColumn("person (track)", width="small"),
             "first_timestamp": st.column_config.NumberColumn("first seen (s)", format="%.1f"),
             "last_timestamp": st.column_config.NumberColumn("last seen (s)", format="%.1f"),
             "seen_s": st.column_config.NumberColumn("seen for (s)", format="%.1f"),
             "faces": st.column_config.NumberColumn("faces"),
-            "dominant_emotion": "dominant emotion",
+            "uncertain_faces": st.column_config.NumberColumn("uncertain", help="faces whose emotion is not trusted"),
+            "dominant_emotion": st.column_config.TextColumn("dominant emotion",
+                                                            help="empty: every face of the track is uncertain"),
         },
     )
 
@@ -147,7 +167,8 @@ def show_people(people: pd.DataFrame) -> None:
 def show_person(timeline: pd.DataFrame, axis: str, bucket_s: float, track_id: int) -> None:
     """The emotion timeline of one person (track)."""
     if timeline.empty:
-        st.info(f"No face of track {track_id} in the time range shown.")
+        st.info(f"No face of track {track_id} to chart in the time range shown (uncertain faces are charted only "
+                "with *Show uncertain faces*).")
         return
     st.altair_chart(timeline_chart(timeline, axis, bucket_label(bucket_s)), width="stretch", key="person_chart",
                     alt=PERSON_TIMELINE)
@@ -170,18 +191,24 @@ def _no_faces(frames: int) -> str:
             "Widen the range, or pick another source.")
 
 
-def show_figures(totals: pd.DataFrame, frames: pd.Series) -> None:
+def show_figures(totals: pd.DataFrame, frames: pd.Series, include_uncertain: bool = False) -> None:
+    """Faces (every one, uncertain too) and frames analysed; the mean confidence and the dominant emotion of the faces
+    the charts count."""
     faces = int(totals["faces"].sum())
+    uncertain = int(totals["uncertain"].sum())
     a, b = st.columns(2)
-    a.metric("Faces analysed", f"{faces:,}")
+    a.metric("Faces analysed", f"{faces if include_uncertain else faces + uncertain:,}")
     b.metric("Frames analysed", f"{int(frames['frames']):,}")
     a.metric("Frames with no face", f"{int(frames['frames_no_face']):,}")
+    b.metric("Uncertain faces", f"{uncertain:,}",
+             help="Too turned, blurred, dark or small for their emotion to be trusted: "
+                  + ("counted in the charts" if include_uncertain else "left out of the charts and figures"))
     if not faces:
-        b.metric("Mean confidence", "-")
+        a.metric("Mean confidence", "-")
         st.metric("Dominant emotion", "-")
         return
     mean = float((totals["faces"] * totals["mean_confidence"].fillna(0)).sum() / faces)
-    b.metric("Mean confidence", f"{mean:.2f}")
+    a.metric("Mean confidence", f"{mean:.2f}")
     top = totals.sort_values("faces", ascending=False, kind="stable").iloc[0]
     st.metric("Dominant emotion", str(top["emotion"]), delta=f"{top['share']:.0%} of faces", delta_color="off",
               delta_arrow="off")

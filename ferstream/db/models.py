@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+    BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,7 +104,8 @@ class Frame(Base):
 
 
 class Face(Base):
-    """One face in one frame: its box, the seven probabilities, the label and confidence."""
+    """One face in one frame: its box, the seven probabilities, the label and confidence, its quality and whether its
+    emotion is uncertain."""
 
     __tablename__ = "faces"
     __table_args__ = (
@@ -136,6 +137,9 @@ class Face(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)  # only with --store-faces
     track_id: Mapped[int | None] = mapped_column(Integer)  # the person's track within the source (None: before tracks)
+    quality: Mapped[float | None] = mapped_column(Float)  # 0..1 (pose, sharpness, light, size); None: not measured
+    # kept, but its emotion is not to be trusted: left out of distributions, summaries and track smoothing by default
+    uncertain: Mapped[bool] = mapped_column(Boolean(create_constraint=False), default=False, server_default=false())
 
 
 class ChunkTrack(Base):

@@ -5,6 +5,7 @@ Aggregations run in SQL: a live source can hold millions of face rows.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import case, func, select, true
 from sqlalchemy.engine import Engine
@@ -115,18 +116,36 @@ def progress(engine: Engine, source_id: int) -> dict:
     return row.iloc[0].to_dict()
 
 
-def emotion_summary(engine: Engine, source_id: int) -> pd.DataFrame:
-    """Faces per emotion label, their share and mean confidence, for one source."""
-    q = (select(Face.emotion, func.count().label("faces"), func.avg(Face.confidence).label("mean_confidence"))
-         .where(Face.source_id == source_id).group_by(Face.emotion))
+SUMMARY_COLUMNS = ["emotion", "faces", "share", "mean_confidence", "uncertain"]
+
+
+def emotion_summary(engine: Engine, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
+    """Faces per emotion label, their share and mean confidence, for one source; ``uncertain``: how many of the
+    label's faces are uncertain. Uncertain faces are left out of ``faces``, ``share`` and ``mean_confidence`` unless
+    ``include_uncertain``."""
+    q = (select(Face.emotion, Face.uncertain, func.count().label("faces"),
+                func.sum(Face.confidence).label("confidence_sum"))
+         .where(Face.source_id == source_id).group_by(Face.emotion, Face.uncertain))
     with engine.connect() as conn:
-        rows = {r.emotion: r for r in conn.execute(q)}
-    total = sum(r.faces for r in rows.values())
-    return pd.DataFrame(
-        [{"emotion": e, "faces": rows[e].faces if e in rows else 0,
-          "share": (rows[e].faces / total) if e in rows and total else 0.0,
-          "mean_confidence": float(rows[e].mean_confidence) if e in rows else float("nan")} for e in EMOTIONS]
-    )
+        groups = pd.DataFrame(conn.execute(q).all(), columns=["emotion", "uncertain", "faces", "confidence_sum"])
+    return summarize_groups(groups, include_uncertain)
+
+
+def summarize_groups(groups: pd.DataFrame, include_uncertain: bool = False) -> pd.DataFrame:
+    """The summary (``SUMMARY_COLUMNS``, one row per emotion in label order) of face counts grouped by emotion and
+    uncertain flag (columns emotion, uncertain, faces, confidence_sum); shared by the CLI's summary (counted in SQL)
+    and the Python API's (counted from a DataFrame of faces)."""
+    groups = groups.astype({"uncertain": bool, "faces": "int64", "confidence_sum": "float64"})
+    counted = groups if include_uncertain else groups[~groups["uncertain"]]
+    by_label = counted.groupby("emotion")[["faces", "confidence_sum"]].sum().reindex(list(EMOTIONS))
+    flagged = groups[groups["uncertain"]].groupby("emotion")["faces"].sum().reindex(list(EMOTIONS))
+    faces = by_label["faces"].fillna(0).astype("int64")
+    total = int(faces.sum())
+    return pd.DataFrame({
+        "emotion": list(EMOTIONS), "faces": faces.to_numpy(),
+        "share": (faces / total).to_numpy() if total else 0.0,
+        "mean_confidence": (by_label["confidence_sum"] / faces.where(faces > 0)).to_numpy(dtype="float64"),
+        "uncertain": flagged.fillna(0).astype("int64").to_numpy()})
 
 
 #: seconds of a track's recent faces averaged into each face's smoothed probabilities (time-based: the same at any
@@ -134,16 +153,18 @@ def emotion_summary(engine: Engine, source_id: int) -> pd.DataFrame:
 SMOOTH_SECONDS = 1.0
 SMOOTHED = [f"smooth_{e}" for e in EMOTIONS]
 EXPORT_COLUMNS = ["source", "frame_index", "timestamp", "captured_at", "face_index", "track_id", "x", "y", "w", "h",
-                  "emotion", "confidence", *EMOTIONS, "smoothed_emotion", *SMOOTHED, "model_version"]
-TRACK_COLUMNS = ["source", "track_id", "first_timestamp", "last_timestamp", "seen_s", "faces", "dominant_emotion",
-                 *[f"share_{e}" for e in EMOTIONS], *[f"mean_{e}" for e in EMOTIONS]]
+                  "emotion", "confidence", "quality", "uncertain", *EMOTIONS, "smoothed_emotion", *SMOOTHED,
+                  "model_version"]
+TRACK_COLUMNS = ["source", "track_id", "first_timestamp", "last_timestamp", "seen_s", "faces", "uncertain_faces",
+                 "mean_quality", "dominant_emotion", *[f"share_{e}" for e in EMOTIONS], *[f"mean_{e}" for e in EMOTIONS]]
 
 
-def faces_table(engine: Engine, source_id: int) -> pd.DataFrame:
-    """Every face of a source, one row per face, in frame order, with its track and smoothed emotion."""
+def faces_table(engine: Engine, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
+    """Every face of a source, one row per face, in frame order, with its quality, whether it is uncertain, its track
+    and smoothed emotion (smoothed over the track's certain faces unless ``include_uncertain``: see ``smooth``)."""
     q = (select(Source.name.label("source"), Face.frame_index, Face.timestamp, Face.captured_at, Face.face_index,
-                Face.track_id, Face.x, Face.y, Face.w, Face.h, Face.emotion, Face.confidence,
-                *[getattr(Face, e) for e in EMOTIONS], Face.model_version)
+                Face.track_id, Face.x, Face.y, Face.w, Face.h, Face.emotion, Face.confidence, Face.quality,
+                Face.uncertain, *[getattr(Face, e) for e in EMOTIONS], Face.model_version)
          .join(Source, Source.id == Face.source_id)
          .where(Face.source_id == source_id).order_by(Face.frame_index, Face.face_index))
     with engine.connect() as conn:
@@ -151,50 +172,77 @@ def faces_table(engine: Engine, source_id: int) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=EXPORT_COLUMNS)
     df["track_id"] = df["track_id"].astype("Int64")
-    return smooth(df)[EXPORT_COLUMNS]
+    df["quality"] = df["quality"].astype("float64")  # NULL (not measured): NaN
+    df["uncertain"] = df["uncertain"].astype(bool)
+    return smooth(df, include_uncertain=include_uncertain)[EXPORT_COLUMNS]
 
 
-def smooth(df: pd.DataFrame, seconds: float = SMOOTH_SECONDS) -> pd.DataFrame:
+def smooth(df: pd.DataFrame, seconds: float = SMOOTH_SECONDS, include_uncertain: bool = False) -> pd.DataFrame:
     """``df`` (face rows) with each face's probabilities averaged over its track's faces of the last ``seconds``
-    (``smooth_<emotion>``) and their label (``smoothed_emotion``). A face without a track keeps its own."""
+    (``smooth_<emotion>``) and their label (``smoothed_emotion``). A face without a track keeps its own.
+
+    Uncertain faces (an ``uncertain`` column) count for nothing unless ``include_uncertain``: a face's smoothed
+    emotion is that of its track's certain faces of the last ``seconds``; where there is none (an uncertain face
+    alone, or a track all uncertain so far), the face has no smoothed emotion (None, and NaN probabilities)."""
     df = df.copy()
-    df[SMOOTHED] = df[list(EMOTIONS)].to_numpy()
-    tracked = df[df["track_id"].notna()].sort_values(["track_id", "timestamp", "frame_index"])
-    if len(tracked):
-        timed = tracked.set_index(pd.to_timedelta(tracked["timestamp"], unit="s"))
-        means = (timed.groupby("track_id", sort=False)[list(EMOTIONS)]
-                 .rolling(pd.Timedelta(seconds=seconds), min_periods=1).mean())
-        df.loc[tracked.index, SMOOTHED] = means.to_numpy()
-    df["smoothed_emotion"] = df[SMOOTHED].to_numpy().argmax(axis=1)
-    df["smoothed_emotion"] = [EMOTIONS[i] for i in df["smoothed_emotion"]]
+    probs = df[list(EMOTIONS)].to_numpy(dtype="float64")
+    counted = (np.ones(len(df), bool) if include_uncertain or "uncertain" not in df
+               else ~df["uncertain"].astype(bool).to_numpy())
+    weighted = pd.DataFrame(probs * counted[:, None], index=df.index, columns=SMOOTHED).assign(_n=counted.astype(float))
+    sums = weighted.copy()
+    tracked = df["track_id"].notna().to_numpy()
+    if tracked.any():
+        order = df[tracked].sort_values(["track_id", "timestamp", "frame_index"])
+        timed = weighted.loc[order.index].assign(track_id=order["track_id"].to_numpy())
+        timed.index = pd.to_timedelta(order["timestamp"].to_numpy(), unit="s")
+        rolled = (timed.groupby("track_id", sort=False)[[*SMOOTHED, "_n"]]
+                  .rolling(pd.Timedelta(seconds=seconds), min_periods=1).sum())
+        sums.loc[order.index, [*SMOOTHED, "_n"]] = rolled.to_numpy()
+    n = sums["_n"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df[SMOOTHED] = np.where(n[:, None] > 0, sums[SMOOTHED].to_numpy() / np.maximum(n, 1)[:, None], np.nan)
+    best = np.nan_to_num(df[SMOOTHED].to_numpy(), nan=-1.0).argmax(axis=1)
+    df["smoothed_emotion"] = [EMOTIONS[i] if k > 0 else None for i, k in zip(best, n)]
     return df
 
 
-def tracks_table(engine: Engine, source_id: int) -> pd.DataFrame:
-    """One row per person (track) of a source: when seen, how many faces, the dominant emotion, each emotion's
-    share and the mean probabilities; aggregated in SQL."""
+def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
+    """One row per person (track) of a source: when seen, how many faces (and how many of them uncertain, their mean
+    quality), the dominant emotion, each emotion's share and the mean probabilities; aggregated in SQL.
+
+    The emotions (dominant, shares, means) count the track's certain faces only unless ``include_uncertain``: a
+    track whose faces are all uncertain has no dominant emotion (None) and NaN shares and means."""
+    counted = true() if include_uncertain else Face.uncertain.is_(False)
     per_track = (select(Face.track_id, func.min(Face.timestamp).label("first_timestamp"),
                         func.max(Face.timestamp).label("last_timestamp"), func.count().label("faces"),
-                        *[func.avg(getattr(Face, e)).label(f"mean_{e}") for e in EMOTIONS])
+                        func.sum(case((Face.uncertain, 1), else_=0)).label("uncertain_faces"),
+                        func.avg(Face.quality).label("mean_quality"),
+                        *[func.avg(case((counted, getattr(Face, e)))).label(f"mean_{e}") for e in EMOTIONS])
                  .where(Face.source_id == source_id, Face.track_id.is_not(None)).group_by(Face.track_id))
     per_label = (select(Face.track_id, Face.emotion, func.count().label("n"))
-                 .where(Face.source_id == source_id, Face.track_id.is_not(None)).group_by(Face.track_id, Face.emotion))
+                 .where(Face.source_id == source_id, Face.track_id.is_not(None), counted)
+                 .group_by(Face.track_id, Face.emotion))
     with engine.connect() as conn:
         name = conn.execute(select(Source.name).where(Source.id == source_id)).scalar()
         tracks = pd.DataFrame(conn.execute(per_track).mappings().all())
-        labels = pd.DataFrame(conn.execute(per_label).mappings().all())
+        labels = pd.DataFrame(conn.execute(per_label).mappings().all(), columns=["track_id", "emotion", "n"])
     if tracks.empty:
         return pd.DataFrame(columns=TRACK_COLUMNS)
-    counts = labels.pivot_table(index="track_id", columns="emotion", values="n", fill_value=0).reindex(
-        columns=list(EMOTIONS), fill_value=0)
     tracks = tracks.set_index("track_id")
+    counts = (labels.pivot_table(index="track_id", columns="emotion", values="n", fill_value=0)
+              .reindex(index=tracks.index, columns=list(EMOTIONS), fill_value=0).fillna(0))
+    n = counts.sum(axis=1)
     for e in EMOTIONS:
-        tracks[f"share_{e}"] = counts[e] / tracks["faces"]
-    tracks["dominant_emotion"] = counts.idxmax(axis=1)
+        tracks[f"share_{e}"] = counts[e] / n.where(n > 0)
+    tracks["dominant_emotion"] = [e if k > 0 else None for e, k in zip(counts.idxmax(axis=1), n)]
+    tracks["uncertain_faces"] = tracks["uncertain_faces"].fillna(0).astype("int64")
+    tracks["mean_quality"] = tracks["mean_quality"].astype("float64")
+    for e in EMOTIONS:
+        tracks[f"mean_{e}"] = tracks[f"mean_{e}"].astype("float64")
     tracks["seen_s"] = tracks["last_timestamp"] - tracks["first_timestamp"]
     tracks["source"] = name
-    return tracks.reset_index().sort_values("first_timestamp")[TRACK_COLUMNS].reset_index(drop=True)
+    return tracks.reset_index().sort_values(["first_timestamp", "track_id"])[TRACK_COLUMNS].reset_index(drop=True)
 
 
-__all__ = ["find_source", "sources", "progress", "emotion_summary", "faces_table", "tracks_table", "smooth",
-           "SourceNotFound"]
+__all__ = ["find_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
+           "smooth", "SourceNotFound"]

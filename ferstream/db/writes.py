@@ -68,10 +68,13 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
         if not len(r):
             continue
         best = r.probabilities.argmax(axis=1)
+        quality = [None if np.isnan(q) else q for q in np.asarray(r.quality, np.float64).tolist()]  # NaN: not measured
+        uncertain = np.asarray(r.uncertain, bool).tolist()
         for i, (box, probs) in enumerate(zip(r.boxes.tolist(), r.probabilities.tolist())):
             row = dict(source_id=source_id, frame_index=f.index, face_index=i, timestamp=f.timestamp,
                        captured_at=f.captured_at, x=box[0], y=box[1], w=box[2], h=box[3],
                        emotion=labels[best[i]], confidence=probs[best[i]], model_version=model_version,
+                       quality=quality[i], uncertain=uncertain[i],
                        face_jpeg=_jpeg(r.crops[i]) if r.crops is not None else None,
                        track_id=int(tracks.local_ids[k][i]) if tracks is not None else None)
             row.update(zip(labels, probs))

@@ -24,10 +24,13 @@ from dashboard_testing import (
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
-def assert_shows(at, database_url: str, source_ids: list[int], faces_in_range: int | None = None) -> None:
-    """Figures and both charts agree with what the pipeline wrote for these sources."""
+def assert_shows(at, database_url: str, source_ids: list[int], faces_in_range: int | None = None,
+                 uncertain_in_range: int = 0) -> None:
+    """Figures and both charts agree with what the pipeline wrote for these sources (uncertain faces left out of the
+    charts)."""
     c = [counts(database_url, s) for s in source_ids]
     faces = sum(x["faces"] for x in c) if faces_in_range is None else faces_in_range
+    uncertain = sum(x["uncertain"] for x in c) if faces_in_range is None else uncertain_in_range
     m = metrics(at)
     assert m["Faces analysed"] == f"{faces:,}"
     if faces_in_range is None:
@@ -37,7 +40,8 @@ def assert_shows(at, database_url: str, source_ids: list[int], faces_in_range: i
         assert m["Dominant emotion"] == max(labels, key=labels.get)
         distribution = chart_data(at, DISTRIBUTION).set_index("emotion")["faces"]
         assert {e: n for e, n in distribution.items() if n} == labels
-    assert chart_data(at, TIMELINE)["faces"].sum() == faces
+    assert m["Uncertain faces"] == f"{uncertain:,}"
+    assert chart_data(at, TIMELINE)["faces"].sum() == faces - uncertain
     assert not at.exception and not at.error
 
 
@@ -75,7 +79,8 @@ def test_the_time_range_and_bucket_change_the_chart(pipeline_db, app_env):
     rows = faces_table(db.connect(pipeline_db), ASTRONAUT)
     in_range = int((rows["timestamp"] <= 2.0).sum())
     assert 0 < in_range < len(rows)
-    assert_shows(at, pipeline_db, [ASTRONAUT], faces_in_range=in_range)
+    assert_shows(at, pipeline_db, [ASTRONAUT], faces_in_range=in_range,
+                 uncertain_in_range=int((rows["uncertain"] & (rows["timestamp"] <= 2.0)).sum()))
     assert metrics(at)["Frames analysed"] == "31"  # frames 0 to 30 at 15 fps
     assert chart_data(at, TIMELINE)["bucket_end"].max() <= 3.0
 
@@ -174,9 +179,10 @@ def test_wolfgang_langer(wolfgang_db, app_env):
     for start, end in [(0.0, 6.0), (12.0, 19.7)]:
         widget(at.slider, "Time in the video (s)").set_value((start, end)).run()
         in_range = rows[(rows["timestamp"] >= start) & (rows["timestamp"] <= end)]
-        assert_shows(at, wolfgang_db, [1], faces_in_range=len(in_range))
+        assert_shows(at, wolfgang_db, [1], faces_in_range=len(in_range), uncertain_in_range=int(in_range["uncertain"].sum()))
         shown = chart_data(at, DISTRIBUTION).set_index("emotion")["faces"]
-        assert {e: n for e, n in shown.items() if n} == in_range["emotion"].value_counts().to_dict()
+        counted = in_range[~in_range["uncertain"]]  # the charts leave uncertain faces out
+        assert {e: n for e, n in shown.items() if n} == counted["emotion"].value_counts().to_dict()
         mixes.append(shown / shown.sum())
     assert (mixes[0] - mixes[1]).abs().max() > 0.2  # her expression changes over the clip
 
@@ -196,11 +202,43 @@ def test_the_people_of_a_source_and_one_persons_timeline(pipeline_db, app_env):
     track = at.selectbox(key="person").value
     assert track == expected.sort_values("faces").iloc[-1]["track_id"]
     person = data_of(at, PERSON_TIMELINE)
-    assert person["faces"].sum() == expected.set_index("track_id").loc[track, "faces"]
+    shown = expected.set_index("track_id").loc[track]
+    assert person["faces"].sum() == shown["faces"] - shown["uncertain_faces"]  # uncertain faces left out
     assert "Annotated frame" in [h.value for h in at.subheader]  # the video's frame with its faces, read now
     assert at.slider(key="frame_at").value == 1.0 and len(at.get("image")) == 1 and not at.info, [i.value for i in at.info]
     at.slider(key="frame_at").set_value(3.0).run()
     assert len(at.get("image")) == 1 and not at.exception
     at.multiselect(key="sources_file").set_value([ASTRONAUT, ASTRONAUT_5FPS]).run()
     assert not [d for d in at.dataframe if "dominant_emotion" in d.value.columns]  # per source: one at a time
+    assert not at.exception and not at.error
+
+
+def test_uncertain_faces_are_left_out_until_the_toggle_shows_them(app_env, tmp_path):
+    from ferstream.dashboard.controls import SHOW_UNCERTAIN
+    from tests.helpers import write_flagged_source
+
+    url = f"sqlite:///{tmp_path / 'flagged.db'}"
+    write_flagged_source(url)
+    app_env(url)
+    at = open_app()
+    toggle = widget(at.toggle, SHOW_UNCERTAIN)
+    assert toggle.value is False
+    assert metrics(at)["Faces analysed"] == "20" and metrics(at)["Uncertain faces"] == "16"
+    assert metrics(at)["Dominant emotion"] == "happy"
+    distribution = chart_data(at, DISTRIBUTION).set_index("emotion")["faces"]
+    assert {e: n for e, n in distribution.items() if n} == {"happy": 4}
+    assert chart_data(at, TIMELINE)["faces"].sum() == 4
+    assert "20 faces in this range, 16 uncertain: left out of the charts" in texts(at.caption)
+    (people,) = [d.value for d in at.dataframe if "dominant_emotion" in d.value.columns]
+    assert people["uncertain_faces"].tolist() == [6, 10] and people["dominant_emotion"].isna().tolist() == [False, True]
+
+    toggle.set_value(True).run()
+    assert metrics(at)["Faces analysed"] == "20" and metrics(at)["Uncertain faces"] == "16"
+    assert metrics(at)["Dominant emotion"] == "neutral"
+    distribution = chart_data(at, DISTRIBUTION).set_index("emotion")["faces"]
+    assert {e: n for e, n in distribution.items() if n} == {"happy": 4, "sad": 6, "neutral": 10}
+    assert chart_data(at, TIMELINE)["faces"].sum() == 20
+    assert "16 uncertain: all are counted in the charts" in texts(at.caption)
+    (people,) = [d.value for d in at.dataframe if "dominant_emotion" in d.value.columns]
+    assert people["dominant_emotion"].tolist() == ["sad", "neutral"]
     assert not at.exception and not at.error

@@ -35,7 +35,7 @@ def test_media_time_aggregates_match_the_pipelines_rows(astronaut_db):
 
     timeline = queries.emotion_timeline(engine, [1], queries.MEDIA, queries.EVERYTHING, 1)
     assert list(timeline.columns) == queries.TIMELINE_COLUMNS
-    assert timeline["faces"].sum() == c["faces"]
+    assert timeline["faces"].sum() == c["faces"] - c["uncertain"]  # uncertain faces are left out
     assert sorted(timeline["bucket_start"].unique()) == [0.0, 1.0, 2.0, 3.0]  # 4 s at 1 s buckets
     assert (timeline.groupby("bucket_start")["emotion"].apply(list) == [list(EMOTIONS)] * 4).all()
     assert timeline.groupby("bucket_start")["share"].sum().tolist() == pytest.approx([1.0] * 4)
@@ -52,6 +52,7 @@ def test_media_time_aggregates_match_the_pipelines_rows(astronaut_db):
 def test_time_range_filters_like_the_exported_rows(astronaut_db):
     engine = db.connect(astronaut_db, read_only=True)
     rows = faces_table(engine, 1)
+    rows = rows[~rows["uncertain"]]  # the charts leave uncertain faces out
     inside = rows[(rows["timestamp"] >= 1.0) & (rows["timestamp"] <= 2.5)]
     assert 0 < len(inside) < len(rows)
 
@@ -147,3 +148,25 @@ def test_aggregation_happens_in_sql_with_bound_parameters(database_url):
     assert "GROUP BY" in statement.upper()
     assert 60.0 in values and sid in values  # bucket size and source id are bound
     assert "2026" not in statement  # so is the time range
+
+
+def test_uncertain_faces_are_left_out_of_the_charts_unless_asked(database_url):
+    from tests.helpers import write_flagged_source
+
+    sid = write_flagged_source(database_url)
+    engine = db.connect(database_url, read_only=True)
+    totals = queries.emotion_totals(engine, [sid], queries.MEDIA, queries.EVERYTHING).set_index("emotion")
+    assert totals["faces"].sum() == totals.loc["happy", "faces"] == 4 and totals.loc["happy", "share"] == 1.0
+    assert totals["uncertain"].sum() == 16 and totals.loc["neutral", "uncertain"] == 10
+    everything = queries.emotion_totals(engine, [sid], queries.MEDIA, queries.EVERYTHING,
+                                        include_uncertain=True).set_index("emotion")
+    assert everything.loc[["happy", "sad", "neutral"], "faces"].tolist() == [4, 6, 10]
+    assert everything.loc["neutral", "share"] == 0.5
+
+    timeline = queries.emotion_timeline(engine, [sid], queries.MEDIA, queries.EVERYTHING, 0.5)
+    assert timeline.groupby("bucket_start")["faces"].sum().to_dict() == {0.0: 4}  # 0.5-1.0 s: only uncertain faces
+    everything = queries.emotion_timeline(engine, [sid], queries.MEDIA, queries.EVERYTHING, 0.5, include_uncertain=True)
+    assert everything.groupby("bucket_start")["faces"].sum().to_dict() == {0.0: 10, 0.5: 10}
+    people = queries.people(engine, sid)
+    assert people["dominant_emotion"].isna().sum() == 1  # the person whose faces are all uncertain
+    assert queries.people(engine, sid, include_uncertain=True)["dominant_emotion"].tolist() == ["sad", "neutral"]

@@ -62,3 +62,45 @@ def test_a_database_of_the_previous_revision_with_rows_upgrades_in_place_and_get
 def test_sqlite_migrations_leave_no_lock_file_beside_the_database(tmp_path):
     db.connect(f"sqlite:///{tmp_path / 'tidy.db'}")
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("tidy.db-")) == ["tidy.db"]
+
+
+def test_faces_of_revision_0006_upgrade_to_no_quality_and_certain_and_new_rows_store_both(database_url):
+    """Revision 0007 adds ``faces.quality`` (NULL: not measured) and ``faces.uncertain`` (false) to existing rows."""
+    import numpy as np
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, select, text
+
+    from ferstream.db import writes
+    from ferstream.db.engine import MIGRATIONS
+    from ferstream.db.models import Face
+    from ferstream.emotion_model import EMOTIONS
+    from ferstream.results import Frame, FrameFaces
+
+    old = create_engine(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    probabilities = ", ".join(EMOTIONS)
+    with old.begin() as conn:  # the schema as issue 33 left it, with a face in it
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        conn.execute(text("INSERT INTO sources (name, kind, uri, state, frames_read, frames_queued, frames_dropped, "
+                          "chunks_queued, reconnects, created_at, updated_at) VALUES ('old', 'file', '/old.mp4', "
+                          "'finished', 1, 1, 0, 1, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(text(f"INSERT INTO faces (source_id, frame_index, face_index, timestamp, x, y, w, h, {probabilities}, "
+                          "emotion, confidence, model_version) VALUES (1, 0, 0, 0.0, 1, 2, 3, 4, 0.1, 0.1, 0.1, 0.4, "
+                          "0.1, 0.1, 0.1, 'happy', 0.4, 'old')"))
+    old.dispose()
+    engine = db.connect(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() >= "0007"
+        assert conn.execute(select(Face.emotion, Face.quality, Face.uncertain)).all() == [("happy", None, False)]
+
+    probs = np.full((3, len(EMOTIONS)), 0.1, np.float32)
+    result = FrameFaces(Frame(1, 0.1, np.zeros((8, 8), np.uint8)), np.array([[0, 0, 9, 9]] * 3, np.int32), probs,
+                        quality=np.array([0.9, np.nan, 0.2], np.float32), uncertain=np.array([False, False, True]))
+    writes.write_results(engine, 1, 0, [result], tuple(EMOTIONS), "new")
+    with engine.connect() as conn:
+        rows = conn.execute(select(Face.quality, Face.uncertain).where(Face.frame_index == 1)
+                            .order_by(Face.face_index)).all()
+    assert [(None if q is None else round(q, 3), u) for q, u in rows] == [(0.9, False), (None, False), (0.2, True)]

@@ -121,3 +121,17 @@ def test_labels_of_small_faces_stay_readable():
     big = pd.DataFrame([dict(x=100, y=50, w=240, h=240, track_id=1, smoothed_emotion="happy", smooth_happy=0.9)])
     inside = draw_faces(frame, big)
     assert (inside[:50] == 60).all()  # a large face keeps its label inside its box
+
+
+def test_a_face_without_a_smoothed_emotion_is_labelled_uncertain():
+    """Issue 34: an uncertain face with no certain face of its track near it has no smoothed emotion."""
+    import pandas as pd
+
+    from ferstream.annotate import draw_faces
+
+    frame = np.full((360, 640, 3), 60, np.uint8)
+    faces = pd.DataFrame([dict(x=100, y=100, w=200, h=200, track_id=1, smoothed_emotion=float("nan"))])
+    drawn = draw_faces(frame, faces)
+    assert (drawn[101:103, 120:280] == 255).all()  # a white box: no emotion's colour
+    label = (drawn[104:140, 104:296] != 60).any(axis=2)  # its label ("#1 uncertain") inside the box
+    assert label.sum() > 300 and np.ptp(np.flatnonzero(label.any(axis=0))) > 80  # a word that long
