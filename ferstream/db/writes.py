@@ -7,12 +7,13 @@ earlier attempt of the same chunk wrote, so a retried job never duplicates rows.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
-from ferstream.db.models import Chunk, ChunkTrack, Face, Frame, Source, utcnow
+from ferstream.db.models import Chunk, ChunkTrack, Event, Face, Frame, Source, utcnow
 from ferstream.results import FrameFaces
 from ferstream.tracks import ChunkTracks, Track, link_tracks
 
@@ -49,13 +50,15 @@ def chunk_done(engine: Engine, source_id: int, chunk_index: int) -> bool:
 
 
 def write_results(engine: Engine, source_id: int, chunk_index: int, results: list[FrameFaces],
-                  labels: tuple[str, ...], model_version: str, tracks: ChunkTracks | None = None) -> int:
+                  labels: tuple[str, ...], model_version: str, tracks: ChunkTracks | None = None,
+                  then: Callable | None = None) -> int:
     """All frames and faces of one chunk in one transaction; returns the number of faces written.
 
     With ``tracks`` (the chunk's local face tracks), each face gets its source-level ``track_id``: the
     chunk's tracks get new ids, and each is linked to the track of a neighbouring chunk that it continues,
     if that chunk has landed (whichever of two neighbours lands second links them). Linked tracks keep the
     smaller id. The source's row is locked for the transaction, so two neighbours landing at once link too.
+    ``then(conn, source_id)`` runs last in the same transaction (the event rules' evaluation, ``ferstream.events``).
     """
     if not results:
         return 0
@@ -88,6 +91,8 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
             conn.execute(insert(Face), face_rows)
         conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index)
                      .values(status="done", error=None, done_at=utcnow(), attempts=Chunk.attempts + 1))
+        if then is not None:
+            then(conn, source_id)
     return len(face_rows)
 
 
@@ -118,6 +123,7 @@ def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict
         conn.execute(update(Face).where(Face.source_id == source_id, Face.track_id == drop).values(track_id=keep))
         conn.execute(update(ChunkTrack).where(ChunkTrack.source_id == source_id, ChunkTrack.track_id == drop)
                      .values(track_id=keep))
+        conn.execute(update(Event).where(Event.source_id == source_id, Event.track_id == drop).values(track_id=keep))
 
     before, before_ids = neighbour(chunk_index - 1)
     for theirs, mine in link_tracks(before, tracks.tracks):

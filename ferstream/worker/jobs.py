@@ -14,7 +14,8 @@ from rq import get_current_job
 from ferstream.db import writes
 from ferstream.codec import decode_chunk
 from ferstream.errors import FerstreamError
-from ferstream.metrics import CAPTURE_TO_ROW, CHUNKS, FACES, FRAMES, STAGE_SECONDS
+from ferstream.events.evaluator import Evaluation
+from ferstream.metrics import CAPTURE_TO_ROW, CHUNKS, EVENTS, FACES, FRAMES, STAGE_SECONDS
 from ferstream.results import Chunk
 from ferstream.urls import mask_url
 from ferstream.worker.analysis import Analyzer
@@ -65,10 +66,13 @@ def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -
     results = analyzer.analyze(chunk.frames)
     tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
                          [r.frame.timestamp for r in results])
+    evaluation = Evaluation()  # the source's event rules, evaluated in the same transaction
     with STAGE_SECONDS.labels("write").time():
         faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, analyzer.labels,
-                                     analyzer.model_version, tracks)
+                                     analyzer.model_version, tracks, then=evaluation)
     _count(rt, chunk, len(results), faces)
+    for rule, kind in evaluation.changes:
+        EVENTS.labels(rule, kind).inc()
     return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}
 
 
