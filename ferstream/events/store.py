@@ -93,3 +93,28 @@ def undelivered(engine: Engine, endpoints: list[str] | None = None, rules: list[
             if len(df):
                 frames.append(df)
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+#: seconds of a source's latest faces that its current crowd shares (``<prefix>/<camera>/emotion``) are taken over
+SHARES_WINDOW_S = 5.0
+
+
+def current_shares(engine: Engine, names: list[str], window_s: float = SHARES_WINDOW_S) -> dict[str, dict]:
+    """Per source name (its newest source of that name): the share of each emotion among the faces of its last
+    ``window_s`` seconds of results, how many faces, and the media time they end at."""
+    out = {}
+    with engine.connect() as conn:
+        for name in names:
+            sid = conn.execute(select(func.max(Source.id)).where(Source.name == name)).scalar()
+            if sid is None:
+                continue
+            newest = conn.execute(select(func.max(Face.timestamp)).where(Face.source_id == sid)).scalar()
+            if newest is None:
+                continue
+            counts = dict(conn.execute(select(Face.emotion, func.count()).where(
+                Face.source_id == sid, Face.timestamp > newest - window_s).group_by(Face.emotion)).all())
+            total = sum(counts.values())
+            out[name] = {"source": name, "source_id": sid, "faces": total, "until": round(float(newest), 3),
+                         "window_s": window_s,
+                         "shares": {e: round(counts.get(e, 0) / total, 4) if total else 0.0 for e in EMOTIONS}}
+    return out

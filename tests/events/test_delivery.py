@@ -1,0 +1,142 @@
+"""Delivery of the change feed to a real HTTP receiver and a real Mosquitto broker: at least once, in order,
+signed; an endpoint down blocks nothing and gets everything once back; a restart sends what was left."""
+
+from __future__ import annotations
+
+import logging
+
+from ferstream import db
+from ferstream.db import writes
+from ferstream.events.dispatcher import Dispatcher
+from ferstream.events.evaluator import bind_rules, settle
+from ferstream.events.rules import parse_events
+from ferstream.events.store import changes, list_events, undelivered
+from tests.events.chunks import LEFT, RIGHT, land, record_all
+from tests.events.servers import Subscriber, wait_until
+
+FAST = dict(poll_s=0.05, backoff_initial_s=0.1, backoff_max_s=0.5)
+
+
+def config(receiver=None, broker=None, hold="3s"):
+    data = {"rules": [{"name": "sad-person", "per": "track", "emotions": ["sad", "fear"], "min_share": 0.6,
+                       "for": hold, "cooldown": "60s", "severity": "alert"}]}
+    if receiver is not None:
+        data["webhooks"] = [{"url": receiver.url, "secret": receiver.secret}]
+    if broker is not None:
+        data["mqtt"] = {"url": broker.url, "prefix": "fs"}
+    return parse_events(data, "test")
+
+
+def clip(engine, cfg, mood, n=10, people=(LEFT,), name="clip"):
+    sid = writes.create_source(engine, name=name, kind="file", uri="mem")
+    bind_rules(engine, sid, cfg.rules_for(name))
+    record_all(engine, sid, n)
+    for index in range(n):
+        land(engine, sid, index, mood, people, record=False)
+    writes.update_source(engine, sid, state="finished")
+    settle(engine, sid)
+    return sid
+
+
+def sad_2_to_7(t, person):
+    return "sad" if 2.0 <= t < 7.0 else "happy"
+
+
+def keys(bodies):
+    return [(b["id"], b["seq"], b["type"]) for b in bodies]
+
+
+def test_one_event_reaches_the_webhook_and_the_broker_in_order(sqlite_url, receiver, mosquitto):
+    engine = db.connect(sqlite_url)
+    cfg = config(receiver, mosquitto)
+    sub = Subscriber(mosquitto.port, "fs/#")
+    try:
+        with Dispatcher(engine, cfg, ["clip"], **FAST) as dispatcher:
+            sid = clip(engine, cfg, sad_2_to_7)
+            assert dispatcher.drain(20)
+            feed = changes(engine, sid)
+            assert wait_until(lambda: len(sub.events()) >= len(feed))
+            assert wait_until(lambda: any(t == "fs/clip/emotion" for t, _, _ in sub.messages))
+        events = list_events(engine, sid)
+        assert len(events) == 1 and 2.3 <= events.iloc[0]["start"] <= 2.8 and 7.2 <= events.iloc[0]["end"] <= 7.7
+        assert keys(receiver.bodies) == keys(feed) == keys(sub.events())
+        assert receiver.bad_signatures == 0
+        assert receiver.bodies[0]["type"] == "new" and receiver.bodies[-1]["type"] == "end"
+        last = receiver.bodies[-1]
+        assert last["end"] == events.iloc[0]["end"] and {"id", "type", "rule", "source", "track", "start", "end",
+                                                        "before", "after"} <= set(last)
+        assert ("fs/available", "online", True) in sub.messages or any(
+            t == "fs/available" and p == "online" for t, p, _ in sub.messages)
+        assert undelivered(engine, dispatcher.endpoints, ["sad-person"]).empty
+    finally:
+        sub.close()
+
+
+def test_too_short_raises_nothing_on_either(sqlite_url, receiver, mosquitto):
+    engine = db.connect(sqlite_url)
+    cfg = config(receiver, mosquitto)
+    sub = Subscriber(mosquitto.port, "fs/events")
+    try:
+        with Dispatcher(engine, cfg, **FAST) as dispatcher:
+            clip(engine, cfg, lambda t, p: "sad" if 2.0 <= t < 4.0 else "happy", n=6)
+            assert dispatcher.drain(10)
+        assert receiver.bodies == [] and sub.events() == []
+    finally:
+        sub.close()
+
+
+def test_a_receiver_down_gets_everything_in_order_once_back_and_blocks_nothing(sqlite_url, receiver, mosquitto, caplog):
+    engine = db.connect(sqlite_url)
+    cfg = config(receiver, mosquitto, hold="1s")
+    receiver.down()
+    sub = Subscriber(mosquitto.port, "fs/events")
+    caplog.set_level(logging.WARNING)
+    try:
+        with Dispatcher(engine, cfg, **FAST) as dispatcher:
+            mood = lambda t, p: "sad" if (1.0 <= t < 4.0 if p == 0 else 3.0 <= t < 7.0) else "happy"  # noqa: E731
+            sid = clip(engine, cfg, mood, people=(LEFT, RIGHT))
+            feed = changes(engine, sid)
+            assert wait_until(lambda: len(sub.events()) >= len(feed))  # MQTT went on meanwhile
+            assert keys(sub.events()) == keys(feed)
+            waiting = undelivered(engine, [cfg.webhooks[0].endpoint], ["sad-person"])
+            assert len(waiting) == len(feed) and waiting["attempts"].iloc[0] >= 1
+            assert "Connection refused" in str(waiting["error"].iloc[0]) or "refused" in str(waiting["error"].iloc[0])
+            receiver.up()
+            assert dispatcher.drain(20)
+        assert keys(receiver.bodies) == keys(feed) and len({b["id"] for b in feed}) == 2
+        assert any("not delivered" in r.message for r in caplog.records)
+        assert "s3cret" not in caplog.text
+    finally:
+        sub.close()
+
+
+def test_a_restarted_dispatcher_sends_what_was_left(sqlite_url, receiver):
+    engine = db.connect(sqlite_url)
+    cfg = config(receiver, hold="1s")
+    sid = clip(engine, cfg, sad_2_to_7)  # nobody delivering: all of it waits in the outbox
+    feed = changes(engine, sid)
+    assert len(undelivered(engine, [cfg.webhooks[0].endpoint], ["sad-person"])) == len(feed) > 1
+    with Dispatcher(engine, cfg, **FAST) as dispatcher:
+        assert dispatcher.drain(20)
+    with Dispatcher(engine, cfg, **FAST) as dispatcher:  # and again: nothing is sent twice
+        assert dispatcher.drain(20)
+    assert keys(receiver.bodies) == keys(feed)
+
+
+def test_a_broker_restart_loses_nothing(sqlite_url, mosquitto):
+    engine = db.connect(sqlite_url)
+    cfg = config(broker=mosquitto, hold="1s")
+    with Dispatcher(engine, cfg, **FAST) as dispatcher:
+        mosquitto.stop()
+        sid = clip(engine, cfg, sad_2_to_7)
+        feed = changes(engine, sid)
+        assert not dispatcher.drain(1)
+        mosquitto.start()
+        sub = Subscriber(mosquitto.port, "fs/events")
+        try:
+            assert dispatcher.drain(30)
+            assert wait_until(lambda: len(sub.events()) >= len(feed))
+            got = keys(sub.events())
+            assert sorted(set(got)) == sorted(keys(feed)) and got == sorted(set(got), key=got.index)
+        finally:
+            sub.close()
