@@ -12,6 +12,9 @@ cameras:
     min_face: 0.05          # smallest face, share of the frame's shorter side (default: --min-face)
     enabled: true           # false: listed, not watched
     retention: 7d           # optional: this camera's results are kept this long (default: the file's retention)
+rules: [...]                # optional: event rules, webhooks and MQTT, as in a --rules file (ferstream.events.rules);
+webhooks: [...]             # a rule's `sources:` names cameras
+mqtt: {...}
 ```
 
 Every error names the file, the camera and the field.
@@ -26,11 +29,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from ferstream.errors import ConfigError
+from ferstream.events.rules import EventsConfig, parse_events
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, DETECTORS
 from ferstream.urls import mask_secrets, mask_url
 
 CAMERA_FIELDS = ("name", "url", "sample_fps", "detector", "min_face", "enabled", "retention")
-TOP_FIELDS = ("cameras", "defaults", "retention")
+TOP_FIELDS = ("cameras", "defaults", "retention", "rules", "webhooks", "mqtt")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Camera:
 class CameraConfig:
     cameras: tuple[Camera, ...]
     retention: timedelta | None = None
+    events: EventsConfig = EventsConfig()  # the file's rules, webhooks and MQTT
 
     @property
     def enabled(self) -> tuple[Camera, ...]:
@@ -113,7 +118,9 @@ def parse_cameras(data: object, where: str = "cameras file") -> CameraConfig:
             raise ConfigError(f"{label}: name: used by another camera (names must be unique)")
         names.add(camera.name)
         cameras.append(camera)
-    return CameraConfig(tuple(cameras), _duration(data.get("retention"), f"{where}: retention"))
+    events = parse_events(data, where, sorted(names)) if any(k in data for k in ("rules", "webhooks", "mqtt")) \
+        else EventsConfig()
+    return CameraConfig(tuple(cameras), _duration(data.get("retention"), f"{where}: retention"), events)
 
 
 def _duration(value: object, label: str) -> timedelta | None:
