@@ -8,21 +8,26 @@ import pandas as pd
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
-from ferstream.db.models import Event, EventChange, EventDelivery, Face, Source
+from ferstream.db.models import Event, EventChange, EventDelivery, Face, Frame, Source
 from ferstream.emotion_model import EMOTIONS
 
 EVENT_COLUMNS = ["id", "source", "source_id", "rule", "per", "severity", "state", "track_id", "start", "end",
-                 "duration_s", "start_at", "end_at", "peak", "peak_frame", "peak_face", "faces"]
+                 "duration_s", "start_at", "end_at", "peak", "peak_frame", "peak_face", "peak_time", "faces"]
 
 
-def list_events(engine: Engine, source_id: int | None = None, rule: str | None = None, state: str | None = None,
+def list_events(engine: Engine, source_id: int | list[int] | None = None, rule: str | None = None, state: str | None = None,
                 severity: str | None = None, limit: int | None = None) -> pd.DataFrame:
     """Published events (active or ended; never the pending), oldest first."""
     q = (select(Event.id, Source.name.label("source"), Event.source_id, Event.rule, Event.per, Event.severity,
                 Event.state, Event.track_id, Event.start, Event.end, Event.start_at, Event.end_at, Event.peak,
-                Event.peak_frame, Event.peak_face, Event.faces)
-         .join(Source, Source.id == Event.source_id).where(Event.state != "pending")
+                Event.peak_frame, Event.peak_face, Frame.timestamp.label("peak_time"), Event.faces)
+         .join(Source, Source.id == Event.source_id)
+         .outerjoin(Frame, and_(Frame.source_id == Event.source_id, Frame.frame_index == Event.peak_frame))
+         .where(Event.state != "pending")
          .order_by(Event.source_id, Event.start, Event.rule, Event.id))
+    if isinstance(source_id, (list, tuple)):
+        q = q.where(Event.source_id.in_(source_id))
+        source_id = None
     for column, value in ((Event.source_id, source_id), (Event.rule, rule), (Event.state, state),
                           (Event.severity, severity)):
         if value is not None:
