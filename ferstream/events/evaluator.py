@@ -8,8 +8,9 @@ whatever order its chunks land in, a chunk landing twice changes nothing, and a 
 leaves nothing half evaluated (its transaction never commits; the retry evaluates). Workers never wait for
 each other: a chunk landing early is evaluated by the transaction of the one that was missing.
 
-Per person (``per: track``): a face's value is the sum of its track's smoothed probabilities
-(``db.queries.smooth``, the export's ``smooth_*``) of the rule's emotions. An event is pending from the
+Per person (``per: track``): a face's value is the sum of its track's smoothed probabilities (as
+``db.queries.smooth`` computes the export's ``smooth_*``: the mean over the track's last second) of the rule's
+emotions. An event is pending from the
 first face whose value reaches ``min_share`` and becomes active (published: ``new``) once that has held
 for ``for``; it ends (``end``) at the first face of the track that falls below, or when the track is not
 seen for longer than a track's gap, or when the source ends. Per crowd (``per: source``): at each frame,
@@ -34,7 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ferstream.db.models import (Chunk, DatabaseIdentity, Event, EventChange, EventProgress, EventRule, Face, Frame,
                                  Source, utcnow)
-from ferstream.db.queries import SMOOTH_SECONDS, SMOOTHED, smooth
+from ferstream.db.queries import SMOOTH_SECONDS
 from ferstream.emotion_model import EMOTIONS
 from ferstream.events.rules import Rule
 from ferstream.tracks import DEFAULT_MAX_GAP_S
@@ -213,9 +214,10 @@ class _Context:
             Frame.source_id == self.source_id, Frame.chunk_index == chunk_index).order_by(Frame.frame_index)).all()
         if not frames:
             return
+        faces = self._chunk_faces(frames) if any(r.per == "track" for r in self.rules) else None
         for rule in self.rules:
             if rule.per == "track":
-                self._track_rule(rule, frames)
+                self._track_rule(rule, frames, faces)
             else:
                 self._crowd_rule(rule, frames)
         for rule in self.rules:  # an active event that grew in this chunk: one update
@@ -223,44 +225,61 @@ class _Context:
                 if ev["state"] == "active" and ev["_dirty"]:
                     self._publish(ev, "update", ev["_published"], frames[-1].captured_at)
 
-    def _track_faces(self, rule: Rule, t0: float, t1: float) -> pd.DataFrame:
+    def _chunk_faces(self, frames) -> dict | None:
+        """The chunk's tracked faces in time order, each with its track's smoothed probabilities (the mean over the
+        track's faces of the last ``SMOOTH_SECONDS``, as ``db.queries.smooth`` computes them for the export);
+        read once per chunk for every track rule."""
+        t0, t1 = frames[0].timestamp, frames[-1].timestamp
+        first, last = frames[0].frame_index, frames[-1].frame_index
         quality = getattr(Face, "quality", None)
         cols = [Face.frame_index, Face.face_index, Face.timestamp, Face.captured_at, Face.track_id,
                 *[getattr(Face, e) for e in EMOTIONS]]
-        if quality is not None and rule.min_quality is not None:
-            cols.append(quality.label("quality"))
+        if quality is not None:
+            cols.append(quality)
         rows = self.conn.execute(select(*cols).where(
             Face.source_id == self.source_id, Face.track_id.is_not(None),
-            Face.timestamp.between(t0 - SMOOTH_SECONDS, t1))).mappings().all()
-        return pd.DataFrame(rows, columns=[c.key if hasattr(c, "key") else c.name for c in cols])
+            Face.timestamp.between(t0 - SMOOTH_SECONDS, t1)).order_by(Face.track_id, Face.timestamp,
+                                                                        Face.frame_index)).all()
+        if not rows:
+            return None
+        frame = np.array([r[0] for r in rows])
+        times = np.array([r[2] for r in rows], dtype=float)
+        tracks = np.array([r[4] for r in rows])
+        probs = np.array([r[5:12] for r in rows], dtype=float)
+        smoothed = np.empty_like(probs)
+        ns = pd.to_timedelta(times, unit="s").asi8  # pandas' own nanoseconds: the same window edges as the export
+        window = int(pd.Timedelta(seconds=SMOOTH_SECONDS).value)
+        bounds = np.flatnonzero(np.diff(tracks)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(rows)]):  # per track, times ascending
+            start = np.searchsorted(ns[lo:hi], ns[lo:hi] - window, side="right")  # the window (t - 1 s, t]
+            for k in range(hi - lo):
+                smoothed[lo + k] = probs[lo + start[k]:lo + k + 1].mean(axis=0)
+        mine = np.flatnonzero((frame >= first) & (frame <= last))
+        order = mine[np.lexsort((np.array([rows[k][1] for k in mine]), frame[mine], times[mine]))]
+        return {"rows": [rows[k] for k in order], "smoothed": smoothed[order],
+                "quality": np.array([rows[k][12] if quality is not None else None for k in order], dtype=object)}
 
-    def _track_rule(self, rule: Rule, frames) -> None:
-        t0, t1 = frames[0].timestamp, frames[-1].timestamp
-        first, last = frames[0].frame_index, frames[-1].frame_index
-        df = self._track_faces(rule, t0, t1)
+    def _track_rule(self, rule: Rule, frames, faces: dict | None) -> None:
+        t1 = frames[-1].timestamp
         events = self._open_events(rule)
-        if len(df):
-            df = smooth(df)
-            mine = df[(df["frame_index"] >= first) & (df["frame_index"] <= last)].sort_values(
-                ["timestamp", "frame_index", "face_index"])
-            columns = [f"smooth_{e}" for e in rule.emotions]
-            values = mine[columns].to_numpy().sum(axis=1)
-            quality = mine["quality"].to_numpy() if "quality" in mine else None
-            for k, row in enumerate(mine.itertuples(index=False)):
-                value, track, t = float(values[k]), int(row.track_id), float(row.timestamp)
+        if faces is not None:
+            values = faces["smoothed"][:, [EMOTIONS.index(e) for e in rule.emotions]].sum(axis=1)
+            for k, row in enumerate(faces["rows"]):
+                frame_index, face_index, t, at, track = int(row[0]), int(row[1]), float(row[2]), row[3], int(row[4])
+                value = float(values[k])
                 ok = rule.holds(value)
-                if ok and quality is not None and rule.min_quality is not None and not pd.isna(quality[k]):
-                    ok = quality[k] >= rule.min_quality
+                q = faces["quality"][k]
+                if ok and rule.min_quality is not None and q is not None:  # faces of unknown quality count
+                    ok = q >= rule.min_quality
                 ev = events.get(track)
-                at = None if pd.isna(row.captured_at) else row.captured_at
                 if ok:
                     if ev is None:
                         ended = self._last_end(rule, track) if rule.cooldown_s else None
                         if ended is not None and t - ended < rule.cooldown_s:
                             continue
-                        ev = self._begin(rule, track, t, at, int(row.frame_index), int(row.face_index), value)
+                        ev = self._begin(rule, track, t, at, frame_index, face_index, value)
                     else:
-                        self._extend(rule, ev, t, at, int(row.frame_index), int(row.face_index), value)
+                        self._extend(rule, ev, t, at, frame_index, face_index, value)
                     self._activate_if_held(rule, ev, at)
                 elif ev is not None:
                     self._close(rule, ev, at)

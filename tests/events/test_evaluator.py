@@ -121,3 +121,33 @@ def test_no_rules_no_events_and_no_progress_row(database_url):
     sid = writes.create_source(engine, name="plain", kind="file", uri="mem")
     assert land(engine, sid, 0, sad_from_2_to_7) == []
     assert list_events(engine, sid).empty
+
+
+def test_a_person_s_events_are_the_runs_of_the_exported_smoothed_emotion(sqlite_url):
+    """The evaluator smooths as the export does: each event spans a run of faces whose exported
+    smooth_sad + smooth_fear reaches the threshold (hold 0), and every such run is an event."""
+    import numpy as np
+
+    from ferstream.db.queries import faces_table
+
+    engine = db.connect(sqlite_url)
+    rng = np.random.default_rng(7)
+    pattern = rng.choice(["sad", "fear", "happy", "neutral"], size=200, p=[0.35, 0.15, 0.3, 0.2])
+    rule = Rule("gloom", "track", ("sad", "fear"), min_share=0.55)
+    sid = run(engine, range(20), mood=lambda t, p: pattern[int(round(t * 10))], n=20, rules=(rule,))
+    faces = faces_table(engine, sid).sort_values("timestamp")
+    held = (faces["smooth_sad"] + faces["smooth_fear"] >= 0.55).to_numpy()
+    times = faces["timestamp"].to_numpy()
+    runs, start = [], None
+    for k, ok in enumerate(held):
+        if ok and start is None:
+            start = times[k]
+        if not ok and start is not None:
+            runs.append((start, times[k - 1]))
+            start = None
+    if start is not None:
+        runs.append((start, times[-1]))
+    events = list_events(engine, sid)
+    assert len(runs) > 3
+    assert [(round(r.start, 6), round(r.end, 6)) for r in events.itertuples()] == \
+        [(round(a, 6), round(b, 6)) for a, b in runs]
