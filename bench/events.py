@@ -121,7 +121,7 @@ def measure_latency(args, folder: Path) -> tuple[list[list], list[Row]]:
                              f"mqtt: {{url: 'mqtt://127.0.0.1:{broker_port}', prefix: bench}}\n")
     database = folder / "events-live.db"
     database.unlink(missing_ok=True)
-    seconds = args.seconds or (12 if args.quick else 60)
+    seconds = args.seconds or (8 if args.quick else 60)
     try:
         time.sleep(0.5)
         done = subprocess.run([*CLI, "watch", url, "--name", "desk", "--sample-fps", str(FPS), "--duration",
@@ -208,7 +208,7 @@ def land_all(url: str, seconds: int, evaluate: bool) -> tuple[float, int]:
 
 
 def measure_evaluator(args, folder: Path) -> tuple[list[list], list[Row]]:
-    seconds = 10 if args.quick else 60
+    seconds = 4 if args.quick else 60
     out = {}
     for evaluate in (False, True):
         path = folder / f"events-eval-{int(evaluate)}.db"
@@ -239,7 +239,7 @@ def measure(args, folder: Path) -> Report:
 
 def build_parser():
     parser = base_parser(__doc__, frames_help=None)
-    parser.add_argument("--seconds", type=float, help="seconds the live stream is watched (default: 60; --quick: 12)")
+    parser.add_argument("--seconds", type=float, help="seconds the live stream is watched (default: 60; --quick: 8)")
     parser.add_argument("--database", metavar="URL", help="the evaluator's database (default: SQLite in --workdir); "
                         "an empty PostgreSQL database measures PostgreSQL")
     return parser

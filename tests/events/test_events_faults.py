@@ -17,7 +17,9 @@ from ferstream import db
 from ferstream.db.queries import sources
 from ferstream.events.store import changes, list_events
 from tests.events.servers import Subscriber
-from tests.helpers import ferstream, queue_of, start_worker, stop_process_group, wait_until
+from tests.conftest import free_port
+from tests.helpers import (ferstream, metric, queue_of, scrape_metrics, start_worker, stop_process_group,
+                           wait_until)
 from tests.streams import MjpegServer, _require_ffmpeg
 
 RULES = """
@@ -80,13 +82,21 @@ def test_a_live_stream_s_event_reaches_the_webhook_and_the_broker(tmp_path, medi
     url = f"sqlite:///{tmp_path / 'live.db'}"
     rules = rules_file(tmp_path, f"webhooks: [{{url: '{receiver.url}', secret: {receiver.secret}}}]\n"
                                  f"mqtt: {{url: '{mosquitto.url}', prefix: ferstream}}")
+    port = free_port()
     try:
-        done = subprocess.run([sys.executable, "-m", "ferstream.cli", "watch", server.url, "--name", "desk-3",
-                               "--sample-fps", "5", "--duration", "13", "--rules", rules, "--database", url],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
+        watch = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "watch", server.url, "--name", "desk-3",
+                                  "--sample-fps", "5", "--duration", "14", "--rules", rules, "--database", url,
+                                  "--metrics-port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: any(b["rule"] == "sad-person" and b["type"] == "end" for b in receiver.bodies), 60, 0.2)
+        samples = scrape_metrics(port)  # while it watches: the events counted by rule and state, the deliveries
+        out, err = watch.communicate(timeout=120)
+        assert watch.returncode == 0, err
     finally:
         server.kill()
+    assert metric(samples, "ferstream_events_total", 0.0, rule="sad-person", state="new") == 1
+    assert metric(samples, "ferstream_events_total", 0.0, rule="sad-person", state="end") == 1
+    webhook = f"webhook {receiver.url}"
+    assert metric(samples, "ferstream_event_deliveries_total", 0.0, endpoint=webhook, outcome="delivered") >= 3
     engine = db.connect(url)
     sad = list_events(engine, rule="sad-person")
     assert len(sad) == 1 and 6.5 <= sad.iloc[0]["duration_s"] <= 9.0  # about 7.8 s of her sad and afraid faces
