@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_POLL_S = 0.1
 #: seconds before the first retry of a failed delivery; each further failure doubles it, up to the maximum
 DEFAULT_BACKOFF_INITIAL_S = 0.5
-DEFAULT_BACKOFF_MAX_S = 30.0
+DEFAULT_BACKOFF_MAX_S = 10.0
 #: seconds between publications of the current crowd shares (MQTT ``<prefix>/<camera>/emotion``)
 DEFAULT_SHARES_EVERY_S = 1.0
 #: changes taken from the outbox at a time

@@ -44,11 +44,10 @@ def analyze(tmp_path, video, rules, *extra):
     return url, done.stdout
 
 
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "ferstream.cli", *args], capture_output=True, text=True, timeout=60)
+def test_a_face_sad_long_enough_raises_one_event_on_both_deliveries(tmp_path, media, receiver, mosquitto, capsys):
+    from ferstream.event_commands import events_deliveries, events_export, events_list
+    from ferstream.settings import Settings
 
-
-def test_a_face_sad_long_enough_raises_one_event_on_both_deliveries(tmp_path, media, receiver, mosquitto):
     sub = Subscriber(mosquitto.port, "ferstream/#")
     try:
         url, out = analyze(tmp_path, media / "WolfgangLanger_Pexels.mp4",
@@ -67,12 +66,16 @@ def test_a_face_sad_long_enough_raises_one_event_on_both_deliveries(tmp_path, me
             assert got[0]["type"] == "new" and got[-1]["type"] == "end" and {b["id"] for b in got} == {ev["id"]}
             assert got[-1]["start"] == pytest.approx(ev["start"], abs=1e-3) and got[-1]["end"] == pytest.approx(ev["end"], abs=1e-3)
         assert any(t == "ferstream/WolfgangLanger_Pexels.mp4/emotion" for t, _, _ in sub.messages)
-        listed = cli("events", "list", "--database", url)
-        assert listed.returncode == 0 and ev["id"] in listed.stdout and "sad-person" in listed.stdout
-        exported = cli("events", "export", "--feed", "--database", url)
-        assert [json.loads(line)["type"] for line in exported.stdout.splitlines()] == [c["type"] for c in feed]
-        pending = cli("events", "deliveries", "--rules", str(tmp_path / "rules.yaml"), "--database", url)
-        assert "every event change is delivered" in pending.stdout
+        settings = Settings(database_url=url)
+        capsys.readouterr()
+        assert events_list(settings, None, None, None, None, None) == 0
+        listed = capsys.readouterr().out
+        assert ev["id"] in listed and "sad-person" in listed
+        assert events_export(settings, None, "csv", None, feed=True) == 0
+        exported = capsys.readouterr().out
+        assert [json.loads(line)["type"] for line in exported.splitlines()] == [c["type"] for c in feed]
+        events_deliveries(settings, str(tmp_path / "rules.yaml"), None)
+        assert "every event change is delivered" in capsys.readouterr().out
     finally:
         sub.close()
 

@@ -140,3 +140,27 @@ def test_a_broker_restart_loses_nothing(sqlite_url, mosquitto):
             assert sorted(set(got)) == sorted(keys(feed)) and got == sorted(set(got), key=got.index)
         finally:
             sub.close()
+
+
+def test_events_deliveries_lists_and_events_deliver_sends_what_was_left(sqlite_url, receiver, tmp_path, capsys):
+    from ferstream.event_commands import events_deliver, events_deliveries
+    from ferstream.settings import Settings
+
+    settings = Settings(database_url=sqlite_url)
+    engine = db.connect(sqlite_url)
+    cfg = config(receiver, hold="1s")
+    sid = clip(engine, cfg, sad_2_to_7)
+    feed = changes(engine, sid)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"""
+rules:
+  - {{name: sad-person, per: track, emotions: [sad, fear], min_share: 0.6, for: 1s}}
+webhooks: [{{url: '{receiver.url}', secret: {receiver.secret}}}]
+""")
+    assert events_deliveries(settings, str(rules), None) == 0
+    assert f"webhook {receiver.url}: {len(feed)} change(s) not delivered" in capsys.readouterr().out
+    assert events_deliver(settings, str(rules), None, duration=1.5) == 0
+    assert "0 change(s) left to deliver" in capsys.readouterr().out
+    assert keys(receiver.bodies) == keys(feed)
+    events_deliveries(settings, str(rules), None)
+    assert "every event change is delivered" in capsys.readouterr().out
