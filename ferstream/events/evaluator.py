@@ -190,6 +190,21 @@ class _Context:
             ev["state"] = "active"
             self._publish(ev, "new", None, at)
 
+    def _step(self, rule: Rule, track, ok: bool, t: float, at, frame: int, face, value: float) -> None:
+        """One face (a track rule) or frame (a crowd rule) of the rule: it holds (``ok``) or not."""
+        ev = self._open_events(rule).get(track)
+        if ok:
+            if ev is None:
+                ended = self._last_end(rule, track) if rule.cooldown_s else None
+                if ended is not None and t - ended < rule.cooldown_s:
+                    return
+                ev = self._begin(rule, track, t, at, frame, face, value)
+            else:
+                self._extend(rule, ev, t, at, frame, face, value)
+            self._activate_if_held(rule, ev, at)
+        elif ev is not None:
+            self._close(rule, ev, at)
+
     def _close(self, rule: Rule, ev: dict, at) -> None:
         self._open_events(rule).pop(ev["track_id"], None)
         if ev["state"] == "pending":
@@ -271,18 +286,7 @@ class _Context:
                 q = faces["quality"][k]
                 if ok and rule.min_quality is not None and q is not None:  # faces of unknown quality count
                     ok = q >= rule.min_quality
-                ev = events.get(track)
-                if ok:
-                    if ev is None:
-                        ended = self._last_end(rule, track) if rule.cooldown_s else None
-                        if ended is not None and t - ended < rule.cooldown_s:
-                            continue
-                        ev = self._begin(rule, track, t, at, frame_index, face_index, value)
-                    else:
-                        self._extend(rule, ev, t, at, frame_index, face_index, value)
-                    self._activate_if_held(rule, ev, at)
-                elif ev is not None:
-                    self._close(rule, ev, at)
+                self._step(rule, track, ok, t, at, frame_index, face_index, value)
         for ev in list(events.values()):  # a track not seen for longer than a gap has ended
             if t1 - ev["end"] > DEFAULT_MAX_GAP_S:
                 self._close(rule, ev, frames[-1].captured_at)
@@ -294,7 +298,6 @@ class _Context:
             .order_by(Face.timestamp)).all()
         times = np.array([r.timestamp for r in rows], dtype=float)
         hits = np.cumsum([r.emotion in rule.emotions for r in rows], dtype=np.int64)
-        events = self._open_events(rule)
         for f in frames:
             t = float(f.timestamp)
             lo, hi = np.searchsorted(times, t - rule.hold_s, "right"), np.searchsorted(times, t, "right")
@@ -302,18 +305,7 @@ class _Context:
             matched = int((hits[hi - 1] if hi else 0) - (hits[lo - 1] if lo else 0))
             ok = t >= rule.hold_s - 1e-9 and n >= rule.min_faces and rule.holds(matched / n if n else 0.0)
             share = matched / n if n else 0.0
-            ev = events.get(None)
-            if ok:
-                if ev is None:
-                    ended = self._last_end(rule, None) if rule.cooldown_s else None
-                    if ended is not None and t - ended < rule.cooldown_s:
-                        continue
-                    ev = self._begin(rule, None, t, f.captured_at, int(f.frame_index), None, share)
-                else:
-                    self._extend(rule, ev, t, f.captured_at, int(f.frame_index), None, share)
-                self._activate_if_held(rule, ev, f.captured_at)
-            elif ev is not None:
-                self._close(rule, ev, f.captured_at)
+            self._step(rule, None, ok, t, f.captured_at, int(f.frame_index), None, share)
 
     def close_all(self) -> None:
         """The source has ended: so have its open events (pending ones are dropped)."""

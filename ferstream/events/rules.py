@@ -148,25 +148,39 @@ class EventsConfig:
 def load_rules(path: str | os.PathLike, sources: list[str] | None = None) -> EventsConfig:
     """Read and check a rules file; ``sources``: the names of the sources of this run (a rule naming another is
     refused). ``ConfigError``, one line, for anything wrong."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such rules file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', None) or type(exc).__name__}{where}") from None
+    data = read_yaml(path, "rules file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a `rules:` list, got {type(data).__name__}")
     unknown = sorted(map(str, set(data) - set(TOP_FIELDS)))
     if unknown:
         raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)} (known: {', '.join(TOP_FIELDS)})")
     return parse_events(data, str(path), sources)
+
+
+def read_yaml(path: Path, kind: str) -> object:
+    """A YAML file's data (a rules or cameras file); one-line ``ConfigError``s that never quote the file's lines
+    (they hold URLs with passwords, and an excerpt cut short cannot be masked reliably)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {kind}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc) -> str:
+    """What the YAML parser found wrong, with its line and column, but not its excerpt of the file."""
+    parts = []
+    for what, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
+                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
+        if what:
+            parts.append(what + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""))
+    return mask_secrets("; ".join(parts) or type(exc).__name__)
 
 
 def parse_events(data: dict, where: str, sources: list[str] | None = None) -> EventsConfig:
@@ -234,9 +248,7 @@ def _share(value: object, label: str) -> float:
 
 
 def _rule(entry: dict, label: str, sources: list[str] | None) -> Rule:
-    unknown = sorted(map(str, set(entry) - set(RULE_FIELDS)))
-    if unknown:
-        raise ConfigError(f"{label}: unknown field(s) {', '.join(unknown)} (known: {', '.join(RULE_FIELDS)})")
+    _mapping(entry, label, RULE_FIELDS, "name, per, emotions, ...")
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise ConfigError(f"{label}: name: required, a non-empty string of at most 128 characters")
@@ -307,12 +319,17 @@ def _secret(entry: dict, key: str, label: str) -> str | None:
     return value
 
 
-def _webhook(entry: object, label: str) -> Webhook:
+def _mapping(entry: object, label: str, fields: tuple[str, ...], what: str) -> None:
+    """``entry`` is a mapping of ``fields`` only."""
     if not isinstance(entry, dict):
-        raise ConfigError(f"{label}: expected a mapping with a url and a secret")
-    unknown = sorted(map(str, set(entry) - set(WEBHOOK_FIELDS)))
+        raise ConfigError(f"{label}: expected a mapping with {what}, got {type(entry).__name__}")
+    unknown = sorted(map(str, set(entry) - set(fields)))
     if unknown:
-        raise ConfigError(f"{label}: unknown field(s) {', '.join(unknown)} (known: {', '.join(WEBHOOK_FIELDS)})")
+        raise ConfigError(f"{label}: unknown field(s) {', '.join(unknown)} (known: {', '.join(fields)})")
+
+
+def _webhook(entry: object, label: str) -> Webhook:
+    _mapping(entry, label, WEBHOOK_FIELDS, "a url and a secret")
     from urllib.parse import urlsplit
 
     url = entry.get("url")
@@ -326,11 +343,7 @@ def _webhook(entry: object, label: str) -> Webhook:
 
 
 def _mqtt(entry: object, label: str) -> Mqtt:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{label}: expected a mapping with a url (mqtt://host:1883) and a prefix")
-    unknown = sorted(map(str, set(entry) - set(MQTT_FIELDS)))
-    if unknown:
-        raise ConfigError(f"{label}: unknown field(s) {', '.join(unknown)} (known: {', '.join(MQTT_FIELDS)})")
+    _mapping(entry, label, MQTT_FIELDS, "a url (mqtt://host:1883) and a prefix")
     from urllib.parse import unquote, urlsplit
 
     url = entry.get("url")

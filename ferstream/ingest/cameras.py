@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ferstream.errors import ConfigError
-from ferstream.events.rules import EventsConfig, parse_events
+from ferstream.events.rules import EventsConfig, parse_events, read_yaml
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, DETECTORS
 from ferstream.urls import mask_secrets, mask_url
 
@@ -67,32 +67,12 @@ class CameraConfig:
 
 def load_cameras(path: str | os.PathLike) -> CameraConfig:
     """Read and check a cameras file; ``ConfigError`` naming the camera and field for anything wrong."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such cameras file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    data = read_yaml(path, "cameras file")
     try:
         return parse_cameras(data, str(path))
     except ConfigError as exc:  # a value quoted in the message may be a camera's URL, password and all
         raise ConfigError(mask_secrets(str(exc))) from None
-
-
-def _yaml_problem(exc) -> str:
-    """What the YAML parser found wrong, with its line and column, but not its excerpt of the file: the lines of a
-    cameras file hold stream URLs with passwords, and an excerpt cut short cannot be masked reliably."""
-    parts = []
-    for what, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
-                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
-        if what:
-            parts.append(what + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""))
-    return mask_secrets("; ".join(parts) or type(exc).__name__)
 
 
 def parse_cameras(data: object, where: str = "cameras file") -> CameraConfig:

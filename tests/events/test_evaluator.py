@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import itertools
-
+import pandas as pd
 import pytest
 
 from ferstream import db
@@ -30,10 +29,6 @@ def source(engine, rules=(SAD,), name="clip"):
 def finish(engine, sid):
     writes.update_source(engine, sid, state="finished")
     settle(engine, sid)
-
-
-def spans(engine, sid):
-    return [(r.rule, r.state, r.start, r.end, r.track_id) for r in list_events(engine, sid).itertuples()]
 
 
 def run(engine, order, mood=sad_from_2_to_7, n=10, rules=(SAD,), people=(LEFT,)):
@@ -105,15 +100,9 @@ def test_a_crowd_rule_over_a_window(database_url):
     mood = lambda t, p: "happy" if t < 4.0 else "sad"  # noqa: E731
     sid = run(engine, range(8), mood, rules=(gloomy,), people=(LEFT, RIGHT))
     events = list_events(engine, sid)
-    assert len(events) == 1 and events.iloc[0]["per"] == "source" and pd_isna(events.iloc[0]["track_id"])
+    assert len(events) == 1 and events.iloc[0]["per"] == "source" and pd.isna(events.iloc[0]["track_id"])
     # the share of happy faces over the last 2 s falls to 0.3 once 70% of the window is sad: 1.4 s after 4.0
     assert 5.2 <= events.iloc[0]["start"] <= 5.6 and events.iloc[0]["end"] == pytest.approx(7.9)
-
-
-def pd_isna(v):
-    import pandas as pd
-
-    return pd.isna(v)
 
 
 def test_no_rules_no_events_and_no_progress_row(database_url):
