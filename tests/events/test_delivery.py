@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from ferstream import db
 from ferstream.db import writes
 from ferstream.events.dispatcher import Dispatcher
@@ -164,3 +166,21 @@ webhooks: [{{url: '{receiver.url}', secret: {receiver.secret}}}]
     assert keys(receiver.bodies) == keys(feed)
     events_deliveries(settings, str(rules), None)
     assert "every event change is delivered" in capsys.readouterr().out
+
+
+@pytest.mark.long
+def test_a_receiver_down_for_30_s_gets_everything_in_order_with_the_default_backoff(sqlite_url, receiver):
+    import time
+
+    engine = db.connect(sqlite_url)
+    cfg = config(receiver, hold="1s")
+    receiver.down()
+    with Dispatcher(engine, cfg) as dispatcher:  # the default poll and backoff (0.5 s doubling to 10 s)
+        mood = lambda t, p: "sad" if (1.0 <= t < 4.0 if p == 0 else 3.0 <= t < 7.0) else "happy"  # noqa: E731
+        sid = clip(engine, cfg, mood, people=(LEFT, RIGHT))
+        time.sleep(30)
+        assert receiver.bodies == []
+        receiver.up()
+        assert dispatcher.drain(30)
+    feed = changes(engine, sid)
+    assert keys(receiver.bodies) == keys(feed) and len({b["id"] for b in feed}) == 2

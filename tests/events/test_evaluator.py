@@ -140,3 +140,45 @@ def test_a_person_s_events_are_the_runs_of_the_exported_smoothed_emotion(sqlite_
     assert len(runs) > 3
     assert [(round(r.start, 6), round(r.end, 6)) for r in events.itertuples()] == \
         [(round(a, 6), round(b, 6)) for a, b in runs]
+
+
+def test_chunks_landing_at_once_from_several_workers_give_the_same_events(database_url):
+    import random
+    import threading
+
+    engine = db.connect(database_url)
+    people = (LEFT, RIGHT)
+    mood = lambda t, p: "sad" if (2.0 <= t < 7.0 if p == 0 else 5.0 <= t < 9.5) else "happy"  # noqa: E731
+    expected = run(engine, range(10), mood, people=people)
+    sid = source(engine)
+    record_all(engine, sid, 10)
+    order = list(range(10)) + [3, 7]  # two chunks landing twice (a retried job)
+    random.Random(5).shuffle(order)
+    errors = []
+
+    def worker(indices):
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            for index in indices:
+                try:
+                    land(engine, sid, index, mood, people, record=False)
+                except IntegrityError:  # the same chunk written by another worker at that moment: RQ retries it
+                    land(engine, sid, index, mood, people, record=False)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(order[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    finish(engine, sid)
+
+    def shape(s):
+        return [(r.rule, r.state, r.start, r.end, r.faces) for r in list_events(engine, s).itertuples()]
+
+    assert shape(sid) == shape(expected) and len(shape(sid)) == 2
+    feed = changes(engine, sid)
+    assert len({(c["id"], c["seq"]) for c in feed}) == len(feed)

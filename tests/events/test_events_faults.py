@@ -113,3 +113,32 @@ def test_a_live_stream_s_event_reaches_the_webhook_and_the_broker(tmp_path, medi
     latency = receiver.received_at[k] - datetime.fromisoformat(new["frame_at"]).timestamp()
     print(f"capture of the frame that completed the rule -> webhook: {latency:.2f}s")
     sub.close()
+
+
+@pytest.mark.long
+def test_a_cameras_file_s_rules_raise_the_event_of_its_camera(tmp_path, media, receiver):
+    _require_ffmpeg()
+    server = MjpegServer(media / "WolfgangLanger_Pexels.mp4", tmp_path / "ffmpeg.log")
+    server.start()
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text(f"""
+cameras:
+  - {{name: desk-3, url: "{server.url}", sample_fps: 5}}
+  - {{name: hall, url: "http://127.0.0.1:9/never", sample_fps: 5, enabled: false}}
+rules:
+  - {{name: sad-customer, per: track, emotions: [sad, fear], min_share: 0.6, for: 3s, sources: [desk-3]}}
+  - {{name: sad-hall, per: track, emotions: [sad, fear], min_share: 0.6, for: 3s, sources: [hall]}}
+webhooks: [{{url: '{receiver.url}', secret: {receiver.secret}}}]
+""")
+    url = f"sqlite:///{tmp_path / 'cameras.db'}"
+    try:
+        done = subprocess.run([sys.executable, "-m", "ferstream.cli", "watch", "--config", str(cameras),
+                               "--duration", "13", "--database", url], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.kill()
+    events = list_events(db.connect(url))
+    assert events["rule"].tolist() == ["sad-customer"] and events["source"].tolist() == ["desk-3"]
+    assert "events: 1 (sad-customer: 1)" in done.stdout
+    got = [(b["rule"], b["source"], b["type"]) for b in receiver.bodies]
+    assert got[0] == ("sad-customer", "desk-3", "new") and got[-1] == ("sad-customer", "desk-3", "end")
