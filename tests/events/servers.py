@@ -5,6 +5,7 @@ be taken down and brought back on its port)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -28,14 +29,16 @@ def wait_until(predicate, timeout: float = 20.0, poll: float = 0.05) -> bool:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, extra: str = "", anonymous: bool = True):
         self.binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
         if self.binary is None:
             pytest.fail("mosquitto is not installed: run the tests with `make test`, which installs it")
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             f"log_dest file {workdir / 'mosquitto.log'}\n")
+        # run as root (a container), mosquitto would drop to its own user, who cannot read the test's files
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
+                             f"persistence false\nlog_dest file {workdir / 'mosquitto.log'}\n{user}{extra}")
         self.proc = None
 
     @property
@@ -67,12 +70,16 @@ class Mosquitto:
 class Subscriber:
     """Collects the messages of ``topic`` (a filter) as (topic, payload text, retained)."""
 
-    def __init__(self, port: int, topic: str):
+    def __init__(self, port: int, topic: str, user: tuple[str, str] | None = None, ca_certs: str | None = None):
         import paho.mqtt.client as paho
 
         self.messages: list[tuple[str, str, bool]] = []
         self.subscribed = threading.Event()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        if user:
+            self.client.username_pw_set(*user)
+        if ca_certs:
+            self.client.tls_set(ca_certs=ca_certs)
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload.decode(), bool(m.retain)))

@@ -184,3 +184,41 @@ def test_a_receiver_down_for_30_s_gets_everything_in_order_with_the_default_back
         assert dispatcher.drain(30)
     feed = changes(engine, sid)
     assert keys(receiver.bodies) == keys(feed) and len({b["id"] for b in feed}) == 2
+
+
+def test_mqtt_over_tls_with_a_username_and_password_that_are_never_printed(sqlite_url, tmp_path, monkeypatch, caplog):
+    import subprocess
+
+    from tests.events.servers import Mosquitto
+
+    cert, key, passwords = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "passwd"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "alice", "pw-9xq"], check=True, capture_output=True)
+    broker = Mosquitto(tmp_path, f"certfile {cert}\nkeyfile {key}\npassword_file {passwords}\n", anonymous=False)
+    broker.start()
+    monkeypatch.setenv("FS_MQTT_PASSWORD", "pw-9xq")
+    caplog.set_level(logging.DEBUG)
+    data = {"rules": [{"name": "sad-person", "emotions": ["sad", "fear"], "min_share": 0.6, "for": "1s"}],
+            "mqtt": {"url": f"mqtts://alice@127.0.0.1:{broker.port}", "password_env": "FS_MQTT_PASSWORD",
+                     "tls": {"ca_certs": str(cert)}, "prefix": "secure"}}
+    cfg = parse_events(data, "test")
+    sub = Subscriber(broker.port, "secure/events", user=("alice", "pw-9xq"), ca_certs=str(cert))
+    engine = db.connect(sqlite_url)
+    try:
+        with Dispatcher(engine, cfg, **FAST) as dispatcher:
+            sid = clip(engine, cfg, sad_2_to_7)
+            assert dispatcher.drain(20)
+            feed = changes(engine, sid)
+            assert wait_until(lambda: len(sub.events()) >= len(feed))
+        assert keys(sub.events()) == keys(feed)
+        assert cfg.mqtt.endpoint == f"mqtt mqtts://alice@127.0.0.1:{broker.port}/secure"
+        wrong = parse_events({**data, "mqtt": {**data["mqtt"], "password_env": None, "prefix": "other",
+                                               "url": f"mqtts://alice:nope-7@127.0.0.1:{broker.port}"}}, "test")
+        with Dispatcher(engine, wrong, **FAST) as refused:
+            assert not refused.drain(2)  # the broker refuses a wrong password: nothing delivered, kept for later
+        assert "pw-9xq" not in caplog.text and "nope-7" not in caplog.text and "refused" in caplog.text
+    finally:
+        sub.close()
+        broker.stop()
