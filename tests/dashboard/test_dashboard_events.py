@@ -16,6 +16,8 @@ rules:
   - {name: happy-room, per: source, emotions: [happy], min_share: 0.8, for: 2s, severity: detection}
 """
 
+pytestmark = pytest.mark.media  # WolfgangLanger, from ../shared/media
+
 
 @pytest.fixture(scope="session")
 def events_db(tmp_path_factory, media) -> str:

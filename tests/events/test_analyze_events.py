@@ -13,6 +13,8 @@ from ferstream import db
 from ferstream.events.store import changes, list_events
 from tests.events.servers import Subscriber, wait_until
 
+pytestmark = pytest.mark.media  # WolfgangLanger, from ../shared/media
+
 
 def rules_file(tmp_path, receiver, broker, hold: str):
     path = tmp_path / "rules.yaml"

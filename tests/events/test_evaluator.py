@@ -182,3 +182,24 @@ def test_chunks_landing_at_once_from_several_workers_give_the_same_events(databa
     assert shape(sid) == shape(expected) and len(shape(sid)) == 2
     feed = changes(engine, sid)
     assert len({(c["id"], c["seq"]) for c in feed}) == len(feed)
+
+
+def test_a_chunk_that_fails_for_good_is_passed_over_and_a_last_one_ends_the_events(database_url):
+    engine = db.connect(database_url)
+    sid = source(engine, rules=(Rule("sad", "track", ("sad",), min_share=0.6, hold_s=1.0),))
+    record_all(engine, sid, 10)
+    sad_from_2 = lambda t, p: "sad" if t >= 2.0 else "happy"  # noqa: E731
+    for index in (0, 1, 2, 3, 5, 6, 7, 8):  # chunk 4 failed for good, chunk 9 is still being tried
+        land(engine, sid, index, sad_from_2, record=False)
+    writes.chunk_failed(engine, sid, 4, "poison chunk")
+    writes.update_source(engine, sid, state="finished")
+    settle(engine, sid)
+    events = list_events(engine, sid)
+    # the person is lost over the failed second: one event ends before it, a new track's starts after it
+    assert events["state"].tolist() == ["ended", "active"]
+    assert events.iloc[0]["end"] == pytest.approx(3.9) and events.iloc[1]["start"] == pytest.approx(5.0)
+    writes.chunk_failed(engine, sid, 9, "poison chunk")  # what the worker's final failure does, then settles
+    settle(engine, sid)
+    events = list_events(engine, sid)
+    assert events["state"].tolist() == ["ended", "ended"] and events.iloc[1]["end"] == pytest.approx(8.9)
+    assert changes(engine, sid)[-1]["type"] == "end"

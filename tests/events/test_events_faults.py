@@ -42,6 +42,7 @@ def shape(url):
 
 
 @pytest.mark.long
+@pytest.mark.media
 def test_a_worker_killed_mid_chunk_loses_and_doubles_no_event(tmp_path, redis_url, media):
     video = str(media / "WolfgangLanger_Pexels.mp4")
     rules = rules_file(tmp_path)
@@ -74,6 +75,7 @@ def test_a_worker_killed_mid_chunk_loses_and_doubles_no_event(tmp_path, redis_ur
 
 
 @pytest.mark.long
+@pytest.mark.media
 def test_a_live_stream_s_event_reaches_the_webhook_and_the_broker(tmp_path, media, receiver, mosquitto):
     _require_ffmpeg()
     server = MjpegServer(media / "WolfgangLanger_Pexels.mp4", tmp_path / "ffmpeg.log")
@@ -116,6 +118,7 @@ def test_a_live_stream_s_event_reaches_the_webhook_and_the_broker(tmp_path, medi
 
 
 @pytest.mark.long
+@pytest.mark.media
 def test_a_cameras_file_s_rules_raise_the_event_of_its_camera(tmp_path, media, receiver):
     _require_ffmpeg()
     server = MjpegServer(media / "WolfgangLanger_Pexels.mp4", tmp_path / "ffmpeg.log")
