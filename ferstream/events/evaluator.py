@@ -133,6 +133,7 @@ class _Context:
         self.touched: dict[str, dict] = {}  # event id -> event (with its _published snapshot)
         self.pending_changes: list[tuple[dict, str, dict | None, dict, object]] = []
         self.deleted: set[str] = set()
+        self.ends: dict[tuple, float | None] = {}  # (rule, track) -> when its last event ended
 
     # --- events of a rule ---
     def _open_events(self, rule: Rule) -> dict:
@@ -151,15 +152,14 @@ class _Context:
         return self.open[rule.name]
 
     def _last_end(self, rule: Rule, track) -> float | None:
-        """When the rule's last event for this track (crowd) ended, also one ended in this advance."""
-        ended = [e["end"] for e in self.touched.values() if e["rule"] == rule.name and e["track_id"] == track
-                 and e["state"] == "ended"]
-        q = select(func.max(Event.end)).where(Event.source_id == self.source_id, Event.rule == rule.name,
-                                              Event.state == "ended",
-                                              Event.track_id.is_(None) if track is None else Event.track_id == track)
-        stored = self.conn.execute(q).scalar()
-        found = [x for x in (*ended, stored) if x is not None]
-        return max(found) if found else None
+        """When the rule's last event for this track (crowd) ended (read once per advance, then kept up to date)."""
+        key = (rule.name, track)
+        if key not in self.ends:
+            q = select(func.max(Event.end)).where(Event.source_id == self.source_id, Event.rule == rule.name,
+                                                  Event.state == "ended",
+                                                  Event.track_id.is_(None) if track is None else Event.track_id == track)
+            self.ends[key] = self.conn.execute(q).scalar()
+        return self.ends[key]
 
     def _public(self, ev: dict) -> dict:
         return {"id": ev["id"], "rule": ev["rule"], "per": ev["per"], "severity": ev["severity"],
@@ -214,6 +214,9 @@ class _Context:
             return
         before = ev["_published"]
         ev.update(state="ended", _dirty=True)
+        if rule.cooldown_s:
+            self._last_end(rule, ev["track_id"])
+            self.ends[(rule.name, ev["track_id"])] = ev["end"]
         self.touched[ev["id"]] = ev
         self._publish(ev, "end", before, at)
 
