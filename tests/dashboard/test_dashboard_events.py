@@ -9,6 +9,7 @@ from ferstream.events.store import list_events
 from tests.helpers import ferstream
 
 from dashboard_testing import chart_data, open_app
+from test_dashboard_browser import browser  # noqa: F401 - the headless Chromium fixture
 
 RULES = """
 rules:
@@ -50,3 +51,22 @@ def test_the_events_view_shows_the_events_filters_them_and_opens_one(events_db, 
     assert person.groupby("emotion")["probability"].mean()[["sad", "fear"]].sum() > 0.6
     # the annotated frame at the peak, beside the frame picker's own (the source is a video file)
     assert len(at.get("image")) == 2 and "the peak of the event" in str(at.get("image")[1].proto)
+
+
+def test_the_events_timeline_renders_in_chromium(events_db, browser, tmp_path):
+    """The real page in a headless browser: the events' timeline is drawn, its bars in the severities' colours."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    import test_dashboard_browser as page
+
+    browser.set_window_size(1400, 2400)
+    with page.dashboard(events_db, tmp_path) as url:
+        browser.get(url)
+        page.wait_for_chart(browser)
+
+        def bars():
+            return browser.execute_script(page.DRAWN_MARKS_JS, "Events over time", ["#d62728", "#1f77b4"])
+
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(lambda d: bars() > 0)
+        page.assert_no_exception(browser)
+        assert "2 of 2 event(s)" in page.page_text(browser)
