@@ -49,9 +49,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install -q -e '.[train,jax,test]'
 	touch $@
 
-system-deps:  ## programs the tests run: redis-server, ffmpeg, GStreamer's RTSP server, chromium, chromedriver, docker-compose
+system-deps:  ## programs the tests run: redis-server, ffmpeg, mosquitto, GStreamer's RTSP server, chromium, chromedriver, docker-compose
 	@command -v redis-server >/dev/null || { echo "installing redis-server (the tests start their own instance)"; $(APT_INSTALL) redis-server; }
 	@command -v ffmpeg >/dev/null || { echo "installing ffmpeg (the tests serve live streams with it)"; $(APT_INSTALL) ffmpeg; }
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || { echo "installing mosquitto (the events' tests start their own MQTT broker)"; $(APT_INSTALL) mosquitto; }
 	@/usr/bin/python3 tests/rtsp_server.py --check >/dev/null 2>&1 || { echo "installing GStreamer's RTSP server for the system Python (the tests serve RTSP with it)"; $(APT_INSTALL) python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good; }
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "installing chromium and chromium-driver (the dashboard's browser tests)"; $(APT_INSTALL) chromium chromium-driver; }
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { echo "installing docker-compose (validates docker-compose.yml; no Docker engine needed)"; $(APT_INSTALL) docker-compose; }

@@ -88,7 +88,7 @@ def _analyze(args: argparse.Namespace) -> int:
     chosen = args.min_face is not None or os.environ.get("FERSTREAM_MIN_FACE")
     return run_command(lambda: analyze(_settings(args), args.videos, name=args.name, sample_fps=args.sample_fps,
                                        wait=args.wait, store_faces=args.store_faces, photos_by_size=not chosen,
-                                       include_uncertain=args.include_uncertain))
+                                       include_uncertain=args.include_uncertain, rules=args.rules))
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -105,11 +105,11 @@ def _watch(args: argparse.Namespace) -> int:
             return 2
         return run_command(lambda: watch_cameras(_settings(args), args.config, duration=args.duration,
                                                  metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                                                 retention=_duration(args.retention)))
+                                                 retention=_duration(args.retention), rules=args.rules))
     return run_command(lambda: watch(_settings(args), args.source, name=args.name, sample_fps=args.sample_fps,
                                      duration=args.duration, metrics_port=args.metrics_port,
                                      metrics_host=args.metrics_host, retention=_duration(args.retention),
-                                     include_uncertain=args.include_uncertain))
+                                     include_uncertain=args.include_uncertain, rules=args.rules))
 
 
 def _duration(text: str | None):
@@ -118,6 +118,24 @@ def _duration(text: str | None):
     from ferstream.db.retention import parse_duration
 
     return parse_duration(text)
+
+
+def _events(args: argparse.Namespace) -> int:
+    from ferstream import event_commands as ec
+
+    settings = _settings(args)
+    if args.events_command == "list":
+        return run_command(lambda: ec.events_list(settings, args.source, args.rule, args.state, args.severity, args.limit))
+    if args.events_command == "export":
+        return run_command(lambda: ec.events_export(settings, args.source, args.format, args.output, args.feed))
+    if args.events_command == "deliveries":
+        return run_command(lambda: ec.events_deliveries(settings, args.rules, args.config))
+    return run_command(lambda: ec.events_deliver(settings, args.rules, args.config, args.duration))
+
+
+def _add_rules(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--rules", metavar="FILE", help=f"event rules, webhooks and MQTT (YAML; see the README, Events): "
+                                                   f"{what}")
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -256,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detector(p)
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
     _add_include_uncertain(p)
+    _add_rules(p, "evaluated on every video, changes delivered while this runs (with --redis: by the workers, "
+                  "delivered by `ferstream events deliver`)")
     _add_services(p)
     p.set_defaults(handler=_analyze)
 
@@ -279,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retention", metavar="DURATION", help="while watching, delete results older than this (30d, 12h, 90m; "
                    "default: keep everything, or the cameras file's retention); see `ferstream prune`")
     _add_include_uncertain(p, "the summary printed at the end (SOURCE only)")
+    _add_rules(p, "evaluated on the source (the cameras), changes delivered while watching (a cameras file may hold "
+                  "them instead, under rules:, webhooks:, mqtt:)")
     _add_services(p)
     p.set_defaults(handler=_watch)
 
@@ -312,6 +334,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_int_at_least(1), metavar="N", help="frames per transaction (default: 5000)")
     _add_services(p, redis=False)
     p.set_defaults(handler=_prune)
+
+    p = sub.add_parser("events", help="emotion events: list, export, deliveries not yet made, deliver",
+                       description="Events raised by the rules of `analyze --rules`, `watch --rules` or a cameras file "
+                                   "(people or crowds showing emotions over time), and their delivery to webhooks and MQTT.")
+    events = p.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    q = events.add_parser("list", help="the events (active and ended), oldest first")
+    q.add_argument("--source", metavar="ID|NAME", help="only this source")
+    q.add_argument("--rule", metavar="NAME", help="only this rule")
+    q.add_argument("--state", choices=("active", "ended"), help="only this state")
+    q.add_argument("--severity", choices=("alert", "detection"), help="only this severity")
+    q.add_argument("--limit", type=_int_at_least(1), metavar="N", help="at most N events")
+    q = events.add_parser("export", help="the events as CSV, JSON lines or Parquet, or the change feed (JSON lines)")
+    q.add_argument("--source", metavar="ID|NAME", help="only this source")
+    q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv", help="default: %(default)s")
+    q.add_argument("--feed", action="store_true", help="the change feed instead (new, update, end; each with before "
+                   "and after, as delivered), JSON lines")
+    q.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    q = events.add_parser("deliveries", help="event changes not yet delivered to webhooks or MQTT",
+                          description="With --rules or --config: what each of its endpoints has yet to receive; "
+                                      "without: every change whose delivery failed and is still being tried.")
+    q.add_argument("--rules", metavar="FILE", help="the rules file whose endpoints to check")
+    q.add_argument("--config", metavar="FILE", help="the cameras file whose endpoints to check")
+    q = events.add_parser("deliver", help="deliver the change feed to the endpoints of a rules file until Ctrl-C",
+                          description="Deliver event changes to the webhooks and MQTT of a rules (or cameras) file: "
+                                      "what the workers' evaluation of queued videos raised, or what a run left undelivered.")
+    q.add_argument("--rules", metavar="FILE", help="the rules file (its webhooks and mqtt)")
+    q.add_argument("--config", metavar="FILE", help="a cameras file (its webhooks and mqtt)")
+    q.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop after this many seconds")
+    for q in events.choices.values():
+        _add_services(q, redis=False)
+    p.set_defaults(handler=_events)
 
     p = sub.add_parser("status", help="queue depth, workers and per-source progress")
     _add_services(p)

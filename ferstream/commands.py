@@ -24,20 +24,43 @@ log = logging.getLogger(__name__)
 
 def analyze(settings: Settings, videos: list[str], *, name: str | None = None, sample_fps: float | None = None,
             wait: bool = False, store_faces: bool = False, photos_by_size: bool = False,
-            include_uncertain: bool = False) -> int:
+            include_uncertain: bool = False, rules: str | None = None) -> int:
     """Analyse (or queue) each video or photo; prints a summary per source; non-zero if any failed.
 
     ``include_uncertain``: the summaries count uncertain faces too (by default they are left out of the shares).
+    ``rules``: a rules file (``ferstream.events.rules``): its rules are evaluated on every source, its changes
+    delivered to its webhooks and MQTT while this runs.
 
     ``photos_by_size``: search each photo for faces down to ``settings.photo_min_face`` of its size (a photo costs
     one frame: search it for the small faces of a group), where the user chose no smallest face."""
     from ferstream import db
-    from ferstream.ingest.video import is_photo
-    from ferstream.settings import photo_min_face
+    from ferstream.event_commands import EventsRun, rules_for_run
 
+    labels = [_source_label(video, name, len(videos)) for video in videos]
+    events_config = rules_for_run(rules, labels)  # a bad rule is refused before anything starts
     settings = settings.with_(store_faces=store_faces or None)
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
+    with EventsRun(engine, events_config, labels) as events:
+        return _analyze(settings, engine, videos, name, sample_fps, wait, photos_by_size, queued, events,
+                        include_uncertain)
+
+
+def _source_label(video: str, name: str | None, count: int) -> str:
+    """The name a video's source gets (as ``ingest_file`` names it without one)."""
+    from urllib.parse import urlsplit
+
+    from ferstream.ingest.video import is_remote
+
+    label = name if name and count == 1 else (f"{name}/{Path(video).name}" if name else None)
+    return label or Path(urlsplit(str(video)).path if is_remote(video) else video).name
+
+
+def _analyze(settings, engine, videos, name, sample_fps, wait, photos_by_size, queued, events,
+             include_uncertain: bool = False) -> int:
+    from ferstream.ingest.video import is_photo
+    from ferstream.settings import photo_min_face
+
     sinks: dict[float, object] = {}  # by smallest face: the worker's jobs (or the in-process analyzer) carry it
 
     source_ids, smallest, failures = [], {}, []
@@ -48,7 +71,8 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
         if chosen.min_face not in sinks:
             sinks[chosen.min_face] = make_sink(chosen, engine)
         try:
-            sid = _ingest_with_progress(engine, video, sinks[chosen.min_face], chosen, label, sample_fps, queued)
+            sid = _ingest_with_progress(engine, video, sinks[chosen.min_face], chosen, label, sample_fps, queued,
+                                        lambda sid, video=video: events.bind(sid, _source_label(video, name, len(videos))))
         except VideoError as exc:
             failures.append(str(exc))
             print(f"ferstream: error: {exc}", file=sys.stderr)
@@ -57,7 +81,8 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
         smallest[sid] = (chosen.min_face, is_photo(video), size is not None)
     if queued and source_ids and not wait:
         print(f"queued {len(source_ids)} video(s) as source(s) {', '.join(map(str, source_ids))}: "
-              "run `ferstream worker` to analyse them and `ferstream status` to follow progress")
+              "run `ferstream worker` to analyse them and `ferstream status` to follow progress"
+              + ("; their events: `ferstream events deliver --rules FILE`" if events.config else ""))
         return 2 if failures else 0
     if queued and source_ids:  # pending() re-sends chunks a Redis restart lost
         wait_for_sources(engine, source_ids, tick=lambda: [sink.pending() for sink in sinks.values()])
@@ -66,6 +91,7 @@ def analyze(settings: Settings, videos: list[str], *, name: str | None = None, s
         min_face, photo, by_size = smallest[sid]
         print(f"  smallest face searched: {min_face * 100:.3g}% of the {'photo' if photo else 'frame'}'s shorter side"
               + (" (photos are searched for small faces: --min-face to change it)" if by_size else ""))
+    events.finish()
     return 2 if failures else 0
 
 
@@ -77,7 +103,7 @@ def _photo_size(path: str) -> tuple[int, int] | None:
     return None if image is None else (image.shape[1], image.shape[0])
 
 
-def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queued) -> int:
+def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queued, on_source=None) -> int:
     from tqdm import tqdm
 
     from ferstream.ingest.files import ingest_file
@@ -91,7 +117,8 @@ def _ingest_with_progress(engine, video, sink, settings, name, sample_fps, queue
         bars[0].update(reader.frames_read - bars[0].n)
 
     try:
-        return ingest_file(engine, video, sink, settings, name=name, sample_fps=sample_fps, on_chunk=advance)
+        return ingest_file(engine, video, sink, settings, name=name, sample_fps=sample_fps, on_chunk=advance,
+                           on_source=on_source)
     finally:
         for bar in bars:
             bar.close()
@@ -381,8 +408,9 @@ class _Retention:
 
 def watch(settings: Settings, source: str, *, name: str | None = None, sample_fps: float | None = None,
           duration: float | None = None, metrics_port: int | None = None, metrics_host: str = DEFAULT_METRICS_HOST,
-          retention=None, include_uncertain: bool = False) -> int:
+          retention=None, include_uncertain: bool = False, rules: str | None = None) -> int:
     """Watch a live source until Ctrl-C, SIGTERM or ``duration`` seconds; prints a summary at the end.
+    ``rules``: a rules file, its events delivered while watching.
 
     The first Ctrl-C or SIGTERM stops cleanly (the partial last chunk is
     analysed or queued); a second one stops at once.
@@ -394,7 +422,10 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     from ferstream.ingest.live import default_name, watch_source
     from ferstream.ingest.source_metrics import SourceView
     from ferstream.ingest.stream import FAILED, STARTING
+    from ferstream.event_commands import EventsRun, rules_for_run
 
+    shown_name = name or default_name(source)
+    events_config = rules_for_run(rules, [shown_name])
     engine = db.connect(settings.database_url)
     queued = settings.redis_url is not None
     sink = make_sink(settings, engine)
@@ -409,12 +440,14 @@ def watch(settings: Settings, source: str, *, name: str | None = None, sample_fp
     keeper = _Retention(engine, retention)
     if keeper.active:
         threading.Thread(target=_prune_until, args=(keeper, stop), name="retention", daemon=True).start()
-    with _stop_on_signals(stop):
+    with _stop_on_signals(stop), EventsRun(engine, events_config, [shown_name]) as events:
         source_id = watch_source(engine, source, sink, settings, name=name, sample_fps=sample_fps, stop=stop,
-                                 max_seconds=duration, on_live=lambda live: current.update(live=live))
-    stop.set()
-    print_watch_summary(engine, source_id, queued, include_uncertain=include_uncertain)
-    keeper.report()
+                                 max_seconds=duration, on_live=lambda live: current.update(live=live),
+                                 on_source=lambda sid: events.bind(sid, shown_name))
+        stop.set()
+        print_watch_summary(engine, source_id, queued, include_uncertain=include_uncertain)
+        keeper.report()
+        events.finish()
     return 2 if progress(engine, source_id)["state"] == FAILED else 0
 
 
@@ -426,7 +459,7 @@ def _prune_until(keeper: _Retention, stop) -> None:
 
 
 def watch_cameras(settings: Settings, config: str, *, duration: float | None = None, metrics_port: int | None = None,
-                  metrics_host: str = DEFAULT_METRICS_HOST, retention=None) -> int:
+                  metrics_host: str = DEFAULT_METRICS_HOST, retention=None, rules: str | None = None) -> int:
     """Watch every enabled camera of a cameras file, each in a thread of its own, until Ctrl-C, SIGTERM or
     ``duration``; one camera failing never stops the others. Prints a line per camera at the end; non-zero when a
     camera failed (one that never delivered a frame has)."""
@@ -437,14 +470,20 @@ def watch_cameras(settings: Settings, config: str, *, duration: float | None = N
     from ferstream.ingest.supervisor import CameraWatch, Supervisor
     from ferstream.sinks import camera_sinks
 
+    from ferstream.event_commands import EventsRun, rules_for_run
+
     cameras = load_cameras(config)
     enabled = cameras.enabled
     if not enabled:
         raise ConfigError(f"{config}: every camera is disabled (enabled: false): nothing to watch")
+    if rules and cameras.events:
+        raise ConfigError(f"{config} has rules of its own: give them there or in --rules {rules}, not both")
+    events_config = rules_for_run(rules, [c.name for c in cameras.cameras]) if rules else cameras.events
     engine = db.connect(settings.database_url)
     sinks = camera_sinks(settings, engine, enabled)
-    watches = [CameraWatch(c, engine, sinks[c.name], settings.with_(detector=c.detector, min_face=c.min_face))
-               for c in enabled]
+    events = EventsRun(engine, events_config, [c.name for c in enabled])
+    watches = [CameraWatch(c, engine, sinks[c.name], settings.with_(detector=c.detector, min_face=c.min_face),
+                           on_source=lambda sid, camera: events.bind(sid, camera.name)) for c in enabled]
     supervisor = Supervisor(watches)
 
     def views():
@@ -455,7 +494,7 @@ def watch_cameras(settings: Settings, config: str, *, duration: float | None = N
     print(f"watching {len(enabled)} camera(s) of {config}: {', '.join(c.name for c in enabled)}"
           + (f" ({len(cameras.cameras) - len(enabled)} disabled)" if len(enabled) < len(cameras.cameras) else ""))
     start = time.monotonic()
-    with _stop_on_signals(supervisor.stop, supervisor.hurry):
+    with _stop_on_signals(supervisor.stop, supervisor.hurry), events:
         supervisor.start()
         try:
             while supervisor.running() and not supervisor.stop.wait(0.5):
@@ -464,6 +503,7 @@ def watch_cameras(settings: Settings, config: str, *, duration: float | None = N
                     break
         finally:
             supervisor.shutdown()
+        events.finish()
     for w in watches:
         live = w.live
         counts = (f"{live.sampled} frames sampled, {live.sent} sent, {live.dropped} dropped, {live.reconnects} reconnects"

@@ -18,7 +18,10 @@ Names (all prefixed ``ferstream_``):
 - per watched source (``{source}``): ``source_frames_read_total``, ``source_frames_sampled_total``,
   ``source_frames_dropped_total``, ``source_frames_sent_total``, ``source_frames_analysed_total``,
   ``source_reconnects_total``, ``source_last_frame_age_seconds`` and ``source_state{state}`` (1 for the
-  source's current state).
+  source's current state);
+- ``events_total{rule,state}``: event changes published (new, update, end) by the workers' evaluation;
+- ``event_deliveries_total{endpoint,outcome}``: deliveries of event changes to webhooks and MQTT (delivered,
+  failed: to be retried).
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ FRAMES = Counter("ferstream_worker_frames", "Frames analysed")
 FACES = Counter("ferstream_worker_faces", "Faces written")
 CAPTURE_TO_ROW = Histogram("ferstream_capture_to_row_seconds", "Seconds from a live frame's capture to its row committed",
                            ["source"], buckets=_LATENCY_BUCKETS)
+
+EVENTS = Counter("ferstream_events", "Event changes published, by rule and state (new, update, end)", ["rule", "state"])
+DELIVERIES = Counter("ferstream_event_deliveries", "Deliveries of event changes, by endpoint and outcome",
+                     ["endpoint", "outcome"])
 
 
 def serve(port: int, host: str, collectors: tuple = ()) -> CollectorRegistry:

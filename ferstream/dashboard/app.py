@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ferstream.dashboard import controls, data, views
+from ferstream.dashboard.events import events_ui
 from ferstream.dashboard.defaults import DEFAULT_REFRESH_SECONDS, keep_uploads, max_upload_mb, upload_dir
 from ferstream.dashboard.queries import AXIS_OF_KIND, MEDIA
 from ferstream.dashboard.submit import submit_video
@@ -119,6 +120,7 @@ def results(settings: Settings, live: bool) -> None:
         if kind == "file":  # the video's own frames, with the faces drawn: read from the file at view time
             seconds = controls.frame_time_ui(float(chosen_rows["duration_s"].fillna(0).max()))
             views.show_annotated(*data.annotated_frame(url, ids[0], seconds), seconds)
+    events_ui(url, ids, kind == "file")
 
 
 if __name__ == "__main__":

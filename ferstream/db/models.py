@@ -168,3 +168,86 @@ class ChunkTrack(Base):
 
 PROBABILITY_COLUMNS = tuple(EMOTIONS)
 assert all(hasattr(Face, c) for c in PROBABILITY_COLUMNS)
+
+
+class EventRule(Base):
+    """A rule of ``ferstream.events`` bound to a source by the run that watches or analyses it (its spec as JSON):
+    the workers that land the source's chunks evaluate it."""
+
+    __tablename__ = "event_rules"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    spec: Mapped[str] = mapped_column(Text)  # the rule as JSON (ferstream.events.rules.Rule.to_json)
+
+
+class EventProgress(Base):
+    """How far a source's rules are evaluated: every chunk up to ``chunk_index`` (in order, whatever order they
+    landed in); the evaluator advances it in the transaction of the chunk that lets it."""
+
+    __tablename__ = "event_progress"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    chunk_index: Mapped[int] = mapped_column(Integer, default=-1)
+    closed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 1: the source ended, its events too
+
+
+class Event(Base):
+    """An event: a rule held by a person (track) or a source's crowd. ``state``: pending (held, not yet for long
+    enough: never published), active, ended."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_source_rule_state", "source_id", "rule", "state"),
+        Index("ix_events_start_at", "start_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid5 of database, source, rule, first face
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(128))
+    per: Mapped[str] = mapped_column(String(8))  # track | source
+    severity: Mapped[str] = mapped_column(String(16))  # alert | detection
+    track_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8))  # pending | active | ended
+    start: Mapped[float] = mapped_column(Float)  # media seconds
+    end: Mapped[float] = mapped_column(Float)
+    start_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # wall clock (live sources)
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_frame: Mapped[int] = mapped_column(Integer)
+    end_frame: Mapped[int] = mapped_column(Integer)
+    peak: Mapped[float] = mapped_column(Float)  # the highest value (the lowest, for a `below` crowd rule)
+    peak_frame: Mapped[int] = mapped_column(Integer)
+    peak_face: Mapped[int | None] = mapped_column(Integer)  # face_index in peak_frame (track rules)
+    faces: Mapped[int] = mapped_column(Integer)  # faces (per track) or frames (per source) that made it
+    changes: Mapped[int] = mapped_column(Integer, default=0)  # changes published (the next one's seq)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventChange(Base):
+    """The change feed (the outbox): one row per new, update or end of an event, its JSON body as delivered."""
+
+    __tablename__ = "event_changes"
+    __table_args__ = (Index("ix_event_changes_rule", "rule", "id"), Index("ix_event_changes_event", "event_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(8))  # new | update | end
+    body: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventDelivery(Base):
+    """One change's delivery to one endpoint (a webhook URL or an MQTT broker, named with its password masked):
+    delivered, or still being tried (attempts, the last error, when next)."""
+
+    __tablename__ = "event_deliveries"
+
+    change_id: Mapped[int] = mapped_column(ForeignKey("event_changes.id", ondelete="CASCADE"), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(255), primary_key=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,9 @@ A frame's age is its ``captured_at`` (the wall clock of a live source) when set,
 its faces go with it (keyed by source and frame index). A chunk goes when none of its frames is left, it
 is ``done`` or ``failed``, and it was queued (and done, if it was) before the cutoff; its ``chunk_tracks``
 rows go with it. Queued and retrying chunks and the ``sources`` rows always stay, and each source counts what
-was pruned of it (``sources.pruned_*``), so its progress and status stay what they were.
+was pruned of it (``sources.pruned_*``), so its progress and status stay what they were. Ended events
+(``ferstream.events``) go with the results: those that ended (wall clock, else when last written) before the
+cutoff, with their change feed and its deliveries; active events stay.
 
 Each batch is one short transaction that locks rows in the order ``db.writes.write_results`` does (faces,
 then frames; chunk tracks, then chunks), so a worker writing at the same time waits at most one batch. On
@@ -25,7 +27,7 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from ferstream.db.models import Chunk, ChunkTrack, Face, Frame, Source, utcnow
+from ferstream.db.models import Chunk, ChunkTrack, Event, EventChange, EventDelivery, Face, Frame, Source, utcnow
 from ferstream.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class PruneCounts:
     faces: int = 0
     chunks: int = 0
     chunk_tracks: int = 0
+    events: int = 0
 
     def add(self, other: "PruneCounts") -> None:
         for f in fields(self):
@@ -60,7 +63,7 @@ class PruneCounts:
 
     def __str__(self) -> str:
         return (f"{self.frames} frames, {self.faces} faces, {self.chunks} chunks and {self.chunk_tracks} "
-                "chunk tracks")
+                "chunk tracks" + (f", {self.events} events" if self.events else ""))
 
 
 def prune(engine: Engine, older_than: timedelta, *, source_id: int | None = None, batch: int = DEFAULT_BATCH,
@@ -81,6 +84,7 @@ def prune(engine: Engine, older_than: timedelta, *, source_id: int | None = None
     for sid in ids:
         _prune_frames(engine, sid, cutoff, batch, counts)
         _prune_chunks(engine, sid, cutoff, batch, counts)
+        _prune_events(engine, sid, cutoff, batch, counts)
     log.debug("pruned data older than %s (%s): %d frames, %d faces, %d chunks, %d chunk tracks",
              cutoff.isoformat(timespec="seconds"), f"source {source_id}" if source_id is not None else "all sources",
              counts.frames, counts.faces, counts.chunks, counts.chunk_tracks)
@@ -142,6 +146,26 @@ def _prune_chunks(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
         counts.chunk_tracks += tracks
         log.debug("source %d: deleted %d chunks and %d chunk tracks", sid, chunks, tracks)
         if len(keys) < batch or not chunks:
+            return
+
+
+def _prune_events(engine: Engine, sid: int, cutoff: datetime, batch: int, counts: PruneCounts) -> None:
+    """Ended events older than the cutoff, with their changes and the changes' deliveries."""
+    old = and_(Event.source_id == sid, Event.state == "ended",
+               or_(Event.end_at < cutoff, and_(Event.end_at.is_(None), Event.updated_at < cutoff)))
+    while True:
+        keys = _keys(engine, select(Event.id).where(old).limit(batch))
+        if not keys:
+            return
+
+        def delete_batch(conn: Connection) -> int:
+            changes = select(EventChange.id).where(EventChange.event_id.in_(keys))
+            conn.execute(delete(EventDelivery).where(EventDelivery.change_id.in_(changes)))
+            conn.execute(delete(EventChange).where(EventChange.event_id.in_(keys)))
+            return conn.execute(delete(Event).where(Event.id.in_(keys), old)).rowcount
+
+        counts.events += _in_transaction(engine, delete_batch)
+        if len(keys) < batch:
             return
 
 

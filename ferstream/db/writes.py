@@ -7,12 +7,13 @@ earlier attempt of the same chunk wrote, so a retried job never duplicates rows.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
-from ferstream.db.models import Chunk, ChunkTrack, Face, Frame, Source, utcnow
+from ferstream.db.models import Chunk, ChunkTrack, Event, Face, Frame, Source, utcnow
 from ferstream.results import FrameFaces
 from ferstream.tracks import ChunkTracks, Track, link_tracks
 
@@ -49,13 +50,15 @@ def chunk_done(engine: Engine, source_id: int, chunk_index: int) -> bool:
 
 
 def write_results(engine: Engine, source_id: int, chunk_index: int, results: list[FrameFaces],
-                  labels: tuple[str, ...], model_version: str, tracks: ChunkTracks | None = None) -> int:
+                  labels: tuple[str, ...], model_version: str, tracks: ChunkTracks | None = None,
+                  then: Callable | None = None) -> int:
     """All frames and faces of one chunk in one transaction; returns the number of faces written.
 
     With ``tracks`` (the chunk's local face tracks), each face gets its source-level ``track_id``: the
     chunk's tracks get new ids, and each is linked to the track of a neighbouring chunk that it continues,
     if that chunk has landed (whichever of two neighbours lands second links them). Linked tracks keep the
     smaller id. The source's row is locked for the transaction, so two neighbours landing at once link too.
+    ``then(conn, source_id)`` runs last in the same transaction (the event rules' evaluation, ``ferstream.events``).
     """
     if not results:
         return 0
@@ -80,6 +83,11 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
             row.update(zip(labels, probs))
             face_rows.append(row)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql" and (tracks is not None or then is not None):
+            # the source's row first, before the inserts take their foreign-key share locks on it: two chunks landing
+            # at once then wait for each other here instead of deadlocking on the upgrade (SQLite: the deletes below
+            # take the database's write lock)
+            conn.execute(select(Source.id).where(Source.id == source_id).with_for_update())
         conn.execute(delete(Face).where(Face.source_id == source_id, Face.frame_index.between(first, last)))
         conn.execute(delete(Frame).where(Frame.source_id == source_id, Frame.frame_index.between(first, last)))
         if tracks is not None:
@@ -91,13 +99,13 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
             conn.execute(insert(Face), face_rows)
         conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index)
                      .values(status="done", error=None, done_at=utcnow(), attempts=Chunk.attempts + 1))
+        if then is not None:
+            then(conn, source_id)
     return len(face_rows)
 
 
 def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict[int, int]:
     """Source-level ids for the chunk's local tracks (local id -> track id), linked to its landed neighbours."""
-    if conn.dialect.name == "postgresql":  # SQLite: the deletes above already hold the database's write lock
-        conn.execute(select(Source.id).where(Source.id == source_id).with_for_update())
     conn.execute(delete(ChunkTrack).where(ChunkTrack.source_id == source_id, ChunkTrack.chunk_index == chunk_index))
     base = conn.execute(select(Source.next_track_id).where(Source.id == source_id)).scalar_one()
     conn.execute(update(Source).where(Source.id == source_id).values(next_track_id=base + len(tracks.tracks)))
@@ -121,6 +129,7 @@ def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict
         conn.execute(update(Face).where(Face.source_id == source_id, Face.track_id == drop).values(track_id=keep))
         conn.execute(update(ChunkTrack).where(ChunkTrack.source_id == source_id, ChunkTrack.track_id == drop)
                      .values(track_id=keep))
+        conn.execute(update(Event).where(Event.source_id == source_id, Event.track_id == drop).values(track_id=keep))
 
     before, before_ids = neighbour(chunk_index - 1)
     for theirs, mine in link_tracks(before, tracks.tracks):

@@ -12,6 +12,9 @@ cameras:
     min_face: 0.05          # smallest face, share of the frame's shorter side (default: --min-face)
     enabled: true           # false: listed, not watched
     retention: 7d           # optional: this camera's results are kept this long (default: the file's retention)
+rules: [...]                # optional: event rules, webhooks and MQTT, as in a --rules file (ferstream.events.rules);
+webhooks: [...]             # a rule's `sources:` names cameras
+mqtt: {...}
 ```
 
 Every error names the file, the camera and the field.
@@ -26,11 +29,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from ferstream.errors import ConfigError
+from ferstream.events.rules import EventsConfig, parse_events, read_yaml
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, DETECTORS
 from ferstream.urls import mask_secrets, mask_url
 
 CAMERA_FIELDS = ("name", "url", "sample_fps", "detector", "min_face", "enabled", "retention")
-TOP_FIELDS = ("cameras", "defaults", "retention")
+TOP_FIELDS = ("cameras", "defaults", "retention", "rules", "webhooks", "mqtt")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Camera:
 class CameraConfig:
     cameras: tuple[Camera, ...]
     retention: timedelta | None = None
+    events: EventsConfig = EventsConfig()  # the file's rules, webhooks and MQTT
 
     @property
     def enabled(self) -> tuple[Camera, ...]:
@@ -62,32 +67,12 @@ class CameraConfig:
 
 def load_cameras(path: str | os.PathLike) -> CameraConfig:
     """Read and check a cameras file; ``ConfigError`` naming the camera and field for anything wrong."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such cameras file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    data = read_yaml(path, "cameras file")
     try:
         return parse_cameras(data, str(path))
     except ConfigError as exc:  # a value quoted in the message may be a camera's URL, password and all
         raise ConfigError(mask_secrets(str(exc))) from None
-
-
-def _yaml_problem(exc) -> str:
-    """What the YAML parser found wrong, with its line and column, but not its excerpt of the file: the lines of a
-    cameras file hold stream URLs with passwords, and an excerpt cut short cannot be masked reliably."""
-    parts = []
-    for what, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
-                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
-        if what:
-            parts.append(what + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""))
-    return mask_secrets("; ".join(parts) or type(exc).__name__)
 
 
 def parse_cameras(data: object, where: str = "cameras file") -> CameraConfig:
@@ -113,7 +98,9 @@ def parse_cameras(data: object, where: str = "cameras file") -> CameraConfig:
             raise ConfigError(f"{label}: name: used by another camera (names must be unique)")
         names.add(camera.name)
         cameras.append(camera)
-    return CameraConfig(tuple(cameras), _duration(data.get("retention"), f"{where}: retention"))
+    events = parse_events(data, where, sorted(names)) if any(k in data for k in ("rules", "webhooks", "mqtt")) \
+        else EventsConfig()
+    return CameraConfig(tuple(cameras), _duration(data.get("retention"), f"{where}: retention"), events)
 
 
 def _duration(value: object, label: str) -> timedelta | None:

@@ -54,10 +54,12 @@ def send(engine: Engine, sink: Sink, chunk: Chunk, frames_read: int, frames_drop
 
 def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: Settings, *,
                 name: str | None = None, sample_fps: float | None = None,
-                on_chunk: Callable[[Chunk, VideoReader], None] | None = None) -> int:
+                on_chunk: Callable[[Chunk, VideoReader], None] | None = None,
+                on_source: Callable[[int], None] | None = None) -> int:
     """Analyse or queue every sampled frame of a video file; returns the source id.
 
-    A missing or non-video file raises ``VideoError`` before anything is recorded.
+    A missing or non-video file raises ``VideoError`` before anything is recorded. ``on_source(source_id)`` runs
+    once the source is recorded, before its first chunk is sent (the run's event rules are bound to it there).
     A file that is corrupt part-way keeps the frames decoded before the damage,
     and the source records the error.
     """
@@ -69,6 +71,8 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
         size_bytes=info.size_bytes, duration_s=info.duration_s, fps=info.fps, width=info.width,
         height=info.height, sample_fps=reader.effective_fps,
     )
+    if on_source:
+        on_source(source_id)
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
         for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):

@@ -39,7 +39,8 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
                  sample_fps: float | None = None, stop: threading.Event | None = None,
                  max_seconds: float | None = None, open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
                  read_timeout: float = DEFAULT_READ_TIMEOUT_S, on_chunk: OnChunk | None = None,
-                 on_live: Callable[["LiveIngest"], None] | None = None) -> int:
+                 on_live: Callable[["LiveIngest"], None] | None = None,
+                 on_source: Callable[[int], None] | None = None) -> int:
     """Watch a live source until ``stop`` is set or ``max_seconds`` pass; returns the source id.
 
     A source that cannot be opened raises ``VideoError`` before anything is
@@ -55,6 +56,8 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
         source_id = writes.create_source(
             engine, name=name or default_name(source), kind="live", uri=reader.name, fps=reader.fps,
             width=reader.width, height=reader.height, sample_fps=sample_fps)
+        if on_source:
+            on_source(source_id)  # before its first chunk: the run's event rules are bound to it
         live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.live_chunk_seconds * sample_fps)),
                           (settings.analysis_width, settings.min_face), start, on_chunk)
         if on_live:

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy.engine import Engine
 
@@ -52,6 +53,7 @@ class CameraWatch:
     sink: Sink
     settings: Settings  # this camera's (its detector and smallest face)
     timeouts: StreamTimeouts = field(default_factory=StreamTimeouts)
+    on_source: Callable[[int, Camera], None] | None = None  # once its source is recorded (event rules bound there)
     source_id: int | None = None
     live: LiveIngest | None = None
     error: str | None = None
@@ -108,6 +110,8 @@ class CameraWatch:
         try:
             self.source_id = writes.create_source(self.engine, name=c.name, kind="live", uri=c.display_url,
                                                   sample_fps=c.sample_fps, state=STARTING)
+            if self.on_source:
+                self.on_source(self.source_id, c)
             reader = self._open(stop)
             if reader is None:  # stopped before the stream ever opened: a camera that delivered nothing has failed
                 self._record(FAILED, f"never delivered a frame: {self.error or 'stopped before it opened'}")

@@ -7,6 +7,7 @@ linked to the neighbouring chunks' there), then drop the frames from Redis.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from rq import get_current_job
@@ -14,12 +15,15 @@ from rq import get_current_job
 from ferstream.db import writes
 from ferstream.codec import decode_chunk
 from ferstream.errors import FerstreamError
-from ferstream.metrics import CAPTURE_TO_ROW, CHUNKS, FACES, FRAMES, STAGE_SECONDS
+from ferstream.events.evaluator import Evaluation, settle
+from ferstream.metrics import CAPTURE_TO_ROW, CHUNKS, EVENTS, FACES, FRAMES, STAGE_SECONDS
 from ferstream.results import Chunk
 from ferstream.urls import mask_url
 from ferstream.worker.analysis import Analyzer
 from ferstream.worker.runtime import Runtime, get_runtime
 from ferstream.worker.tracker import track_chunk
+
+log = logging.getLogger(__name__)
 
 
 class ChunkExpired(FerstreamError):
@@ -54,9 +58,19 @@ def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str, 
         final = not job.retries_left
         CHUNKS.labels("failed" if final else "retried").inc()
         writes.record_failure(rt.engine, source_id, chunk_index, exc, final)
+        if final:  # the source's events go on past a chunk that will never land
+            _settle_events(rt, source_id)
         raise
     redis.delete(key)
     return result
+
+
+def _settle_events(rt: Runtime, source_id: int) -> None:
+    try:
+        for rule, kind in settle(rt.engine, source_id):
+            EVENTS.labels(rule, kind).inc()
+    except Exception as exc:  # noqa: BLE001 - the database may be what failed; the next chunk settles them
+        log.warning("source %d: events not evaluated past a failed chunk: %s", source_id, exc)
 
 
 def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -> dict:
@@ -65,10 +79,13 @@ def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -
     results = analyzer.analyze(chunk.frames)
     tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
                          [r.frame.timestamp for r in results])
+    evaluation = Evaluation()  # the source's event rules, evaluated in the same transaction
     with STAGE_SECONDS.labels("write").time():
         faces = writes.write_results(rt.engine, chunk.source_id, chunk.index, results, analyzer.labels,
-                                     analyzer.model_version, tracks)
+                                     analyzer.model_version, tracks, then=evaluation)
     _count(rt, chunk, len(results), faces)
+    for rule, kind in evaluation.changes:
+        EVENTS.labels(rule, kind).inc()
     return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}
 
 

@@ -34,6 +34,7 @@ SCRIPTS = {
     "scaleout": "| scale-out | 2 workers / 1 worker",
     "cost_curve": "| cost | ms per frame, 1 face(s)",
     "memory": "| memory | peak RSS MiB, ferstream analyze",
+    "events": "| events | capture -> webhook p50 / p95 s, live stream",
 }
 
 pytestmark = pytest.mark.media

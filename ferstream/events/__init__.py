@@ -1,0 +1,3 @@
+"""Emotion events: rules on people (tracks) and crowds over time (``rules``), evaluated where a chunk's results
+land (``evaluator``), stored and listed (``store``), delivered at least once to webhooks (``webhook``) and MQTT
+(``mqtt``) from the change feed's outbox (``dispatcher``)."""
