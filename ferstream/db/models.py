@@ -74,7 +74,8 @@ class Chunk(Base):
 
     __tablename__ = "chunks"
     # retention (db/retention.py) finds a source's old chunks by it: a camera queues 9,000 chunks an hour
-    __table_args__ = (Index("ix_chunks_source_queued", "source_id", "queued_at"),)
+    __table_args__ = (Index("ix_chunks_source_queued", "source_id", "queued_at"),
+                      Index("ix_chunks_done_at", "done_at"))  # the HTTP API's live feed: chunks as they are done
 
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -54,8 +54,10 @@ def send(engine: Engine, sink: Sink, chunk: Chunk, frames_read: int, frames_drop
 
 def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: Settings, *,
                 name: str | None = None, sample_fps: float | None = None,
-                on_chunk: Callable[[Chunk, VideoReader], None] | None = None) -> int:
-    """Analyse or queue every sampled frame of a video file; returns the source id.
+                on_chunk: Callable[[Chunk, VideoReader], None] | None = None,
+                on_source: Callable[[int], None] | None = None) -> int:
+    """Analyse or queue every sampled frame of a video file; returns the source id (also handed to ``on_source``
+    as soon as it is recorded, before any frame is read: a caller that answers at once, the HTTP API).
 
     A missing or non-video file raises ``VideoError`` before anything is recorded.
     A file that is corrupt part-way keeps the frames decoded before the damage,
@@ -71,6 +73,8 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     )
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
+        if on_source:
+            on_source(source_id)
         for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):
             sink.wait_for_room()
             send(engine, sink, chunk, reader.frames_read)

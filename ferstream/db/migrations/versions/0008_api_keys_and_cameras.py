@@ -1,4 +1,5 @@
-"""the HTTP API's keys (only their hashes) and the cameras it manages at run time
+"""the HTTP API's keys (only their hashes), the cameras it manages at run time, and chunks found by when they were
+done (its live feed)
 
 Revision ID: 0008
 Revises: 0006
@@ -40,8 +41,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_index("ix_chunks_done_at", "chunks", ["done_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_chunks_done_at", table_name="chunks")
     op.drop_table("cameras")
     op.drop_table("api_keys")

@@ -1,0 +1,35 @@
+"""``ferstream serve``: the app served by uvicorn, refused on an address other machines reach without an API key."""
+
+from __future__ import annotations
+
+import logging
+
+from ferstream.api_server.config import ServerConfig
+from ferstream.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def serve(config: ServerConfig) -> int:
+    import uvicorn
+
+    from ferstream import db
+    from ferstream.api_server.app import create_app
+    from ferstream.db.api_keys import active_keys
+
+    engine = db.connect(config.settings.database_url)
+    keys = active_keys(engine)
+    if not config.loopback and not keys:
+        raise ConfigError(f"refusing to listen on {config.host}, which other machines reach, without an API key: make "
+                          "one first with `ferstream apikey create --name NAME` (or listen on 127.0.0.1)")
+    app = create_app(config)
+    shown = f"[{config.host}]" if ":" in config.host else config.host
+    print(f"ferstream API on http://{shown}:{config.port} (docs at /docs)"
+          + ("" if keys else "; no API key made yet: this machine only, no key needed until one is made"), flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
+                                           access_log=False, timeout_graceful_shutdown=10))
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits when it cannot listen (the port taken)
+        raise ConfigError(f"cannot listen on {config.host}:{config.port} (is the port in use?)") from exc
+    return 0
