@@ -67,8 +67,12 @@ def install(app: FastAPI) -> None:
         return problem(422, "Unprocessable content", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path[:200]}: the routes are listed at /docs"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not served at {request.url.path[:200]}: the routes are listed at /docs"
         return problem(exc.status_code, _title(exc.status_code), detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

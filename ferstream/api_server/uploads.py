@@ -36,7 +36,9 @@ class Form:
 
 
 def too_large(limit: int, what: str) -> ApiProblem:
-    return ApiProblem(413, "Content too large", f"{what} is larger than the {limit / MIB:.0f} MB accepted")
+    # the connection closes with the answer: the rest of the body is not read (and not drained) by the server
+    return ApiProblem(413, "Content too large", f"{what} is larger than the {limit / MIB:.0f} MB accepted",
+                      {"Connection": "close"})
 
 
 def check_length(request: Request, limit: int, what: str) -> None:

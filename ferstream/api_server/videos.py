@@ -140,5 +140,7 @@ class VideoSubmitter:
 
 
 def _without_path(message: str, video: str) -> str:
-    """An ingest error for a caller: the upload's path on the server replaced by 'the video'."""
+    """An ingest error for a caller: a path on the server replaced by 'the video' (a URL is the caller's own)."""
+    if scheme(video):
+        return message
     return message.replace(str(Path(video).resolve()), "the video").replace(video, "the video")

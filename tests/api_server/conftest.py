@@ -141,3 +141,28 @@ def api(tmp_path_factory) -> Api:
                        str(SHARED_MAX_PIXELS), "--max-images", str(SHARED_MAX_IMAGES)).start()
     yield Api(server, key, read_only)
     server.stop()
+
+
+def declared_only(port: int, method: str, path: str, headers: dict, send: bytes = b"") -> tuple[int, str]:
+    """Send a request's head (and ``send`` of its body) over a raw socket and read the answer: what a server says
+    to a body it has not read yet, such as one declared 3 GB long."""
+    import socket
+
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(head.encode() + b"\r\n" + send)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+            part = s.recv(65536)
+            if not part:
+                break
+            data += part
+    status = int(data.split(b" ", 2)[1])
+    return status, data.split(b"\r\n\r\n", 1)[1].decode(errors="replace")
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 0
