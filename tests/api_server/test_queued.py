@@ -1,0 +1,105 @@
+"""With Redis: videos submitted over HTTP go to RQ as `ferstream analyze --redis` sends them, and a real worker
+analyses them; 8 uploads at once lose nothing and duplicate nothing; a live follower that disconnects while the
+worker goes on gets the rest on its return; a server killed mid-upload leaves no source. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.api_server.conftest import make_key, wait_for_source
+from tests.api_server.test_live import read_events
+from tests.helpers import burst_worker, counts, start_worker, stop_process_group, wait_until
+
+pytestmark = pytest.mark.long
+
+
+def _source_rows(database_url: str) -> list:
+    from ferstream import db
+    from ferstream.db.models import Source
+
+    with db.connect(database_url).connect() as conn:
+        return conn.execute(select(Source.id, Source.name, Source.state)).all()
+
+
+def test_eight_uploads_at_once_are_queued_and_analysed_by_a_real_worker_nothing_lost_nothing_doubled(
+        serve, database_url, redis_url, astronaut_video):
+    from redis import Redis
+    from rq import Queue
+
+    from tests.helpers import queue_of
+
+    key = make_key(database_url, "uploader")
+    server = serve(database_url, "--redis", redis_url)
+
+    def upload(i: int) -> int:
+        with server.client(key) as client, open(astronaut_video, "rb") as f:
+            response = client.post("/v1/videos", files={"file": (f"clip-{i}.mp4", f, "video/mp4")},
+                                   data={"name": f"clip-{i}"})
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(upload, range(8)))
+    assert len(set(ids)) == 8
+    queue = Queue(queue_of(database_url), connection=Redis.from_url(redis_url))
+    wait_until(lambda: len(queue.get_job_ids()) == 8 * 4, 60)  # 4 chunks each, queued for the workers
+    with server.client(key) as client:
+        assert {client.get(f"/v1/sources/{i}").json()["status"] for i in ids} <= {"queued", "running"}
+    burst_worker(redis_url, database_url)
+    with server.client(key) as client:
+        for i in ids:
+            source = wait_for_source(client, i)
+            assert source["status"] == "done" and source["frames_analysed"] == 60, source
+            assert counts(database_url, i)["distinct_frames"] == 60
+    rows = _source_rows(database_url)
+    assert sorted(r.name for r in rows) == [f"clip-{i}" for i in range(8)]  # none lost, none registered twice
+    assert not any(server.uploads.iterdir())  # every upload deleted once its frames were in Redis
+
+
+def test_a_follower_that_disconnects_while_the_worker_goes_on_gets_the_rest_when_it_comes_back(
+        serve, sqlite_url, redis_url, astronaut_video, tmp_path):
+    server = serve(sqlite_url, "--redis", redis_url)
+    with server.client() as client, open(astronaut_video, "rb") as f:
+        source_id = client.post("/v1/videos", files={"file": ("long.mp4", f, "video/mp4")},
+                                data={"sample_fps": "15"}).json()["id"]
+    worker = None
+    try:
+        with server.client(timeout=120) as client:
+            with client.stream("GET", "/v1/live", params={"source": source_id}) as response:
+                worker = start_worker(redis_url, sqlite_url, "follower-test", log=tmp_path / "worker.log")
+                before = read_events(response, lambda events: len(events) == 1)
+            with server.client() as c:
+                wait_for_source(c, source_id)  # the rest lands while nobody follows
+            with client.stream("GET", "/v1/live", params={"source": source_id},
+                               headers={"Last-Event-ID": before[-1]["id"]}) as response:
+                after = read_events(response, lambda events: len(before) + len(events) == 4)
+    finally:
+        stop_process_group(worker)
+    chunks = [e["data"]["chunk_index"] for e in before + after]
+    assert sorted(chunks) == [0, 1, 2, 3] and len(chunks) == 4
+
+
+def test_a_server_killed_mid_upload_leaves_no_source_and_its_next_start_removes_the_part(serve, sqlite_url):
+    key = make_key(sqlite_url, "k")
+    server = serve(sqlite_url)
+    head = (f"POST /v1/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 4000000\r\n\r\n"
+            "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"half.mp4\"\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(head + b"\0" * 1_000_000)
+        wait_until(lambda: server.uploads.exists() and any(p.stat().st_size > 500_000 for p in server.uploads.iterdir()),
+                   30)
+        server.kill()
+    parts = list(server.uploads.iterdir())
+    assert [p.suffix for p in parts] == [".part"]  # what the killed server left
+    assert _source_rows(sqlite_url) == []
+    server.start()
+    assert not any(server.uploads.iterdir())  # removed by the next start
+    with server.client(key) as client:
+        assert client.get("/v1/sources").json() == []
