@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ferstream.api_server.auth import caller, writer
 from ferstream.api_server.state import ApiState, api_state
@@ -19,6 +19,8 @@ CameraName = Path(pattern=NAME_PATTERN, description="the camera's name")
 
 
 class CameraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a mistake, as in a cameras file
+
     name: str = Field(pattern=NAME_PATTERN, description="unique: the source's name in results")
     url: str = Field(min_length=1, max_length=2048, description="rtsp://, http(s):// stream, or a device (0, /dev/video0)")
     sample_fps: float | None = Field(None, description="frames per second analysed (default 5)")
@@ -29,6 +31,8 @@ class CameraIn(BaseModel):
 
 
 class CameraPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str | None = Field(None, min_length=1, max_length=2048)
     sample_fps: float | None = None
     detector: str | None = None
