@@ -33,6 +33,7 @@ SCRIPTS = {
     "scaleout": "| scale-out | 2 workers / 1 worker",
     "cost_curve": "| cost | ms per frame, 1 face(s)",
     "memory": "| memory | peak RSS MiB, ferstream analyze",
+    "api": "| HTTP API | latency added over the Python API (ferstream.analyze), concurrency 1, p50",
 }
 
 pytestmark = pytest.mark.media
