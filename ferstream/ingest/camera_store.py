@@ -11,7 +11,7 @@ Every value is checked as the cameras file's are (``ingest.cameras``): the same 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
@@ -168,4 +168,9 @@ def _retention_text(camera: Camera) -> str | None:
 
 def _stored(row) -> StoredCamera:
     return StoredCamera(row["name"], row["url"], row["sample_fps"], row["detector"], row["min_face"], bool(row["enabled"]),
-                        row["retention"], row["origin"], bool(row["edited"]), row["created_at"], row["updated_at"])
+                        row["retention"], row["origin"], bool(row["edited"]), _utc(row["created_at"]),
+                        _utc(row["updated_at"]))
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at  # SQLite: naive UTC
