@@ -39,6 +39,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
+        submitter.stop()  # ingest still running ends after its chunk in hand; its source says the server stopped
         with contextlib.suppress(OSError):
             config.uploads.rmdir()  # only when empty: an ingest still running keeps its file
 

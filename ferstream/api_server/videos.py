@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import uuid
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from ferstream.api_server.problems import ApiProblem
-from ferstream.db.models import Source, utcnow
+from ferstream.db.models import Chunk, Source, utcnow
 from ferstream.errors import FerstreamError, VideoError
 from ferstream.settings import Settings
 from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
@@ -27,20 +26,29 @@ from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
 log = logging.getLogger(__name__)
 
 
-def safe_name(filename: str) -> str:
-    """The file name reduced to letters, digits, ``.``, ``_`` and ``-`` (no folders), at most 80 characters."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename.replace("\\", "/")).name).strip("._") or "video"
-    return name[-80:]
+class ServerStopping(FerstreamError):
+    """The server stopped before ingest had read the whole video."""
 
 
 class VideoSubmitter:
-    """Starts the ingest of submitted videos, each in a thread; in-process analysis shares one runtime."""
+    """Starts the ingest of submitted videos, each in a thread; in-process analysis shares one runtime. ``stop``
+    ends them between two chunks: their sources are marked failed, saying the server stopped."""
 
     def __init__(self, settings: Settings, engine, uploads: Path):
         self.settings, self.engine, self.uploads = settings, engine, uploads
         self._runtime = None
         self._lock = threading.Lock()  # the in-process runtime's models, one chunk at a time
         self.threads: list[threading.Thread] = []
+        self.stopping = threading.Event()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End every ingest still running (each after its chunk in hand) and wait for them, ``timeout`` at most."""
+        import time
+
+        self.stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # uploads -------------------------------------------------------------------------------------------------------
 
@@ -59,10 +67,14 @@ class VideoSubmitter:
                     removed += 1
         folder = str(self.uploads.resolve())
         with self.engine.begin() as conn:
-            conn.execute(update(Source).where(Source.kind == "file", Source.state.in_(("queued", "reading")),
-                                              Source.uri.startswith(folder + os.sep))
-                         .values(state="failed", error="the server stopped while it was reading this upload",
-                                 updated_at=utcnow()))
+            cut = conn.execute(select(Source.id).where(Source.kind == "file", Source.state.in_(("queued", "reading")),
+                                                       Source.uri.startswith(folder + os.sep))).scalars().all()
+            if cut:
+                conn.execute(update(Source).where(Source.id.in_(cut)).values(
+                    state="failed", error="the server stopped while it was reading this upload", updated_at=utcnow()))
+            if cut and not self.settings.redis_url:  # analysed in the server that stopped: nothing else will
+                conn.execute(update(Chunk).where(Chunk.source_id.in_(cut), Chunk.status == "queued").values(
+                    status="failed", error="the server stopped before it analysed this chunk"))
         return removed
 
     # submission ----------------------------------------------------------------------------------------------------
@@ -88,6 +100,8 @@ class VideoSubmitter:
     def submit(self, video: str, *, name: str | None, sample_fps: float | None, remove: bool, wait_s: float) -> int:
         """Start ingesting ``video`` (a stored upload, a URL or an allowed local file); its source id, once recorded.
         ``remove``: delete the file when ingest is done with it (or fails)."""
+        if self.stopping.is_set():
+            raise ApiProblem(503, "Service unavailable", "the server is stopping: submit the video again later")
         recorded = threading.Event()
         outcome: dict = {}
 
@@ -95,12 +109,16 @@ class VideoSubmitter:
             outcome["id"] = source_id
             recorded.set()
 
+        def on_chunk(_chunk, _reader) -> None:
+            if self.stopping.is_set():
+                raise ServerStopping("the server stopped before it had read the whole video: submit it again")
+
         def run() -> None:
             try:
                 from ferstream.ingest.files import ingest_file
 
                 ingest_file(self.engine, video, self._sink(), self.settings, name=name, sample_fps=sample_fps,
-                            on_source=on_source)
+                            on_source=on_source, on_chunk=on_chunk)
             except BaseException as exc:  # noqa: BLE001 - a thread's errors go to the source (and the log)
                 outcome["error"] = exc
                 if "id" in outcome:

@@ -5,6 +5,7 @@ row (frame, face); the next page starts after it (keyset paging: each page is on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Iterator
 
 from sqlalchemy import and_, or_, select
@@ -63,4 +64,13 @@ def face_page(engine: Engine, source_id: int, where: FaceFilter, after: tuple[in
         q = q.where(or_(Face.frame_index > after[0], and_(Face.frame_index == after[0], Face.face_index > after[1])))
     q = q.order_by(Face.frame_index, Face.face_index).limit(size)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
+        return [utc_row(r) for r in conn.execute(q).mappings()]
+
+
+def utc_row(row) -> dict:
+    """A row as a dict, its capture time in UTC (SQLite hands back naive UTC times)."""
+    out = dict(row)
+    at = out.get("captured_at")
+    if at is not None and at.tzinfo is None:
+        out["captured_at"] = at.replace(tzinfo=timezone.utc)
+    return out

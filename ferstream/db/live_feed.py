@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from ferstream.db.face_pages import COLUMNS
+from ferstream.db.face_pages import COLUMNS, utc_row
 from ferstream.db.models import Chunk, Face, Frame
 
 #: a chunk may commit a little after a later one (its done time is taken before its transaction ends): each look
@@ -69,5 +69,5 @@ def chunk_results(engine: Engine, source_id: int, chunk_index: int) -> list[dict
                              .order_by(Face.frame_index, Face.face_index)).mappings().all()
     by_frame: dict[int, list[dict]] = {}
     for f in faces:
-        by_frame.setdefault(f["frame_index"], []).append(dict(f))
-    return [{**dict(fr), "faces": by_frame.get(fr["frame_index"], [])} for fr in frames]
+        by_frame.setdefault(f["frame_index"], []).append(utc_row(f))
+    return [{**utc_row(fr), "faces": by_frame.get(fr["frame_index"], [])} for fr in frames]

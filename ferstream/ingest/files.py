@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Callable, Protocol
@@ -103,3 +104,10 @@ def ingest_image(engine: Engine, image, sink: Sink, settings: Settings, *, name:
         raise
     writes.update_source(engine, source_id, state="finished", frames_read=1)
     return source_id
+
+
+def safe_name(filename: str) -> str:
+    """An uploaded file's name reduced to letters, digits, ``.``, ``_`` and ``-`` (no folders, Windows' included), at
+    most 80 characters: how the dashboard and the HTTP API store an upload."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename.replace("\\", "/")).name).strip("._") or "video"
+    return name[-80:]

@@ -103,3 +103,41 @@ def test_a_server_killed_mid_upload_leaves_no_source_and_its_next_start_removes_
     assert not any(server.uploads.iterdir())  # removed by the next start
     with server.client(key) as client:
         assert client.get("/v1/sources").json() == []
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory):
+    from ferstream.demo import make_astronaut_video
+
+    return make_astronaut_video(tmp_path_factory.mktemp("long") / "long.mp4", seconds=40, fps=15)
+
+
+def _started(server, key, video) -> int:
+    with server.client(key) as client, open(video, "rb") as f:
+        source_id = client.post("/v1/videos", files={"file": ("long.mp4", f, "video/mp4")}).json()["id"]
+        wait_until(lambda: client.get(f"/v1/sources/{source_id}").json()["frames_analysed"] > 0, 60)
+    return source_id
+
+
+def test_a_server_stopped_or_killed_mid_ingest_leaves_its_source_failed_and_saying_why(serve, sqlite_url, long_video):
+    from ferstream import db
+    from ferstream.db.models import Source
+
+    key = make_key(sqlite_url, "k")
+    server = serve(sqlite_url)
+    stopped = _started(server, key, long_video)
+    assert server.stop() == 0  # SIGTERM: the ingest ends after its chunk in hand
+    killed_server = serve(sqlite_url)
+    killed = _started(killed_server, key, long_video)
+    killed_server.kill()
+    assert list(killed_server.uploads.iterdir())  # the upload the killed server was reading
+    killed_server.start()  # the same upload folder: its next start cleans up after it
+    again = killed_server
+    with db.connect(sqlite_url).connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(Source.id, Source.state, Source.error))}
+    assert rows[stopped].state == "failed" and "the server stopped before it had read the whole video" in rows[stopped].error
+    assert rows[killed].state == "failed" and "the server stopped while it was reading this upload" in rows[killed].error
+    assert not any(killed_server.uploads.iterdir())
+    assert not server.uploads.exists()  # a server that stops removes its (empty) upload folder
+    with again.client(key) as client:
+        assert client.get(f"/v1/sources/{killed}").json()["status"] == "failed"

@@ -14,8 +14,8 @@ from ferstream.api_server.auth import writer
 from ferstream.api_server.problems import ApiProblem
 from ferstream.api_server.state import ApiState, api_state
 from ferstream.api_server.uploads import MIB, read_json, read_multipart
-from ferstream.api_server.videos import safe_name
 from ferstream.errors import FerstreamError, VideoError
+from ferstream.ingest.files import safe_name
 
 router = APIRouter(prefix="/v1", tags=["videos"], dependencies=[Depends(writer)])
 
