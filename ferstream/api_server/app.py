@@ -9,7 +9,7 @@ import logging
 from fastapi import FastAPI
 
 from ferstream import __version__
-from ferstream.api_server import problems
+from ferstream.api_server import metrics, problems
 from ferstream.api_server.analysis import PhotoAnalyzer
 from ferstream.api_server.config import ServerConfig
 from ferstream.api_server.routes import analyze, cameras, live, ops, sources, videos
@@ -47,6 +47,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                   openapi_url=None, lifespan=lifespan)
     app.state.api = ApiState(config, engine, photos, submitter)
     problems.install(app)
+    metrics.install(app)
     for router in (ops.open_router, ops.router, analyze.router, videos.router, sources.router, live.router,
                    cameras.router):
         app.include_router(router)

@@ -99,6 +99,8 @@ def test_on_loopback_before_any_key_is_made_no_key_is_needed_and_the_first_key_e
 
 
 def test_docs_schema_metrics_and_readiness_with_a_key(api):
+    with api.client(None) as stranger:
+        problem_of(stranger.get("/v1/sources/1"), 401)
     with api.client() as client:
         schema = client.get("/openapi.json").json()
         assert {"/v1/analyze", "/v1/videos", "/v1/sources", "/v1/sources/{source_id}/faces", "/v1/live",
@@ -107,6 +109,12 @@ def test_docs_schema_metrics_and_readiness_with_a_key(api):
         assert "swagger" in client.get("/docs").text.lower()
         metrics = client.get("/metrics")
         assert metrics.status_code == 200 and "ferstream_worker_frames_total" in metrics.text
+        from tests.helpers import check_exposition, metric
+
+        samples = check_exposition(metrics.text)  # as strictly as Prometheus reads it
+        assert metric(samples, "ferstream_api_requests_total", route="/openapi.json", method="GET", status="200") >= 1
+        assert metric(samples, "ferstream_api_requests_total", route="/v1/sources/{source_id}", method="GET",
+                      status="401") >= 1  # by route template, never the raw path
         ready = client.get("/readyz").json()
         assert ready["checks"] == {"database": "ok", "migrations": "ok"}
 
