@@ -33,10 +33,10 @@ def serve(config: ServerConfig) -> int:
                           "one first with `ferstream apikey create --name NAME` (or listen on 127.0.0.1)")
     app = create_app(config)
     shown = f"[{config.host}]" if ":" in config.host else config.host
-    print(f"ferstream API on http://{shown}:{config.port} (docs at /docs)"
-          + ("" if keys else "; no API key made yet: this machine only, no key needed until one is made"), flush=True)
     server = _Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
                                     timeout_graceful_shutdown=10))
+    server.banner = (f"ferstream API on http://{shown}:{config.port} (docs at /docs)"
+                     + ("" if keys else "; no API key made yet: this machine only, no key needed until one is made"))
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when it cannot listen (the port taken)
