@@ -60,8 +60,10 @@ def test_every_face_page_by_page_as_csv_and_as_parquet(api, analysed):
             page = client.get(f"/v1/sources/{analysed}/faces", params={"limit": 7, **({"cursor": cursor} if cursor else {})}).json()
             paged += page["faces"]
             cursor = page["next_cursor"]
-            if cursor is None:
+            if not page["has_more"]:
                 break
+        after_the_end = client.get(f"/v1/sources/{analysed}/faces", params={"cursor": cursor}).json()
+        assert after_the_end == {"faces": [], "next_cursor": cursor, "has_more": False}  # a place to poll from
         as_csv = client.get(f"/v1/sources/{analysed}/faces", headers={"Accept": "text/csv"})
         as_parquet = client.get(f"/v1/sources/{analysed}/faces", params={"format": "parquet"})
     assert [(r["frame_index"], r["face_index"]) for r in paged] == list(zip(table["frame_index"], table["face_index"]))
@@ -80,6 +82,10 @@ def test_face_filters(api, analysed):
         happy = client.get(f"/v1/sources/{analysed}/faces", params={"emotion": "happy"}).json()["faces"]
         track = client.get(f"/v1/sources/{analysed}/faces", params={"track": 1}).json()["faces"]
         problem_of(client.get(f"/v1/sources/{analysed}/faces", params={"emotion": "bored"}), 422)
+        quality = client.get(f"/v1/sources/{analysed}/faces", params={"min_quality": 0.5})
+        from ferstream.db.face_pages import has_quality
+
+        assert quality.status_code == (200 if has_quality() else 422), quality.text
         problem_of(client.get(f"/v1/sources/{analysed}/faces", params={"cursor": "garbage!"}), 422)
         problem_of(client.get(f"/v1/sources/{analysed}/faces", params={"format": "xml"}), 422)
         problem_of(client.get(f"/v1/sources/{analysed}/faces", headers={"Accept": "image/png"}), 406)

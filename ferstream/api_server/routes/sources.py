@@ -99,7 +99,9 @@ def _next_cursor(row: dict) -> str:
 
 class FacesPage(BaseModel):
     faces: list[dict] = Field(description=f"face rows: {', '.join(COLUMNS)}")
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null: no more rows now")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the rows after this page (also later, for the "
+                                                "rows a live source adds); null: none yet")
+    has_more: bool = Field(description="whether more rows are there now")
 
 
 @router.get("/{source_id}/faces", summary="the source's faces: filters, cursor paging; JSON, CSV or Parquet",
@@ -129,7 +131,7 @@ async def faces(request: Request, source_id: int = SourceId,
     if kind == "json":
         size = min(limit or DEFAULT_PAGE, MAX_PAGE)
         rows = await run_in_threadpool(face_page, state.engine, source_id, where, after, size)
-        return FacesPage(faces=rows, next_cursor=_next_cursor(rows[-1]) if len(rows) == size else None)
+        return FacesPage(faces=rows, next_cursor=_next_cursor(rows[-1]) if rows else cursor, has_more=len(rows) == size)
     pages = face_pages(state.engine, source_id, where, after, page=5000, limit=limit)
     body = csv_stream(pages, COLUMNS) if kind == "csv" else parquet_stream(pages, COLUMNS, face_schema(COLUMNS))
     name = f"source-{source_id}-faces.{kind}"
