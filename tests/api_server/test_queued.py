@@ -1,6 +1,7 @@
 """With Redis: videos submitted over HTTP go to RQ as `ferstream analyze --redis` sends them, and a real worker
 analyses them; 8 uploads at once lose nothing and duplicate nothing; a live follower that disconnects while the
-worker goes on gets the rest on its return; a server killed mid-upload leaves no source. SQLite and PostgreSQL."""
+worker goes on gets the rest on its return; a server killed mid-upload leaves no source; the read routes on both
+databases. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -141,3 +142,41 @@ def test_a_server_stopped_or_killed_mid_ingest_leaves_its_source_failed_and_sayi
     assert not server.uploads.exists()  # a server that stops removes its (empty) upload folder
     with again.client(key) as client:
         assert client.get(f"/v1/sources/{killed}").json()["status"] == "failed"
+
+
+def test_every_read_route_on_both_databases(serve, database_url, astronaut_video):
+    """The results routes and the live feed read the same on SQLite and PostgreSQL (keyset pages, the feed's keys)."""
+    import io
+
+    import pandas as pd
+
+    from ferstream import db
+    from ferstream.db.queries import faces_table, tracks_table
+
+    key = make_key(database_url, "reader")
+    server = serve(database_url)
+    with server.client(key) as client:
+        with open(astronaut_video, "rb") as f:
+            sid = client.post("/v1/videos", files={"file": ("a.mp4", f, "video/mp4")}).json()["id"]
+        assert wait_for_source(client, sid)["status"] == "done"
+        pages, cursor = [], None
+        while True:
+            page = client.get(f"/v1/sources/{sid}/faces", params={"limit": 9, **({"cursor": cursor} if cursor else {})}).json()
+            pages += page["faces"]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                break
+        as_csv = pd.read_csv(io.StringIO(client.get(f"/v1/sources/{sid}/faces", params={"format": "csv"}).text))
+        as_parquet = pd.read_parquet(io.BytesIO(client.get(f"/v1/sources/{sid}/faces", params={"format": "parquet"}).content))
+        tracks = client.get(f"/v1/sources/{sid}/tracks").json()["tracks"]
+        summary = client.get(f"/v1/sources/{sid}/summary").json()
+        with client.stream("GET", "/v1/live", params={"source": sid, "replay": "true"}) as response:
+            events = read_events(response, lambda e: len(e) == 4)
+    engine = db.connect(database_url)
+    table = faces_table(engine, sid)
+    assert [(r["frame_index"], r["face_index"]) for r in pages] == list(zip(table["frame_index"], table["face_index"]))
+    assert len(as_csv) == len(as_parquet) == len(table) > 0
+    assert [t["track_id"] for t in tracks] == list(tracks_table(engine, sid)["track_id"])
+    assert summary["source"]["faces"] == len(table)
+    assert sorted(e["data"]["chunk_index"] for e in events) == [0, 1, 2, 3]
+    assert sum(len(f["faces"]) for e in events for f in e["data"]["frames"]) == len(table)
