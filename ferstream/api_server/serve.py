@@ -47,7 +47,15 @@ def serve(config: ServerConfig) -> int:
 
 class _Server(uvicorn_server_class()):
     """uvicorn's server, but a SIGTERM or Ctrl-C that it has shut down for gracefully ends the command with status
-    0 (uvicorn raises the signal again once it has stopped, which a supervisor reads as a crash)."""
+    0 (uvicorn raises the signal again once it has stopped, which a supervisor reads as a crash). Its ``banner`` is
+    printed once it listens."""
+
+    banner = ""
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.banner:
+            print(self.banner, flush=True)
 
     @contextlib.contextmanager
     def capture_signals(self):

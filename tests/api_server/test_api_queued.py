@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.api_server.conftest import make_key, wait_for_source
-from tests.api_server.test_live import read_events
+from tests.api_server.test_api_live import read_events
 from tests.helpers import burst_worker, counts, start_worker, stop_process_group, wait_until
 
 pytestmark = pytest.mark.long
