@@ -1,4 +1,4 @@
-# ferstream: one image for every service (worker, dashboard, ingest); see docker-compose.yml.
+# ferstream: one image for every service (worker, dashboard, api, ingest); see docker-compose.yml.
 #
 #   docker build -t ferstream .
 #   docker run --rm ferstream ferstream --help
@@ -52,12 +52,13 @@ RUN pip install --no-cache-dir --no-deps . \
 # when no DATABASE_URL is set); /app stays read-only to it.
 ARG UID=1000
 RUN useradd --create-home --uid "$UID" --shell /usr/sbin/nologin ferstream \
- && mkdir /data /videos \
- && chown ferstream:ferstream /data
+ && mkdir /data /videos /uploads \
+ && chown ferstream:ferstream /data /uploads
 USER ferstream
 WORKDIR /data
 
-# The dashboard listens here (docker-compose.yml publishes it).
-EXPOSE 8501
+# The dashboard and the HTTP API listen here (docker-compose.yml publishes them); /uploads: the API's uploads in
+# flight (a volume in docker-compose.yml, owned by the app's user)
+EXPOSE 8501 8000
 
 CMD ["ferstream", "worker"]

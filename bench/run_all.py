@@ -1,6 +1,6 @@
 """Every benchmark of issue 6, ferstream beside fer, in one run; one Markdown table at the end.
 
-Runs throughput, parity, detectors, tracks, accuracy, real emotions, scale-out, cost curve, memory and events in this order, in this
+Runs throughput, parity, detectors, tracks, accuracy, real emotions, real quality, scale-out, cost curve, memory, events and the HTTP API in this order, in this
 process (scale-out and memory start their own subprocesses), sharing one folder of clips
 made at run time. Each benchmark's detail tables print as it finishes; the summary table,
 with the command, machine and versions, prints last and, with the details, goes to --out.
@@ -25,7 +25,7 @@ from bench.common import (DEFAULT_FER2013, DEFAULT_MEDIA, Report, Row, environme
                           workdir)
 
 BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "real_quality", "scaleout",
-              "cost_curve", "memory", "events")
+              "cost_curve", "memory", "events", "api")
 
 
 def build_parser() -> argparse.ArgumentParser:

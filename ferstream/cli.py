@@ -216,6 +216,47 @@ def _dashboard(args: argparse.Namespace) -> int:
     return run_command(lambda: serve(_settings(args), host=args.host, port=args.port))
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from ferstream.api_server.config import ServerConfig
+    from ferstream.api_server.serve import serve
+
+    def run():
+        from pathlib import Path
+
+        config = ServerConfig(_settings(args), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+                              max_image_pixels=args.max_image_pixels, max_images=args.max_images,
+                              request_timeout_s=args.request_timeout, cors_origins=tuple(args.cors_origin or ()),
+                              allow_local_files=args.allow_local_files,
+                              upload_dir=Path(args.upload_dir).resolve() if args.upload_dir else None,
+                              photo_min_face=args.min_face)
+        return serve(config)
+
+    return run_command(run)
+
+
+def _apikey(args: argparse.Namespace) -> int:
+    from ferstream.api_server import manage
+
+    if args.action == "create":
+        return run_command(lambda: manage.apikey_create(_settings(args), args.name, args.read_only))
+    if args.action == "revoke":
+        return run_command(lambda: manage.apikey_revoke(_settings(args), args.key))
+    return run_command(lambda: manage.apikey_list(_settings(args)))
+
+
+def _cameras(args: argparse.Namespace) -> int:
+    from ferstream.api_server import manage
+
+    if args.action == "add":
+        fields = {"name": args.name, "url": args.url, "sample_fps": args.sample_fps, "detector": args.detector,
+                  "min_face": args.min_face, "retention": args.retention, "enabled": not args.disabled}
+        fields = {k: v for k, v in fields.items() if v is not None}
+        return run_command(lambda: manage.cameras_add(_settings(args), fields, args.replace))
+    if args.action == "remove":
+        return run_command(lambda: manage.cameras_remove(_settings(args), args.name))
+    return run_command(lambda: manage.cameras_list(_settings(args)))
+
+
 def _add_detector(p: argparse.ArgumentParser) -> None:
     from ferstream.settings import DEFAULT_DETECTOR, DETECTORS
 
@@ -246,6 +287,81 @@ def _add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
     p.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///ferstream.db)")
     if redis:
         p.add_argument("--redis", metavar="URL", help="Redis URL of the RQ queue (default: $REDIS_URL; none: analyse in this process)")
+
+
+def _add_server_commands(sub) -> None:
+    """serve, apikey and cameras: the HTTP API, its keys, and the cameras it manages at run time."""
+    from ferstream.api_server.config import (DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGES, DEFAULT_MAX_UPLOAD_MB,
+                                             DEFAULT_REQUEST_TIMEOUT_S)
+
+    p = sub.add_parser("serve", help="the HTTP API (FastAPI): analyse photos, submit videos, read results, follow "
+                       "them live, manage cameras",
+                       description="Serve ferstream's HTTP API with uvicorn; every route under /v1, the OpenAPI docs at "
+                                   "/docs. Every route but /healthz needs `Authorization: Bearer KEY` (`ferstream apikey "
+                                   "create`); on an address other machines reach, the server refuses to start without "
+                                   "a key. Videos go to RQ with --redis/REDIS_URL, else they are analysed in the server.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=_int_at_least(1, 65535), default=8000, help="default: %(default)s")
+    p.add_argument("--max-upload-mb", type=_int_at_least(1), default=DEFAULT_MAX_UPLOAD_MB, metavar="MB",
+                   help="largest video upload (default: %(default)s)")
+    p.add_argument("--max-image-pixels", type=_int_at_least(64), default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+                   help="largest photo for /v1/analyze, in pixels (default: %(default)s)")
+    p.add_argument("--max-images", type=_int_at_least(1), default=DEFAULT_MAX_IMAGES, metavar="N",
+                   help="most photos per /v1/analyze request (default: %(default)s)")
+    p.add_argument("--request-timeout", type=positive_number, default=DEFAULT_REQUEST_TIMEOUT_S, metavar="SECONDS",
+                   help="longest /v1/analyze request before it is answered 503 (default: %(default)s)")
+    p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="allow browsers on this origin (https://app.example.com) to call the API (repeat it; default: "
+                        "CORS off)")
+    p.add_argument("--allow-local-files", action="store_true",
+                   help="accept file:// URLs and paths of this machine in POST /v1/videos (default: refused)")
+    p.add_argument("--upload-dir", metavar="DIR", help="where uploads are kept while ingest reads them (default: a "
+                   "folder of the temporary folder named after the port)")
+    p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
+    p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face in photos (default: by the photo's "
+                   "size, as the Python API: 3%% of its shorter side and at least 24 px)")
+    _add_detector(p)
+    _add_services(p)
+    p.set_defaults(handler=_serve)
+
+    p = sub.add_parser("apikey", help="make, list and revoke the HTTP API's keys",
+                       description="API keys of `ferstream serve`, kept in the database (only their SHA-256).")
+    keys = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    k = keys.add_parser("create", help="make a key: printed once, alone on the last line")
+    k.add_argument("--name", required=True, help="who or what uses it")
+    k.add_argument("--read-only", action="store_true", help="it may read, not submit, change cameras or delete")
+    _add_services(k, redis=False)
+    k = keys.add_parser("list", help="every key: id, name, first characters, rights, state")
+    _add_services(k, redis=False)
+    k = keys.add_parser("revoke", help="revoke a key (by id or name): refused from the next request on")
+    k.add_argument("key", metavar="ID|NAME")
+    _add_services(k, redis=False)
+    for k in keys.choices.values():
+        k.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
+    p.set_defaults(handler=_apikey)
+
+    p = sub.add_parser("cameras", help="add, list and remove the cameras of a running `watch --config`",
+                       description="Cameras kept in the database: a running `ferstream watch --config` starts, restarts "
+                                   "and stops them within seconds, and keeps them across restarts.")
+    cams = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = cams.add_parser("add", help="add a camera (or change one with --replace)")
+    c.add_argument("name", metavar="NAME")
+    c.add_argument("url", metavar="URL", help="rtsp://, http(s):// stream, or a device (0, /dev/video0)")
+    c.add_argument("--sample-fps", type=positive_number, metavar="F", help="frames per second analysed (default: 5)")
+    c.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face (default: the watch's)")
+    c.add_argument("--retention", metavar="DURATION", help="keep its results this long (30d, 12h)")
+    c.add_argument("--disabled", action="store_true", help="listed, not watched")
+    c.add_argument("--replace", action="store_true", help="change the camera of that name if there is one")
+    _add_detector(c)
+    _add_services(c, redis=False)
+    c = cams.add_parser("list", help="every camera, URLs masked")
+    _add_services(c, redis=False)
+    c = cams.add_parser("remove", help="remove a camera: a running watch stops it")
+    c.add_argument("name", metavar="NAME")
+    _add_services(c, redis=False)
+    for c in cams.choices.values():
+        c.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
+    p.set_defaults(handler=_cameras)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -409,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_services(p)
     p.set_defaults(handler=_dashboard)
 
+    _add_server_commands(sub)
     p = sub.add_parser("train", help="train the emotion model on FER-2013", description="Train the emotion CNN on FER-2013 and export it (.keras, .tflite, .json).")
     add_train_arguments(p).set_defaults(handler=_train)
     p = sub.add_parser("ensemble", help="average trained models into one exported model, or export one again",

@@ -17,7 +17,7 @@ from ferstream.errors import ConfigError, FerstreamError, VideoError
 from ferstream.settings import DEFAULT_METRICS_HOST
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
-from ferstream.urls import mask_url
+from ferstream.urls import mask_secrets, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -458,63 +458,98 @@ def _prune_until(keeper: _Retention, stop) -> None:
             return
 
 
+#: seconds between two looks at the camera table while ``watch --config`` runs
+CAMERAS_POLL_S = 2.0
+
+
 def watch_cameras(settings: Settings, config: str, *, duration: float | None = None, metrics_port: int | None = None,
-                  metrics_host: str = DEFAULT_METRICS_HOST, retention=None, rules: str | None = None) -> int:
+                  metrics_host: str = DEFAULT_METRICS_HOST, retention=None, rules: str | None = None,
+                  poll_s: float = CAMERAS_POLL_S) -> int:
     """Watch every enabled camera of a cameras file, each in a thread of its own, until Ctrl-C, SIGTERM or
-    ``duration``; one camera failing never stops the others. Prints a line per camera at the end; non-zero when a
-    camera failed (one that never delivered a frame has)."""
+    ``duration``; one camera failing never stops the others. The file's cameras go into the database's camera
+    table, which is read again every ``poll_s`` seconds: cameras added, changed, disabled or removed there (the HTTP
+    API, ``ferstream cameras``) start, restart or stop without a restart. Prints a line per camera at the end;
+    non-zero when a camera failed (one that never delivered a frame has)."""
     from ferstream import db
+    from ferstream.ingest.camera_store import running_cameras, sync_file
     from ferstream.ingest.cameras import load_cameras
     from ferstream.ingest.source_metrics import SourceView
     from ferstream.ingest.stream import FAILED
     from ferstream.ingest.supervisor import CameraWatch, Supervisor
-    from ferstream.sinks import camera_sinks
+    from ferstream.sinks import camera_sink_factory
 
     from ferstream.event_commands import EventsRun, rules_for_run
 
     cameras = load_cameras(config)
-    enabled = cameras.enabled
-    if not enabled:
-        raise ConfigError(f"{config}: every camera is disabled (enabled: false): nothing to watch")
     if rules and cameras.events:
         raise ConfigError(f"{config} has rules of its own: give them there or in --rules {rules}, not both")
     events_config = rules_for_run(rules, [c.name for c in cameras.cameras]) if rules else cameras.events
     engine = db.connect(settings.database_url)
-    sinks = camera_sinks(settings, engine, enabled)
+    sync_file(engine, cameras)
+    enabled = running_cameras(engine)
+    if not enabled:
+        raise ConfigError(f"{config}: every camera is disabled (enabled: false): nothing to watch")
     events = EventsRun(engine, events_config, [c.name for c in enabled])
-    watches = [CameraWatch(c, engine, sinks[c.name], settings.with_(detector=c.detector, min_face=c.min_face),
-                           on_source=lambda sid, camera: events.bind(sid, camera.name)) for c in enabled]
-    supervisor = Supervisor(watches)
+    make_sink = camera_sink_factory(settings, engine)
+
+    def make_watch(c):
+        return CameraWatch(c, engine, make_sink(c), settings.with_(detector=c.detector, min_face=c.min_face),
+                           on_source=lambda sid, camera: events.bind(sid, camera.name))
+
+    supervisor = Supervisor([make_watch(c) for c in enabled])
 
     def views():
-        return [SourceView(w.camera.name, w.state, w.live, sinks[w.camera.name].frames_done) for w in watches]
+        return [SourceView(w.camera.name, w.state, w.live, w.sink.frames_done) for w in list(supervisor.watches)]
 
-    _serve_metrics(metrics_port, metrics_host, views, list(sinks.values()))
-    keeper = _Retention(engine, retention or cameras.retention, {c.name: c.retention for c in cameras.cameras})
+    _serve_metrics(metrics_port, metrics_host, views, [w.sink for w in supervisor.watches])
+    keeper = _Retention(engine, retention or cameras.retention, {c.name: c.retention for c in enabled})
+    disabled = len(cameras.cameras) - len([c for c in cameras.cameras if c.enabled])
     print(f"watching {len(enabled)} camera(s) of {config}: {', '.join(c.name for c in enabled)}"
-          + (f" ({len(cameras.cameras) - len(enabled)} disabled)" if len(enabled) < len(cameras.cameras) else ""))
+          + (f" ({disabled} disabled)" if disabled else ""), flush=True)
     start = time.monotonic()
+    next_poll = start + poll_s
     with _stop_on_signals(supervisor.stop, supervisor.hurry), events:
         supervisor.start()
         try:
-            while supervisor.running() and not supervisor.stop.wait(0.5):
+            while not supervisor.stop.wait(0.5):
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + poll_s
+                    _follow_camera_table(engine, supervisor, make_watch, keeper, running_cameras)
                 keeper.tick()
+                if not supervisor.running():
+                    break
                 if duration is not None and time.monotonic() - start >= duration:
                     break
         finally:
             supervisor.shutdown()
         events.finish()
-    for w in watches:
+    for w in supervisor.retired + supervisor.watches:
         live = w.live
         counts = (f"{live.sampled} frames sampled, {live.sent} sent, {live.dropped} dropped, {live.reconnects} reconnects"
                   if live else "never opened")
         print(f"  {w.camera.name} (source {w.source_id}) [{w.state}]: {counts}" + (f"; {w.error}" if w.error else ""))
     keeper.report()
-    failed = [w.camera.name for w in watches if w.state == FAILED]
+    failed = [w.camera.name for w in supervisor.watches if w.state == FAILED]
     if failed:  # the exit status says so too: 2, as a single watch of a dead stream
-        print(f"ferstream: error: {len(failed)} of {len(watches)} camera(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"ferstream: error: {len(failed)} of {len(supervisor.watches)} camera(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
         return 2
     return 0
+
+
+def _follow_camera_table(engine, supervisor, make_watch, keeper, running_cameras) -> None:
+    """Start, restart and stop cameras as the camera table says; the database away: try again next time."""
+    try:
+        wanted = running_cameras(engine)
+        for change in supervisor.reconcile(wanted, make_watch):
+            print(f"cameras: {change}", flush=True)
+    except FerstreamError as exc:
+        log.warning("cameras: could not follow the camera table: %s", exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors while the database is away; the cameras go on
+        log.warning("cameras: could not read the camera table: %s", mask_secrets(str(exc).splitlines()[0]))
+        return
+    keeper.per_name.update({c.name: c.retention for c in wanted})
 
 
 def prune(settings: Settings, older_than: str, source: str | None = None, batch: int | None = None) -> int:

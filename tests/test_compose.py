@@ -32,7 +32,7 @@ APP_SERVICES = ("worker", "dashboard", "ingest")
 LONG_RUNNING = ("redis", "postgres", "worker", "dashboard")
 #: the variables the compose file interpolates: unset for the validator, so that it checks the defaults
 COMPOSE_VARIABLES = ("POSTGRES_PASSWORD", "FERSTREAM_MODEL", "WORKER_PROCESSES", "DASHBOARD_BIND", "DASHBOARD_PORT",
-                     "VIDEOS_DIR", "INGEST_ARGS")
+                     "VIDEOS_DIR", "INGEST_ARGS", "API_BIND", "API_PORT")
 
 
 def _clean_env() -> dict[str, str]:
@@ -345,3 +345,11 @@ def test_dockerignore_keeps_what_the_image_needs():
                    and not any(str(p.parent.relative_to(ROOT)) == folder and fnmatchcase(p.name, pattern) for folder, pattern in left_out)]
     dropped = [path for path in needed if _ignored(path)]
     assert not dropped, f".dockerignore drops files the image needs: {dropped}"
+
+
+def test_the_api_is_an_opt_in_profile_published_on_localhost_with_a_health_check():
+    api = _compose()["services"]["api"]
+    assert api["profiles"] == ["api"]  # it needs a key made first: not in a plain `up`
+    assert api["command"][:2] == ["ferstream", "serve"] and "0.0.0.0" in api["command"]
+    assert [_defaults(str(p)) for p in api.get("ports", [])] == ["127.0.0.1:8000:8000"]
+    assert "http://127.0.0.1:8000/healthz" in " ".join(api["healthcheck"]["test"])

@@ -8,6 +8,7 @@ the default detector (BlazeFace's model files come with a dependency), the Pytho
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -99,3 +100,36 @@ def test_a_group_photo_with_the_default_detector_from_another_directory(installe
     result = _run([str(env_dir / "bin" / "ferstream"), "analyze", str(small_faces_photo), "--database",
                    f"sqlite:///{outside / 'photos.db'}"], cwd=outside, env=env)
     assert "faces 5" in result.stdout and "smallest face searched: 3%" in result.stdout, result.stdout
+
+
+def test_the_http_api_serves_from_the_installed_wheel(installed, small_faces_photo):
+    """Issue 36: `pip install ferstream` brings the HTTP API (FastAPI, uvicorn, python-multipart): it answers."""
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    _, env_dir, outside, env = installed
+    port = free_port()
+    server = subprocess.Popen([str(env_dir / "bin" / "ferstream"), "serve", "--port", str(port), "--database",
+                               f"sqlite:///{outside / 'api.db'}", "--upload-dir", str(outside / "uploads")],
+                              cwd=outside, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, server.stdout.read()
+                time.sleep(0.2)
+        boundary = "ferstreamtest"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"images\"; filename=\"group.jpg\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + small_faces_photo.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/analyze", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=120).read())
+        assert len(answer["images"][0]["faces"]) == 5, answer
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 import uuid
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ferstream.errors import FerstreamError, VideoError
+from ferstream.ingest.files import safe_name
 from ferstream.ingest.video import probe_video
 
 MIB = 1024 * 1024
@@ -45,9 +45,3 @@ def store_upload(filename: str, data: BinaryIO, size: int, folder: Path, max_mb:
         path.unlink(missing_ok=True)
         raise
     return path
-
-
-def safe_name(filename: str) -> str:
-    """The file name reduced to letters, digits, ``.``, ``_`` and ``-`` (no folders), at most 80 characters."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name).strip("._") or "video"
-    return name[-80:]

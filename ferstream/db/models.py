@@ -74,7 +74,8 @@ class Chunk(Base):
 
     __tablename__ = "chunks"
     # retention (db/retention.py) finds a source's old chunks by it: a camera queues 9,000 chunks an hour
-    __table_args__ = (Index("ix_chunks_source_queued", "source_id", "queued_at"),)
+    __table_args__ = (Index("ix_chunks_source_queued", "source_id", "queued_at"),
+                      Index("ix_chunks_done_at", "done_at"))  # the HTTP API's live feed: chunks as they are done
 
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -251,3 +252,43 @@ class EventDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """A key of ``ferstream serve``'s HTTP API: only its SHA-256 is kept; ``prefix`` (its first characters) names it
+    in lists. A revoked key stays listed, refused."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the whole key
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CameraRow(Base):
+    """A live camera of ``ferstream watch --config``, as the HTTP API and ``ferstream cameras`` manage it at run time.
+
+    A running watch takes its cameras from these rows (the cameras file's are written in when the watch starts);
+    ``origin`` says where a camera came from, ``edited`` that the API changed it since (the file then no longer
+    overwrites it), ``removed`` that the API removed it (kept as a mark, so a restart does not bring a file's camera
+    back). ``url`` holds the stream's credentials, if any: it is shown masked, never as it is."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    sample_fps: Mapped[float] = mapped_column(Float)
+    detector: Mapped[str | None] = mapped_column(String(16))
+    min_face: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    retention: Mapped[str | None] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(8))  # file | api
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

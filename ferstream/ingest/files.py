@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Callable, Protocol
@@ -56,7 +57,8 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
                 name: str | None = None, sample_fps: float | None = None,
                 on_chunk: Callable[[Chunk, VideoReader], None] | None = None,
                 on_source: Callable[[int], None] | None = None) -> int:
-    """Analyse or queue every sampled frame of a video file; returns the source id.
+    """Analyse or queue every sampled frame of a video file; returns the source id (also handed to ``on_source``
+    as soon as it is recorded, before any frame is read: a caller that answers at once, the HTTP API).
 
     A missing or non-video file raises ``VideoError`` before anything is recorded. ``on_source(source_id)`` runs
     once the source is recorded, before its first chunk is sent (the run's event rules are bound to it there).
@@ -75,6 +77,8 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
         on_source(source_id)
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
+        if on_source:
+            on_source(source_id)
         for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):
             sink.wait_for_room()
             send(engine, sink, chunk, reader.frames_read)
@@ -103,3 +107,10 @@ def ingest_image(engine: Engine, image, sink: Sink, settings: Settings, *, name:
         raise
     writes.update_source(engine, source_id, state="finished", frames_read=1)
     return source_id
+
+
+def safe_name(filename: str) -> str:
+    """An uploaded file's name reduced to letters, digits, ``.``, ``_`` and ``-`` (no folders, Windows' included), at
+    most 80 characters: how the dashboard and the HTTP API store an upload."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename.replace("\\", "/")).name).strip("._") or "video"
+    return name[-80:]

@@ -157,16 +157,46 @@ class CameraWatch:
 
 
 class Supervisor:
-    """Runs every enabled camera of a cameras file; a camera failing never stops the others."""
+    """Runs cameras, each with a stop of its own, so that one can be stopped, added or changed while the others go
+    on (``reconcile``); a camera failing never stops the others."""
 
     def __init__(self, watches: list[CameraWatch]):
-        self.watches = watches
+        self.watches = list(watches)
+        self.retired: list[CameraWatch] = []  # stopped while the watch went on: removed, disabled or changed
         self.stop = threading.Event()
         self.hurry = threading.Event()
+        self._stops: dict[int, threading.Event] = {}
 
     def start(self) -> None:
         for w in self.watches:
-            w.start(self.stop, self.hurry)
+            self._start(w)
+
+    def _start(self, watch: CameraWatch) -> None:
+        own = self._stops[id(watch)] = threading.Event()
+        if self.stop.is_set():
+            own.set()
+        watch.start(own, self.hurry)
+
+    def reconcile(self, wanted: list[Camera], make_watch: Callable[[Camera], CameraWatch]) -> list[str]:
+        """Run exactly the ``wanted`` cameras: stop those no longer wanted, restart those whose settings changed
+        (as a new source), start new ones. What changed, in words."""
+        wanted_by_name = {c.name: c for c in wanted}
+        changes = []
+        for w in list(self.watches):
+            camera = wanted_by_name.get(w.camera.name)
+            if camera != w.camera:
+                self._stops[id(w)].set()
+                self.watches.remove(w)
+                self.retired.append(w)
+                changes.append(f"stopped {w.camera.name}" if camera is None else f"restarting {w.camera.name} (changed)")
+        running = {w.camera.name for w in self.watches}
+        for camera in wanted:
+            if camera.name not in running:
+                watch = make_watch(camera)
+                self.watches.append(watch)
+                self._start(watch)
+                changes.append(f"started {camera.name}")
+        return changes
 
     def running(self) -> bool:
         return any(w._thread is not None and w._thread.is_alive() for w in self.watches)
@@ -174,7 +204,9 @@ class Supervisor:
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop every camera (each flushes its last chunk unless ``hurry`` is set) and wait for them."""
         self.stop.set()
+        for own in self._stops.values():
+            own.set()
         deadline = time.monotonic() + timeout
-        for w in self.watches:
+        for w in self.retired + self.watches:
             if not w.join(max(0.0, deadline - time.monotonic())):
                 log.warning("camera %s did not stop within %.0fs", w.camera.name, timeout)

@@ -35,6 +35,7 @@ SCRIPTS = {
     "cost_curve": "| cost | ms per frame, 1 face(s)",
     "memory": "| memory | peak RSS MiB, ferstream analyze",
     "events": "| events | capture -> webhook p50 / p95 s, live stream",
+    "api": "| HTTP API | latency added over the Python API (ferstream.analyze), concurrency 1, p50",
 }
 
 pytestmark = pytest.mark.media

@@ -1,0 +1,1 @@
+"""One router per resource, each mounted by ``app.create_app``."""
