@@ -36,7 +36,7 @@ class EventsRun:
         from ferstream.events.evaluator import bind_rules
 
         rules = self.config.rules_for(name)
-        if rules:
+        if rules and source_id not in self.source_ids:  # once per source, however often a caller says so
             bind_rules(self.engine, source_id, rules)
             with self.lock:
                 self.source_ids.append(source_id)

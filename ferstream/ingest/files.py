@@ -57,11 +57,11 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
                 name: str | None = None, sample_fps: float | None = None,
                 on_chunk: Callable[[Chunk, VideoReader], None] | None = None,
                 on_source: Callable[[int], None] | None = None) -> int:
-    """Analyse or queue every sampled frame of a video file; returns the source id (also handed to ``on_source``
-    as soon as it is recorded, before any frame is read: a caller that answers at once, the HTTP API).
+    """Analyse or queue every sampled frame of a video file; returns the source id.
 
     A missing or non-video file raises ``VideoError`` before anything is recorded. ``on_source(source_id)`` runs
-    once the source is recorded, before its first chunk is sent (the run's event rules are bound to it there).
+    once, as soon as the source is recorded, before any frame is read: the run's event rules are bound to it there,
+    and a caller that answers at once (the HTTP API) learns its id.
     A file that is corrupt part-way keeps the frames decoded before the damage,
     and the source records the error.
     """
@@ -77,8 +77,6 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
         on_source(source_id)
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
-        if on_source:
-            on_source(source_id)
         for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):
             sink.wait_for_room()
             send(engine, sink, chunk, reader.frames_read)
