@@ -69,7 +69,11 @@ def tiny_fer2013(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.long) if s in ("scaleout", "detectors") else s
+#: the smoke runs of the speed benches (10-20 s each) run with `make test-long`; the accuracy ones in `make test`
+LONG_SCRIPTS = ("scaleout", "detectors", "throughput", "parity", "tracks", "cost_curve", "memory", "events", "api")
+
+
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.long) if s in LONG_SCRIPTS else s
                                     for s in SCRIPTS if s != "accuracy"])
 def test_script_prints_its_table(script, media, tmp_path):
     args = ["--quick", "--workdir", str(tmp_path / "work")]

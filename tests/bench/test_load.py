@@ -8,12 +8,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import create_engine, func, select
 
 from ferstream.db.models import Chunk, Face, Frame
 from tests.conftest import REPO
 
 
+@pytest.mark.long  # 30 s: a real load run
 def test_quick_run_lands_every_row_it_reports(redis_url, database_url, tmp_path):
     report = tmp_path / "load.json"
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
