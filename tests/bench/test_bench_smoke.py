@@ -92,6 +92,7 @@ def test_accuracy_prints_its_table(media, tiny_fer2013, tmp_path):
     assert ("| fer | emotion_model_quantized.tflite" in out) != bool(MISSING), out
 
 
+@pytest.mark.long  # every benchmark's quick run, 13 s
 def test_run_all_writes_one_table(media, tmp_path):
     out_file = tmp_path / "results.md"
     out = run_script("run_all", "--quick", "--no-fer", "--only", "throughput", "memory", "--frames", "3",

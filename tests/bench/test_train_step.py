@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long  # times training steps, 15 s
 def test_it_times_a_step_in_both_precisions():
     result = subprocess.run([sys.executable, "bench/train_step.py", "--arch", "8,16/1,1", "--batch", "8", "--steps", "2"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
