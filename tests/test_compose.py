@@ -353,3 +353,11 @@ def test_the_api_is_an_opt_in_profile_published_on_localhost_with_a_health_check
     assert api["command"][:2] == ["ferstream", "serve"] and "0.0.0.0" in api["command"]
     assert [_defaults(str(p)) for p in api.get("ports", [])] == ["127.0.0.1:8000:8000"]
     assert "http://127.0.0.1:8000/healthz" in " ".join(api["healthcheck"]["test"])
+
+
+def test_an_mqtt_broker_comes_with_the_cameras_and_stays_on_the_compose_network():
+    mqtt = _services()["mqtt"]
+    assert "cameras" in mqtt.get("profiles", []), "the events' broker starts with the cameras that publish to it"
+    assert str(mqtt.get("image", "")).startswith("eclipse-mosquitto:2")
+    assert "ports" not in mqtt, "an anonymous broker is not published beyond the compose network"
+    assert mqtt.get("restart") == "unless-stopped" and mqtt.get("healthcheck")
