@@ -16,6 +16,7 @@ This module sits on top, beside the CLI: it wires the stages (ingest, worker, db
 from __future__ import annotations
 
 import functools
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -134,7 +135,8 @@ def as_image(image: np.ndarray, what: str = "image") -> np.ndarray:
 
 def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None = None, detector: str | None = None,
             min_face: float | None = None, database: str | None = None, name: str | None = None,
-            model: str | os.PathLike | None = None, include_uncertain: bool = False) -> pd.DataFrame:
+            model: str | os.PathLike | None = None, include_uncertain: bool = False,
+            rules: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per face, with the columns of ``ferstream export`` (track ids, smoothed emotions, each face's
     ``quality`` and ``uncertain`` flag included). Every face is a row; the smoothed emotions count a track's certain
     faces only (an uncertain face with no certain one near it has none) unless ``include_uncertain``.
@@ -145,6 +147,10 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     Each is analysed in this process exactly as ``ferstream analyze`` does; with ``database`` (a SQLAlchemy URL)
     the results are also kept there, as a source named ``name`` (default: the file name, or "image" for an array);
     without, in a temporary database that is deleted afterwards.
+
+    ``rules``: a rules file, as ``ferstream analyze --rules`` reads it (``ferstream.events``): its rules are evaluated
+    on the source as its results land, and their changes delivered to its webhooks and MQTT broker before this
+    returns; the events stay in ``database`` (``ferstream events list``). A bad rule is refused before anything runs.
     """
     from ferstream.ingest.files import ingest_file, ingest_image
 
@@ -169,6 +175,12 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     if image is not None and min_face is None and not os.environ.get("FERSTREAM_MIN_FACE"):
         min_face = photo_min_face(image.shape[1], image.shape[0])  # one frame: search it for a group's small faces
     settings = Settings.from_env(detector=detector, min_face=min_face, model_path=_model_path(model))
+    label = ingest.keywords.get("name") or _file_name(ingest.keywords["path"])  # the source's name (rules' sources)
+    if rules is not None:
+        from ferstream.event_commands import rules_for_run
+
+        events = rules_for_run(os.fspath(rules), [label])  # a bad rule is refused before anything runs
+        ingest = functools.partial(_with_events, ingest, events, label)
     if database is not None:
         if not isinstance(database, str) or not database.strip():
             raise ConfigError(f"database: a SQLAlchemy URL such as sqlite:///ferstream.db, got {database!r}")
@@ -181,6 +193,25 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
             from ferstream.db.engine import dispose
 
             dispose(url)  # close its connections before the temporary file goes
+
+
+def _file_name(path: str) -> str:
+    """A video's source name as ``ingest_file`` gives it without one."""
+    from urllib.parse import urlsplit
+
+    from ferstream.ingest.video import is_remote
+
+    return Path(urlsplit(path).path if is_remote(path) else path).name
+
+
+def _with_events(ingest, events, label: str, engine, **kwargs) -> int:
+    """``ingest`` with a run's event rules bound to its source and their changes delivered before it returns."""
+    from ferstream.event_commands import EventsRun
+
+    with EventsRun(engine, events, [label]) as run:
+        source_id = ingest(engine, on_source=lambda sid: run.bind(sid, label), **kwargs)
+        run.finish(file=io.StringIO())  # a library prints nothing: the events are in the database
+    return source_id
 
 
 def _rows(ingest, settings: Settings, database: str, include_uncertain: bool = False) -> pd.DataFrame:

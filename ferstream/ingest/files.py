@@ -91,13 +91,16 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
 
 
 def ingest_image(engine: Engine, image, sink: Sink, settings: Settings, *, name: str = "image",
-                 uri: str = "(an image array)") -> int:
+                 uri: str = "(an image array)", on_source: Callable[[int], None] | None = None) -> int:
     """Analyse or queue one decoded image (a BGR or grey uint8 array) as a source of one frame; returns its id.
 
-    The Python API's way in for an array: the same chunk, codec, analysis and rows as a one-frame video."""
+    The Python API's way in for an array: the same chunk, codec, analysis and rows as a one-frame video.
+    ``on_source(source_id)``: as for ``ingest_file``."""
     height, width = image.shape[:2]
     scale = analysis_scale(width, settings.analysis_width, height, settings.min_face)
     source_id = writes.create_source(engine, name=name, kind="file", uri=uri, width=width, height=height)
+    if on_source:
+        on_source(source_id)
     try:
         send(engine, sink, Chunk(source_id, 0, [Frame(0, 0.0, to_analysis_frame(image, scale), None, scale)]), 1)
     except BaseException as exc:

@@ -91,3 +91,24 @@ def test_not_sad_for_long_enough_raises_none(tmp_path, media, receiver, mosquitt
         assert list_events(db.connect(url)).empty and receiver.bodies == [] and sub.events() == []
     finally:
         sub.close()
+
+
+def test_the_python_api_raises_the_same_event_and_delivers_it(tmp_path, media, receiver, mosquitto):
+    import ferstream
+
+    rules = rules_file(tmp_path, receiver, mosquitto, "3s")
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    faces = ferstream.analyze(media / "WolfgangLanger_Pexels.mp4", sample_fps=5, database=url, rules=rules)
+    assert len(faces) > 50
+    engine = db.connect(url)
+    events = list_events(engine)
+    assert list(events["rule"]) == ["sad-person"] and 1.4 <= events["start"].iloc[0] <= 2.4
+    feed = changes(engine)  # delivered before analyze returned
+    assert [(b["id"], b["type"]) for b in receiver.bodies] == [(c["id"], c["type"]) for c in feed]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: x\n    per: track\n    emotions: [glee]\n    min_share: 0.5\n    for: 1s\n")
+    from ferstream.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="glee"):  # a bad rule: refused before anything runs
+        ferstream.analyze(media / "WolfgangLanger_Pexels.mp4", database=f"sqlite:///{tmp_path / 'bad.db'}", rules=bad)
+    assert not (tmp_path / "bad.db").exists()
