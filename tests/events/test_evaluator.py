@@ -31,11 +31,11 @@ def finish(engine, sid):
     settle(engine, sid)
 
 
-def run(engine, order, mood=sad_from_2_to_7, n=10, rules=(SAD,), people=(LEFT,)):
+def run(engine, order, mood=sad_from_2_to_7, n=10, rules=(SAD,), people=(LEFT,), quality=None):
     sid = source(engine, rules)
     record_all(engine, sid, n)
     for index in order:
-        land(engine, sid, index, mood, people, record=False)
+        land(engine, sid, index, mood, people, record=False, quality=quality)
     finish(engine, sid)
     return sid
 
@@ -203,3 +203,21 @@ def test_a_chunk_that_fails_for_good_is_passed_over_and_a_last_one_ends_the_even
     events = list_events(engine, sid)
     assert events["state"].tolist() == ["ended", "ended"] and events.iloc[1]["end"] == pytest.approx(8.9)
     assert changes(engine, sid)[-1]["type"] == "end"
+
+
+def test_min_quality_leaves_out_the_faces_below_it_and_only_those(database_url):
+    """A per-track rule with min_quality counts only the faces whose stored quality reaches it: the same sad span
+    raises its event from when the faces turn sharp, none where every sad face is poor, and, without min_quality,
+    the event as ever."""
+    engine = db.connect(database_url)
+    strict = Rule("sad-sharp", "track", ("sad", "fear"), min_share=0.6, hold_s=3.0, min_quality=0.5)
+
+    def sharp_from_4(t, person):
+        return 0.2 if t < 4.0 else 0.9
+
+    events = list_events(engine, run(engine, range(10), rules=(strict,), quality=sharp_from_4))
+    assert len(events) == 1
+    assert 4.0 <= events.iloc[0]["start"] <= 4.2 and 7.2 <= events.iloc[0]["end"] <= 7.7
+    assert list_events(engine, run(engine, range(10), rules=(strict,), quality=lambda t, p: 0.2)).empty
+    plain = list_events(engine, run(engine, range(10), quality=lambda t, p: 0.2))
+    assert len(plain) == 1 and 2.3 <= plain.iloc[0]["start"] <= 2.8
