@@ -336,8 +336,7 @@ def _add_server_commands(sub) -> None:
     k = keys.add_parser("revoke", help="revoke a key (by id or name): refused from the next request on")
     k.add_argument("key", metavar="ID|NAME")
     _add_services(k, redis=False)
-    for k in keys.choices.values():
-        k.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
+    _add_verbose(keys)
     p.set_defaults(handler=_apikey)
 
     p = sub.add_parser("cameras", help="add, list and remove the cameras of a running `watch --config`",
@@ -359,9 +358,14 @@ def _add_server_commands(sub) -> None:
     c = cams.add_parser("remove", help="remove a camera: a running watch stops it")
     c.add_argument("name", metavar="NAME")
     _add_services(c, redis=False)
-    for c in cams.choices.values():
-        c.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
+    _add_verbose(cams)
     p.set_defaults(handler=_cameras)
+
+
+def _add_verbose(actions) -> None:
+    """``-v`` on every action of a command group (``ferstream apikey list -v``)."""
+    for action in actions.choices.values():
+        action.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
 
 
 def build_parser() -> argparse.ArgumentParser:
