@@ -1,0 +1,78 @@
+"""tools/levers/finetune_real.py (issue 33's fine-tuning lever) on faces any fresh clone has: skimage's astronaut
+labelled as a tune part of two sources, and a tiny generated FER-2013."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from bench.real_emotions import COLUMNS
+from tests.training.conftest import make_faces, write_csv
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools" / "levers"))
+
+import finetune_real  # noqa: E402
+
+
+@pytest.fixture
+def tune_set(tmp_path):
+    """Two sources of ten astronaut faces each (her box shifted a few pixels), one judging face that is not there."""
+    from skimage import data
+
+    from ferstream.worker.detectors import make_detector
+
+    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    (x, y, w, h), = make_detector("blazeface", 0.1).detect(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    rows = []
+    for source in ("one", "two"):
+        (tmp_path / source).mkdir()
+        cv2.imwrite(str(tmp_path / source / "astronaut.png"), image)
+        rows += [dict(source=source, file="astronaut.png", frame=0, x=x + d, y=y + d, w=w, h=h, person=f"{source}{d}",
+                      emotion="happy", accept="", tags="", split="tune") for d in range(10)]
+    rows.append(dict(source="gone", file="x.jpg", frame=0, x=1, y=1, w=30, h=30, person="p", emotion="sad", accept="",
+                     tags="", split="judge"))
+    labels = tmp_path / "emotions.csv"
+    with open(labels, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    fer = tmp_path / "tiny.csv"
+    write_csv(fer, {"Training": make_faces(6, 0), "PublicTest": make_faces(3, 1)})
+    return ["--labels", str(labels), "--realset", str(tmp_path), "--data", str(fer)]
+
+
+def _table_rows(out: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| setting")]
+
+
+def test_head_refit_holds_each_source_out_and_scores_publictest(tune_set, capsys):
+    assert finetune_real.main(["head", *tune_set, "--lam", "0.3", "--mu", "0.01"]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    assert [r[0] for r in rows] == ["shipped", "head, lambda 0.3, mu 0.01"]
+    assert rows[0][1] == rows[0][2] == "100.0%"  # the shipped model calls the astronaut happy from either source
+    assert all(re.fullmatch(r"\d+\.\d%", c) for r in rows for c in r[1:3])
+    assert all(re.fullmatch(r"\d+\.\d\d%", r[3]) and 0 <= float(r[4]) <= 1 for r in rows)
+
+
+def test_no_tune_faces_here_is_a_clear_error(tune_set, tmp_path):
+    shutil.rmtree(tmp_path / "one")
+    shutil.rmtree(tmp_path / "two")
+    with pytest.raises(SystemExit, match="none of the tune part's files"):
+        finetune_real.main(["head", *tune_set])
+
+
+@pytest.mark.long
+def test_network_fine_tune_runs_the_control_and_the_taught(tune_set, capsys):
+    assert finetune_real.main(["network", *tune_set, "--steps", "2", "--real-per-batch", "4"]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    assert [r[0] for r in rows] == ["shipped", "2 steps, lr 0.0001, FER-2013 alone (control)",
+                                    "2 steps, lr 0.0001, 4 tune faces a batch"]
+    assert all(len(r[3].split("/")) == 2 for r in rows[1:])  # PublicTest after each held-out run
