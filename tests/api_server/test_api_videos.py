@@ -126,6 +126,30 @@ def _source_count(api) -> int:
         return len(client.get("/v1/sources").json())
 
 
+def test_an_upload_sent_chunked_in_small_pieces_is_analysed_whole(api, analysed, astronaut_video):
+    """No Content-Length (Transfer-Encoding: chunked), the video cut into 4 KiB pieces across the part boundaries:
+    the server streams it to disk and analyses every frame the plain upload gave."""
+    video = astronaut_video.read_bytes()
+    body = (b"--b0und\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nchunked\r\n"
+            b"--b0und\r\nContent-Disposition: form-data; name=\"sample_fps\"\r\n\r\n5\r\n"
+            b"--b0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"talk.mp4\"\r\n"
+            b"Content-Type: video/mp4\r\n\r\n" + video + b"\r\n--b0und--\r\n")
+
+    def pieces():
+        for i in range(0, len(body), 4096):
+            yield body[i:i + 4096]
+
+    with api.client() as client:
+        response = client.post("/v1/videos", content=pieces(), headers={"Content-Type": "multipart/form-data; boundary=b0und"})
+        assert response.status_code == 202, response.text
+        assert "content-length" not in {k.lower() for k in response.request.headers}
+        source = wait_for_source(client, response.json()["id"])
+        plain = client.get(f"/v1/sources/{analysed}").json()
+    assert source["status"] == "done" and source["name"] == "chunked"
+    assert source["frames_analysed"] == plain["frames_analysed"] == 20 and source["faces"] == plain["faces"]
+    wait_for_uploads_gone(api)
+
+
 def test_a_text_file_named_mp4_is_refused_and_nothing_is_registered(api, tmp_path):
     before = _source_count(api)
     with api.client() as client:
