@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from ferstream.db.face_pages import COLUMNS, utc_row
 from ferstream.db.models import Chunk, Face, Frame
 
-#: a chunk may commit a little after a later one (its done time is taken before its transaction ends): each look
-#: reaches this far back, and chunks already sent are skipped by key
+#: chunks commit in the order of their done times (``db.writes``: one writer at a time on SQLite, an advisory lock
+#: on PostgreSQL), so a position is exact; each look still reaches this far back, for a clock that steps back, and
+#: chunks already sent are skipped by key
 SLACK = timedelta(seconds=5)
 
 Key = tuple[int, int, int]  # done time in microseconds since the epoch, source id, chunk index

@@ -10,7 +10,7 @@ import logging
 from typing import Callable
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from ferstream.db.models import Chunk, ChunkTrack, Event, Face, Frame, Source, utcnow
@@ -98,10 +98,28 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
         if face_rows:
             conn.execute(insert(Face), face_rows)
         conn.execute(update(Chunk).where(Chunk.source_id == source_id, Chunk.chunk_index == chunk_index)
-                     .values(status="done", error=None, done_at=utcnow(), attempts=Chunk.attempts + 1))
+                     .values(status="done", error=None, done_at=_done_now(conn), attempts=Chunk.attempts + 1))
         if then is not None:
             then(conn, source_id)
     return len(face_rows)
+
+
+#: PostgreSQL advisory lock taken by every transaction that marks a chunk done, until it commits (an arbitrary
+#: 63-bit number of ferstream's own)
+DONE_ORDER_LOCK = 0x0FE5_7EA3_D04E
+
+
+def _done_now(conn):
+    """The done time of a chunk landing in ``conn``'s transaction, such that chunks commit in the order of their done
+    times: a follower of the live feed (``db.live_feed``) that has seen one chunk has seen every chunk done before
+    it, and one that resumes after its last chunk misses none. SQLite has one writer at a time (this transaction
+    holds the database's write lock by now). On PostgreSQL, transactions of different sources land at once: each
+    takes one advisory lock before its done time and holds it to its commit, and the time is the database's own
+    clock (workers on several machines disagree on theirs)."""
+    if conn.dialect.name != "postgresql":
+        return utcnow()
+    conn.execute(select(func.pg_advisory_xact_lock(DONE_ORDER_LOCK)))
+    return func.clock_timestamp()
 
 
 def _stitch(conn, source_id: int, chunk_index: int, tracks: ChunkTracks) -> dict[int, int]:
