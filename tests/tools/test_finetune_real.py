@@ -53,6 +53,7 @@ def _table_rows(out: str) -> list[list[str]]:
             if line.startswith("| ") and not line.startswith("| setting")]
 
 
+@pytest.mark.long
 def test_head_refit_holds_each_source_out_and_scores_publictest(tune_set, capsys):
     assert finetune_real.main(["head", *tune_set, "--lam", "0.3", "--mu", "0.01"]) == 0
     rows = _table_rows(capsys.readouterr().out)
