@@ -196,10 +196,11 @@ def run_network(args, data):
     for per_batch in (0, args.real_per_batch):
         scores, pts = [], []
         for held in holdouts:
-            model = fine_tune(args, data, crops, labels, sources != held, per_batch, args.seed)
+            if per_batch or not pts:  # the control sees no tune face: one run serves every held-out source
+                model = fine_tune(args, data, crops, labels, sources != held, per_batch, args.seed)
+                pts.append(publictest(predict(model, public.faces), public.labels))
             test = sources == held
             scores.append(right(predict(model, crops[WORKER_MARGIN][test]), accept[test]))
-            pts.append(publictest(predict(model, public.faces), public.labels))
         name = f"{args.steps} steps, lr {args.lr:g}, " + (f"{per_batch} tune faces a batch" if per_batch else "FER-2013 alone (control)")
         rows.append([name, *[f"{100 * s:.1f}%" for s in scores],
                      "/".join(f"{100 * a:.2f}%" for a, _ in pts), "/".join(f"{r:.3f}" for _, r in pts)])
