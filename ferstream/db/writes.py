@@ -114,8 +114,9 @@ def _done_now(conn):
     times: a follower of the live feed (``db.live_feed``) that has seen one chunk has seen every chunk done before
     it, and one that resumes after its last chunk misses none. SQLite has one writer at a time (this transaction
     holds the database's write lock by now). On PostgreSQL, transactions of different sources land at once: each
-    takes one advisory lock before its done time and holds it to its commit, and the time is the database's own
-    clock (workers on several machines disagree on theirs)."""
+    takes one advisory lock before its done time and holds it to its commit (the chunk's update and the event rules'
+    evaluation: the only part of landing done one at a time), and the time is the database's own clock (workers on
+    several machines disagree on theirs)."""
     if conn.dialect.name != "postgresql":
         return utcnow()
     conn.execute(select(func.pg_advisory_xact_lock(DONE_ORDER_LOCK)))
