@@ -36,11 +36,12 @@ sys.path.insert(0, str(REPO))
 
 from bench import real_emotions  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
+from ferstream.worker.blazeface import CROP_MARGIN  # noqa: E402
 
 SHIPPED = REPO / "ferstream" / "models" / "ferstream-emotion.keras"
 #: crop margins of the tune faces taught (the worker's is the middle one)
-MARGINS = (0.10, 0.15, 0.20)
-WORKER_MARGIN = 0.15
+MARGINS = (0.10, CROP_MARGIN, 0.20)
+WORKER_MARGIN = CROP_MARGIN
 
 
 def real_faces(args, split: str):
@@ -53,8 +54,7 @@ def real_faces(args, split: str):
     if not faces:
         raise SystemExit(f"finetune_real: none of the {split} part's files are in {args.realset} "
                          "(tools/realset/rebuild.py lays them out)")
-    crops = {m: (real_emotions.ferstream_crops(frames, faces) if m == WORKER_MARGIN
-                 else real_emotions._lever_crops(frames, faces, m, 0.0)) for m in MARGINS}
+    crops = {m: real_emotions.ferstream_crops(frames, faces, None if m == WORKER_MARGIN else m) for m in MARGINS}
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
     labels = np.array([EMOTIONS.index(f.emotion) for f in faces])
     return crops, accept, labels, np.array([f.source for f in faces])
