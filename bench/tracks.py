@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 if __package__ in (None, ""):  # run as a file: python bench/tracks.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -77,8 +78,14 @@ def clips(args, folder: Path) -> list[Clip]:
     return found[::3] if args.quick else found
 
 
+def shown(labels: pd.Series) -> np.ndarray:
+    """The labels as a viewer sees them: a face with no smoothed label (its track had no certain face in the last
+    second) shows "uncertain". pandas gives such a face NaN, and NaN != NaN would count every one as a change."""
+    return labels.astype(object).where(labels.notna(), "uncertain").to_numpy()
+
+
 def flicker(labels: np.ndarray, times: np.ndarray) -> float:
-    """Label changes per second."""
+    """Label changes per second (``labels`` as ``shown`` gives them)."""
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     return float(np.sum(labels[1:] != labels[:-1]) / span) if span > 0 else 0.0
 
@@ -119,7 +126,7 @@ def measure(args, folder: Path) -> Report:
         clip_raw, clip_smooth = [], []
         for _, track in df.sort_values("timestamp").groupby("track_id"):
             times = track["timestamp"].to_numpy()
-            raw, smoothed = track["emotion"].to_numpy(), track["smoothed_emotion"].to_numpy()
+            raw, smoothed = shown(track["emotion"]), shown(track["smoothed_emotion"])
             if len(track) >= 5:
                 clip_raw.append(flicker(raw, times))
                 clip_smooth.append(flicker(smoothed, times))
