@@ -15,11 +15,18 @@ Two ways, each against the shipped network (ferstream/models/ferstream-emotion.k
   128 FER-2013 faces and ``--real-per-batch`` tune faces (crops 0.10 / 0.15 / 0.20, the training augmentation);
   ``--real-per-batch 0`` is the control: the same steps on FER-2013 alone.
 
+``--augment camera`` measures augmentation as a lever: before the training augmentation, half of each batch's faces
+are degraded as a camera degrades them (``camera_degrade``: shrunk to 16-32 pixels and scaled back, blurred, darkened
+or brightened by a gamma of 0.5-2, sensor noise), the real set's blurred and dim faces being among its worst
+(``bench/real_emotions.py``'s tags). With ``--real-per-batch 0`` it is one run on FER-2013 alone, to set beside the
+control.
+
 Each row: the held-out sources' accuracy, and PublicTest accuracy and its lowest class recall (one view, the
 Keras network: the shipped export's views and int8 weights move both by a few tenths).
 
     python tools/levers/finetune_real.py head --data ../shared/datasets/fer2013/fer2013-train-publictest.csv.gz
     python tools/levers/finetune_real.py network --data ... [--steps 224] [--lr 1e-4] [--real-per-batch 16]
+    python tools/levers/finetune_real.py network --data ... --real-per-batch 0 --augment camera
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import itertools
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,6 +153,28 @@ def run_head(args, data) -> list[list[str]]:
             "PublicTest (fitted on the whole tune part)", "lowest recall"], rows
 
 
+def camera_degrade(faces: np.ndarray, rng: np.random.Generator, share: float = 0.5) -> np.ndarray:
+    """``share`` of the N x 48 x 48 grey faces (0..255) degraded as a camera does, each in its own random way: shrunk
+    to 16-32 pixels and scaled back (a small, far face), a Gaussian blur (focus, motion), a gamma of 0.5-2 (dim or
+    washed-out light) and sensor noise; the rest unchanged. Returns float32 faces of the same shape."""
+    out = faces.astype(np.float32).copy()
+    side = faces.shape[1]
+    for i in np.flatnonzero(rng.random(len(faces)) < share):
+        face = out[i]
+        if rng.random() < 0.5:
+            small = int(rng.integers(16, 33))
+            face = cv2.resize(cv2.resize(face, (small, small), interpolation=cv2.INTER_AREA), (side, side),
+                              interpolation=cv2.INTER_LINEAR)
+        if rng.random() < 0.5:
+            face = cv2.GaussianBlur(face, (0, 0), float(rng.uniform(0.4, 1.0)))
+        if rng.random() < 0.5:
+            face = 255.0 * (face / 255.0) ** float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
+        if rng.random() < 0.5:
+            face = face + rng.normal(0.0, rng.uniform(2.0, 8.0), face.shape)
+        out[i] = np.clip(face, 0, 255)
+    return out
+
+
 def fine_tune(args, data, crops, labels, keep, real_per_batch: int, seed: int):
     import keras
     import tensorflow as tf
@@ -177,6 +207,8 @@ def fine_tune(args, data, crops, labels, keep, real_per_batch: int, seed: int):
         if real_per_batch and len(rx):
             j = rng.integers(0, len(rx), real_per_batch)
             x, y = np.concatenate([x, rx[j]]), np.concatenate([y, ry[j]])
+        if args.augment == "camera":
+            x = camera_degrade(x, rng)
         step(tf.constant(x.astype(np.float32)[..., None]), tf.constant(y))
     return model
 
@@ -193,7 +225,7 @@ def run_network(args, data):
     rows = [["shipped", *[f"{100 * right(predict(shipped, crops[WORKER_MARGIN][sources == h]), accept[sources == h]):.1f}%"
                           for h in holdouts], f"{100 * acc:.2f}%", f"{low:.3f}"]]
     print(" | ".join(rows[-1]), flush=True)
-    for per_batch in (0, args.real_per_batch):
+    for per_batch in sorted({0, args.real_per_batch}):
         scores, pts = [], []
         for held in holdouts:
             if per_batch or not pts:  # the control sees no tune face: one run serves every held-out source
@@ -201,7 +233,8 @@ def run_network(args, data):
                 pts.append(publictest(predict(model, public.faces), public.labels))
             test = sources == held
             scores.append(right(predict(model, crops[WORKER_MARGIN][test]), accept[test]))
-        name = f"{args.steps} steps, lr {args.lr:g}, " + (f"{per_batch} tune faces a batch" if per_batch else "FER-2013 alone (control)")
+        name = f"{args.steps} steps, lr {args.lr:g}, " + (f"{per_batch} tune faces a batch" if per_batch else "FER-2013 alone")
+        name += ", camera augmentation" if args.augment == "camera" else "" if per_batch else " (control)"
         rows.append([name, *[f"{100 * s:.1f}%" for s in scores],
                      "/".join(f"{100 * a:.2f}%" for a, _ in pts), "/".join(f"{r:.3f}" for _, r in pts)])
         print(" | ".join(rows[-1]), flush=True)
@@ -224,6 +257,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=224, help="network: AdamW steps (224: one pass over Training)")
     p.add_argument("--lr", type=float, default=1e-4, help="network: learning rate")
     p.add_argument("--real-per-batch", type=int, default=16, help="network: tune faces in each batch of 128 + these")
+    p.add_argument("--augment", choices=("standard", "camera"), default="standard",
+                   help="network: the training augmentation alone, or camera_degrade on half of each batch before it")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     from bench.common import markdown_table
