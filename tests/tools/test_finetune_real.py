@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
-from pathlib import Path
 
 import cv2
 import pytest
 
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools" / "levers"))
-
-import finetune_real  # noqa: E402
+import finetune_real  # tools/levers, on the path from conftest.py
 
 
 def _table_rows(out: str) -> list[list[str]]:
@@ -36,7 +30,7 @@ def test_head_refit_holds_each_source_out_and_scores_publictest(tune_set, capsys
 def test_no_tune_faces_here_is_a_clear_error(tune_set, tmp_path):
     shutil.rmtree(tmp_path / "one")
     shutil.rmtree(tmp_path / "two")
-    with pytest.raises(SystemExit, match="none of the tune part's files"):
+    with pytest.raises(SystemExit, match="none of the real set's tune part's files"):
         finetune_real.main(["head", *tune_set])
 
 

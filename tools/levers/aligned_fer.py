@@ -39,8 +39,9 @@ UPSCALE = 4
 
 
 def align_fer(faces: np.ndarray, zoom: float, detector=None) -> tuple[np.ndarray, np.ndarray]:
-    """Each 48x48 face aligned at ``zoom`` from BlazeFace's keypoints on it (scaled up ``UPSCALE`` times in a padded
-    canvas, then brought back to the face's pixels); a face with no keypoints is kept as it is. Returns the faces and which were aligned."""
+    """Each 48x48 face aligned at ``zoom`` from BlazeFace's keypoints on it (found on the face scaled up ``UPSCALE``
+    times in a padded canvas, then brought back to the face's pixels); a face with no keypoints is kept as it is.
+    Returns the faces and which were aligned."""
     from ferstream.worker.align import aligned_crops
     from ferstream.worker.blazeface import BlazeFaceDetector
 
@@ -78,14 +79,7 @@ def aligned_data(args, data) -> dict[str, np.ndarray]:
 def tune_crops(args):
     """The tune part's faces here: box crops (the worker's default), aligned crops at ``--zoom``, accepted labels and
     sources."""
-    every = [f for f in real_emotions.read_labels(args.labels) if f.split == "tune"]
-    sources = {f.source: args.realset / f.source for f in every}
-    sources["media"] = args.media
-    frames = real_emotions.Frames(sources)
-    faces = [f for f in every if frames.available(f)]
-    if not faces:
-        raise SystemExit(f"aligned_fer: none of the tune part's files are in {args.realset} "
-                         "(tools/realset/rebuild.py lays them out)")
+    frames, faces = finetune_real.split_faces(args, "tune")
     boxed = real_emotions.ferstream_crops(frames, faces)
     aligned = real_emotions.aligned_crops(frames, faces, args.zoom)[0]
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])

@@ -52,16 +52,23 @@ MARGINS = (0.10, CROP_MARGIN, 0.20)
 WORKER_MARGIN = CROP_MARGIN
 
 
-def real_faces(args, split: str):
-    """The split's faces whose files are here, their crops per margin, accepted labels, labels and sources."""
+def split_faces(args, split: str):
+    """The real set's ``split`` faces whose files are here (``args.labels``, ``args.realset``, ``args.media``), and
+    the frames they are read from; a clear error where none is."""
     every = [f for f in real_emotions.read_labels(args.labels) if f.split == split]
     sources = {f.source: args.realset / f.source for f in every}
     sources["media"] = args.media
     frames = real_emotions.Frames(sources)
     faces = [f for f in every if frames.available(f)]
     if not faces:
-        raise SystemExit(f"finetune_real: none of the {split} part's files are in {args.realset} "
+        raise SystemExit(f"none of the real set's {split} part's files are in {args.realset} "
                          "(tools/realset/rebuild.py lays them out)")
+    return frames, faces
+
+
+def real_faces(args, split: str):
+    """The split's faces whose files are here, their crops per margin, accepted labels, labels and sources."""
+    frames, faces = split_faces(args, split)
     crops = {m: real_emotions.ferstream_crops(frames, faces, None if m == WORKER_MARGIN else m) for m in MARGINS}
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
     labels = np.array([EMOTIONS.index(f.emotion) for f in faces])
