@@ -133,6 +133,13 @@ class Dispatcher:
                 log.debug("closing %s", sender.endpoint, exc_info=True)
 
     def _run(self, sender) -> None:
+        try:
+            self._deliver(sender)
+        finally:
+            if self.sources and hasattr(sender, "publish_shares"):
+                self._shares(sender)  # the shares at the end: a run shorter than shares_every_s leaves them retained too
+
+    def _deliver(self, sender) -> None:
         delay, shares_due = self.backoff_initial_s, 0.0
         idle = self.idle[sender.endpoint]
         while not self.stop_event.is_set():
@@ -186,5 +193,5 @@ class Dispatcher:
 
         try:
             sender.publish_shares(current_shares(self.engine, self.sources))
-        except DeliveryError as exc:
-            log.debug("%s: current shares not published: %s", sender.endpoint, exc)
+        except (DeliveryError, SQLAlchemyError) as exc:
+            log.debug("%s: current shares not published: %s", sender.endpoint, str(exc).splitlines()[0])

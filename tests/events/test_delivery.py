@@ -3,6 +3,7 @@ signed; an endpoint down blocks nothing and gets everything once back; a restart
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -70,6 +71,28 @@ def test_one_event_reaches_the_webhook_and_the_broker_in_order(sqlite_url, recei
         assert ("fs/available", "online", True) in sub.messages or any(
             t == "fs/available" and p == "online" for t, p, _ in sub.messages)
         assert undelivered(engine, dispatcher.endpoints, ["sad-person"]).empty
+    finally:
+        sub.close()
+
+
+def test_a_run_shorter_than_the_shares_period_leaves_its_last_shares_retained(sqlite_url, mosquitto):
+    engine = db.connect(sqlite_url)
+    cfg = config(broker=mosquitto)
+    sub = Subscriber(mosquitto.port, "fs/#")
+    try:
+        # the shares are due at the start (no source yet: nothing to publish), then not for an hour
+        with Dispatcher(engine, cfg, ["clip"], shares_every_s=3600, **FAST) as dispatcher:
+            clip(engine, cfg, sad_2_to_7)
+            assert dispatcher.drain(20)
+            assert not any(t == "fs/clip/emotion" for t, _, _ in sub.messages)
+        # stopped: the shares at the end went out, retained, as a late subscriber gets them
+        late = Subscriber(mosquitto.port, "fs/clip/emotion")
+        try:
+            assert wait_until(lambda: late.messages)
+            topic, payload, retained = late.messages[0]
+            assert retained and json.loads(payload)["shares"]["happy"] > 0
+        finally:
+            late.close()
     finally:
         sub.close()
 
