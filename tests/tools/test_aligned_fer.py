@@ -64,3 +64,12 @@ def test_the_lever_runs_the_shipped_rows_the_control_and_the_aligned(tune_set, t
     assert cache.exists()
     assert aligned_fer.main(args) == 0  # the second run reads the aligned faces from the cache
     assert "faces aligned" not in capsys.readouterr().out
+
+
+def test_no_tune_faces_here_is_a_clear_error(tune_set, tmp_path):
+    import shutil
+
+    shutil.rmtree(tmp_path / "one")
+    shutil.rmtree(tmp_path / "two")
+    with pytest.raises(SystemExit, match="none of the real set's tune part's files are in"):
+        aligned_fer.main(tune_set)
