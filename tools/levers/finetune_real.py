@@ -182,7 +182,10 @@ def camera_degrade(faces: np.ndarray, rng: np.random.Generator, share: float = 0
     return out
 
 
-def fine_tune(args, data, crops, labels, keep, real_per_batch: int, seed: int):
+def fine_tune(args, train, seed: int, real: tuple[np.ndarray, np.ndarray] | None = None, real_per_batch: int = 0):
+    """The network at ``args.model`` fine-tuned for ``args.steps`` AdamW steps on ``train`` (a FER-2013 split), each
+    batch 128 of its faces and ``real_per_batch`` of the ``real`` (faces, labels); BatchNormalization frozen, the
+    training augmentation (after ``camera_degrade`` with ``args.augment`` camera)."""
     import keras
     import tensorflow as tf
 
@@ -195,9 +198,8 @@ def fine_tune(args, data, crops, labels, keep, real_per_batch: int, seed: int):
             layer.trainable = False
     augmentation = build_augmentation(seed)
     optimizer = keras.optimizers.AdamW(args.lr, weight_decay=1e-4)
-    rx = np.concatenate([crops[m][keep] for m in MARGINS])
-    ry = np.concatenate([labels[keep]] * len(MARGINS))
-    train = data.splits["Training"]
+    rx, ry = real if real is not None else (np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
+    camera = getattr(args, "augment", "standard") == "camera"
     rng = np.random.default_rng(seed)
 
     @tf.function
@@ -214,7 +216,7 @@ def fine_tune(args, data, crops, labels, keep, real_per_batch: int, seed: int):
         if real_per_batch and len(rx):
             j = rng.integers(0, len(rx), real_per_batch)
             x, y = np.concatenate([x, rx[j]]), np.concatenate([y, ry[j]])
-        if args.augment == "camera":
+        if camera:
             x = camera_degrade(x, rng)
         step(tf.constant(x.astype(np.float32)[..., None]), tf.constant(y))
     return model
@@ -236,7 +238,9 @@ def run_network(args, data):
         scores, pts = [], []
         for held in holdouts:
             if per_batch or not pts:  # the control sees no tune face: one run serves every held-out source
-                model = fine_tune(args, data, crops, labels, sources != held, per_batch, args.seed)
+                keep = sources != held
+                real = (np.concatenate([crops[m][keep] for m in MARGINS]), np.concatenate([labels[keep]] * len(MARGINS)))
+                model = fine_tune(args, data.splits["Training"], args.seed, real, per_batch)
                 pts.append(publictest(predict(model, public.faces), public.labels))
             test = sources == held
             scores.append(right(predict(model, crops[WORKER_MARGIN][test]), accept[test]))
