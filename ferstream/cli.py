@@ -38,7 +38,7 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    return run_command(lambda: training_module("ferstream.training.evaluate").evaluate(args.model, args.data, args.split, args.out))
+    return run_command(lambda: training_module("ferstream.training.evaluate").evaluate(args.model, args.data, args.split, args.out, args.votes))
 
 
 def positive_number(text: str) -> float:

@@ -24,7 +24,9 @@ DEFAULT_NAME = "ferstream-emotion"
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/")
+    parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/; "
+                        "or FER+: a CSV with FER+'s ten vote columns, Usage and pixels (learns the vote distributions)")
+    add_votes_arguments(parser)
     parser.add_argument("--out", default="runs/train", help="output folder: checkpoints, history, the exported model and its plots (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the cosine schedule (default: %(default)s)")
     parser.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
@@ -83,6 +85,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
+def add_votes_arguments(parser: argparse.ArgumentParser) -> None:
+    """FER+'s votes (``ferstream.training.votes``) and FER-2013's own labels reported beside them."""
+    parser.add_argument("--votes", metavar="FER2013NEW_CSV",
+                        help="FER+'s fer2013new.csv (Microsoft's FERPlus repository), joined row by row to --data, Kaggle's "
+                             "complete fer2013.csv: train on the ten annotators' vote distributions instead of FER-2013's "
+                             "single labels, score PublicTest on the majority votes (contempt, unknown and not-a-face "
+                             "votes are dropped; the model card says why)")
+    parser.add_argument("--fer2013", metavar="CSV",
+                        help="with FER+ data: also score FER-2013's own PublicTest labels from this Kaggle-layout file, "
+                             "reported as 'FER-2013 PublicTest' beside 'FER+ PublicTest majority'")
+
+
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     try:
@@ -135,7 +149,8 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="with --combine weights: rank the models by their PublicTest accuracy, then add each to the "
                              "average only if the average's accuracy does not drop (a greedy soup; the models kept are "
                              "logged). Useful with a run's epochs/ folder (`ferstream train --keep-epochs`)")
-    parser.add_argument("--data", required=True, help="FER-2013 in either layout: PublicTest scores the ensemble; Training calibrates an int8 export")
+    parser.add_argument("--data", required=True, help="FER-2013 in either layout, or FER+ (see `ferstream train --help`): PublicTest scores the ensemble; Training calibrates an int8 export")
+    add_votes_arguments(parser)
     parser.add_argument("--out", default="runs/ensemble", help="output folder for the exported ensemble and its plots (default: %(default)s)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
@@ -147,7 +162,8 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="model file (.tflite, .keras or the stem; default: the shipped model)")
-    parser.add_argument("--data", required=True, help="FER-2013 in either layout (see `ferstream train --help`)")
+    parser.add_argument("--data", required=True, help="FER-2013 in either layout, or FER+ (see `ferstream train --help`)")
+    parser.add_argument("--votes", metavar="FER2013NEW_CSV", help="FER+'s fer2013new.csv joined to --data (see `ferstream train --help`)")
     parser.add_argument("--split", action="append", default=None, help="split(s) to evaluate (default: PublicTest and PrivateTest where present, else every split)")
     parser.add_argument("--out", default=".", help="folder for the confusion-matrix PNGs (default: %(default)s)")
     return parser

@@ -1,11 +1,17 @@
-"""Reading FER-2013 in either of its two common layouts, with clear errors.
+"""Reading FER-2013 and FER+ in their common layouts, with clear errors.
 
 - The Kaggle CSV (``emotion,pixels,Usage``), plain or gzipped.
 - The image-folder edition: ``train/<emotion>/*.jpg|png`` and
   ``test/<emotion>/*.jpg|png``, any image size, colour or grey.
+- FER+ (ten annotators' votes a face, ``ferstream.training.votes``): Kaggle's
+  ``fer2013.csv`` with FER+'s ``fer2013new.csv`` joined row by row
+  (``load_dataset(csv, votes=new_csv)``), or one CSV holding both (``Usage``,
+  the vote columns and ``pixels``).
 
 Either way the result is a ``Dataset``: 48x48 uint8 faces and integer labels
-per split (``Training``, ``PublicTest`` and, when present, ``PrivateTest``).
+per split (``Training``, ``PublicTest`` and, when present, ``PrivateTest``);
+with FER+, each split also has its vote distributions and the mask of faces a
+clear majority labels (``Split.votes``, ``Split.clear``).
 Every check runs before any training starts.
 """
 
@@ -33,13 +39,34 @@ FOLDER_SPLITS = {"train": "Training", "test": "PublicTest"}
 @dataclass
 class Split:
     faces: np.ndarray  # N x 48 x 48 uint8
-    labels: np.ndarray  # N int64 in 0..6
+    labels: np.ndarray  # N int64 in 0..6: FER-2013's label, or with votes the most voted of the 7 emotions
+    votes: np.ndarray | None = None  # N x 7 float32: FER+'s vote distribution over EMOTIONS (rows sum to 1)
+    clear: np.ndarray | None = None  # N bool, with votes: a unique majority of all votes, one of the 7 emotions
+    fer2013_labels: np.ndarray | None = None  # N int64, with votes where FER-2013's own labels are known
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def scored(self) -> "Split":
+        """The faces accuracy is measured on: with votes, those a clear majority labels (FER+'s majority-vote
+        accuracy); otherwise every face."""
+        if self.clear is None:
+            return self
+        keep = self.clear
+        return Split(self.faces[keep], self.labels[keep], self.votes[keep], keep[keep],
+                     None if self.fer2013_labels is None else self.fer2013_labels[keep])
+
     def counts(self) -> list[int]:
         return np.bincount(self.labels, minlength=len(EMOTIONS)).tolist()
+
+    def class_mass(self) -> np.ndarray:
+        """How much of the split each class is: its share of the votes summed over faces (with votes), or its count."""
+        return self.votes.sum(axis=0).astype(np.float64) if self.votes is not None else \
+            np.bincount(self.labels, minlength=len(EMOTIONS)).astype(np.float64)
+
+    def targets(self) -> np.ndarray:
+        """Training targets: the vote distributions, or one-hot labels."""
+        return self.votes if self.votes is not None else np.eye(len(EMOTIONS), dtype=np.float32)[self.labels]
 
 
 @dataclass
@@ -54,14 +81,27 @@ class Dataset:
                 raise DataError(f"{self.source}: the {name} split is empty")
 
 
-def load_dataset(path: str | Path) -> Dataset:
-    """The data set at ``path``: a Kaggle-layout CSV (optionally .gz) or an image folder."""
+def load_dataset(path: str | Path, votes: str | Path | None = None) -> Dataset:
+    """The data set at ``path``: a Kaggle-layout CSV (optionally .gz), an image folder, or a FER+ CSV with votes and
+    pixels; with ``votes``, FER+'s ``fer2013new.csv`` joined to the Kaggle CSV at ``path`` row by row."""
+    from ferstream.training import votes as fer_plus
+
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file or folder")
     if p.is_dir():
+        if votes is not None:
+            raise DataError(f"--votes {votes}: FER+'s votes join the Kaggle CSV row by row, not an image folder ({p})")
         return _load_folder(p)
-    return _load_csv(p)
+    df = _read_csv(p)
+    if votes is not None:
+        votes = Path(votes)
+        if not votes.exists():
+            raise DataError(f"--votes {votes}: no such file")
+        return fer_plus.join_kaggle(p, df, votes, _read_csv(votes), _sha256_file(p) + _sha256_file(votes))
+    if fer_plus.is_ferplus(df):
+        return fer_plus.load_frame(p, df, _sha256_file(p))
+    return _load_frame(p, df)
 
 
 def _sha256_file(path: Path) -> str:
@@ -72,18 +112,37 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _load_csv(path: Path) -> Dataset:
+def _read_csv(path: Path):
     import pandas as pd
 
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, OSError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV file: {exc}") from exc
+    return df
+
+
+def _load_frame(path: Path, df) -> Dataset:
+    labels = emotion_labels(path, df)
+    usage = usage_column(path, df)
+    faces = pixels(path, df)
+    splits = {
+        name: Split(faces[(usage == name).to_numpy()], labels[(usage == name).to_numpy()])
+        for name in SPLITS
+        if (usage == name).any()
+    }
+    return Dataset(splits=splits, sha256=_sha256_file(path), source=str(path))
+
+
+def emotion_labels(path: Path, df) -> np.ndarray:
+    """The Kaggle layout's ``emotion`` column as int64 labels; a ``DataError`` for missing columns or a bad label."""
+    import pandas as pd
+
     missing = [c for c in CSV_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(
             f"{path}: missing column(s) {', '.join(missing)}; expected the Kaggle layout "
-            f"{','.join(CSV_COLUMNS)} (found {','.join(map(str, df.columns))})"
+            f"{','.join(CSV_COLUMNS)} or FER+'s votes with pixels (found {','.join(map(str, df.columns))})"
         )
     if df.empty:
         raise DataError(f"{path}: no rows")
@@ -93,13 +152,23 @@ def _load_csv(path: Path) -> Dataset:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"{path}: line {i + 2}: emotion {df['emotion'].iloc[i]!r} is outside 0-{len(EMOTIONS) - 1}")
+    return labels.to_numpy(dtype=np.int64)
 
+
+def usage_column(path: Path, df):
+    """The ``Usage`` column, stripped; a ``DataError`` naming the line of a value that is not a split."""
     usage = df["Usage"].str.strip()
     unknown = ~usage.isin(SPLITS)
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
         raise DataError(f"{path}: line {i + 2}: Usage {usage.iloc[i]!r} is not one of {', '.join(SPLITS)}")
+    return usage
 
+
+def pixels(path: Path, df) -> np.ndarray:
+    """The ``pixels`` column as N x 48 x 48 uint8 faces; a ``DataError`` naming the first bad line."""
+    if "pixels" not in df.columns:
+        raise DataError(f"{path}: no pixels column")
     n_pixels = FACE_SIZE * FACE_SIZE
     counts = df["pixels"].str.split().str.len().fillna(0).astype(int).to_numpy()
     wrong = counts != n_pixels
@@ -110,14 +179,7 @@ def _load_csv(path: Path) -> Dataset:
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
         row = int(np.flatnonzero((~np.isfinite(values)) | (values < 0) | (values > 255))[0] // n_pixels)
         raise DataError(f"{path}: line {row + 2}: pixel values must be grey levels 0-255")
-    faces = values.astype(np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE)
-    labels_arr = labels.to_numpy(dtype=np.int64)
-    splits = {
-        name: Split(faces[(usage == name).to_numpy()], labels_arr[(usage == name).to_numpy()])
-        for name in SPLITS
-        if (usage == name).any()
-    }
-    return Dataset(splits=splits, sha256=_sha256_file(path), source=str(path))
+    return values.astype(np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE)
 
 
 def _load_folder(root: Path) -> Dataset:

@@ -34,7 +34,7 @@ from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_pa
 from ferstream.errors import ModelError  # noqa: E402
 from ferstream.training.batchnorm import reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
-from ferstream.training.evaluate import evaluate_splits, keras_accuracy  # noqa: E402
+from ferstream.training.evaluate import evaluate_fer2013, evaluate_splits, keras_accuracy  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
 from ferstream.training.prior import shift_to_data_prior  # noqa: E402
 from ferstream.training.train import epochs_in, record_accuracy  # noqa: E402
@@ -121,10 +121,10 @@ def run(args: argparse.Namespace) -> dict:
     if getattr(args, "greedy", False) and not soup:
         raise ModelError("--greedy chooses the models of a weight soup: give it with --combine weights")
     members = [load_member(p, None if alone or soup else i) for i, p in enumerate(args.models)]
-    data = load_dataset(args.data)
+    data = load_dataset(args.data, getattr(args, "votes", None))
     data.require("Training", "PublicTest")
     if soup and getattr(args, "greedy", False):
-        public = data.splits["PublicTest"]
+        public = data.splits["PublicTest"].scored()
         check_one_architecture(members)
         kept = greedy_soup(members, public.faces, public.labels, list(args.models))
         log.info("greedy soup: %d of %d models kept: %s", len(kept), len(members), " ".join(args.models[i] for i in kept))
@@ -135,12 +135,12 @@ def run(args: argparse.Namespace) -> dict:
         members = [average_weights(members)]
         log.info("weights of %d models averaged into one %s network", len(args.models), members[0].name)
     if args.bn_stats == "plain":
-        public = data.splits["PublicTest"]
+        public = data.splits["PublicTest"].scored()
         for member in members:
             reestimate_if_better(member, data.splits["Training"].faces, public.faces, public.labels)
     if getattr(args, "class_prior", "as-trained") == "data":
         for member in members:
-            shift_to_data_prior(member, data.splits["Training"].labels)
+            shift_to_data_prior(member, data.splits["Training"].class_mass())
     model = members[0] if alone or soup else build_ensemble(members)
     epochs = max(map(_trained_epochs, args.models)) if alone or soup else 0
     out = Path(args.out)
@@ -148,9 +148,12 @@ def run(args: argparse.Namespace) -> dict:
     paths = export_model(model, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(data.splits["Training"].faces), data_sha256=data.sha256,
                          epochs=epochs, version=args.version, training_command=command)
-    meta = record_accuracy(paths["json"], evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out))
-    log.info("exported %s: %d model(s), their %s averaged (PublicTest accuracy %.4f)", paths["tflite"], len(args.models),
-             "weights" if soup else "probabilities", meta["accuracy"].get("PublicTest", float("nan")))
+    metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)
+    if getattr(args, "fer2013", None):
+        metrics.update(evaluate_fer2013(paths["tflite"], args.fer2013, out))
+    meta = record_accuracy(paths["json"], metrics)
+    log.info("exported %s: %d model(s), their %s averaged (%s accuracy %.4f)", paths["tflite"], len(args.models),
+             "weights" if soup else "probabilities", next(iter(meta["accuracy"]), ""), next(iter(meta["accuracy"].values()), float("nan")))
     return meta
 
 

@@ -1,4 +1,4 @@
-"""Evaluating a model file on FER-2013: accuracy, per-class scores, confusion matrix.
+"""Evaluating a model file on FER-2013 or FER+'s majority votes: accuracy, per-class scores, confusion matrix.
 
 Predictions go through ``ferstream.emotion_model.EmotionModel``, the same code
 the worker runs, so the figures are those of the shipped inference export.
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ferstream.emotion_model import DEFAULT_MODEL, EmotionModel
-from ferstream.training.data import SPLITS, Dataset, load_dataset
+from ferstream.errors import DataError
+from ferstream.training.data import SPLITS, Dataset, Split, load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +93,30 @@ def evaluate_splits(model_path, data: Dataset, splits=None, out: Path | str = ".
         wanted = [s for s in SPLITS if s in data.splits]
     results = {}
     for split in wanted:
-        faces, labels = data.splits[split].faces, data.splits[split].labels
-        s = scores(labels, predict(model, faces).argmax(axis=1), len(model.labels))
-        s["png"] = plot_confusion(s["confusion"], model.labels, f"{Path(model.path).stem} on {split} (acc {s['accuracy']:.3f})",
-                                  Path(out) / f"confusion_{split}.png")
-        print(report(split, model.labels, s), flush=True)
+        scored = data.splits[split].scored()  # with FER+ votes: the faces a clear majority labels
+        name = split_name(split, scored)
+        s = scores(scored.labels, predict(model, scored.faces).argmax(axis=1), len(model.labels))
+        s["png"] = plot_confusion(s["confusion"], model.labels, f"{Path(model.path).stem} on {name} (acc {s['accuracy']:.3f})",
+                                  Path(out) / f"confusion_{name.replace('+', 'plus').replace(' ', '_')}.png")
+        print(report(name, model.labels, s), flush=True)
         print(f"confusion matrix: {s['png']}", flush=True)
-        results[split] = s
+        results[name] = s
     return results
 
 
-def evaluate(model_path: str | None, data_path: str, splits=None, out: str = ".") -> dict[str, dict]:
-    return evaluate_splits(model_path or DEFAULT_MODEL, load_dataset(data_path), splits, Path(out))
+def split_name(split: str, data: Split) -> str:
+    """How a split's scores are named in reports and the model's metadata: ``PublicTest`` for FER-2013's single
+    labels, ``FER+ PublicTest majority`` for FER+'s majority votes."""
+    return f"FER+ {split} majority" if data.votes is not None else split
+
+
+def evaluate_fer2013(model_path, path: str | Path, out: Path | str = ".") -> dict[str, dict]:
+    """FER-2013's own PublicTest labels (a Kaggle-layout file), reported beside FER+'s votes as ``FER-2013 PublicTest``."""
+    data = load_dataset(path)
+    if data.splits.get("PublicTest") is None or data.splits["PublicTest"].votes is not None:
+        raise DataError(f"--fer2013 {path}: expected FER-2013's single labels with a PublicTest split")
+    return {"FER-2013 PublicTest": evaluate_splits(model_path, data, ("PublicTest",), out)["PublicTest"]}
+
+
+def evaluate(model_path: str | None, data_path: str, splits=None, out: str = ".", votes: str | None = None) -> dict[str, dict]:
+    return evaluate_splits(model_path or DEFAULT_MODEL, load_dataset(data_path, votes), splits, Path(out))

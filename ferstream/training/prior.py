@@ -23,22 +23,22 @@ log = logging.getLogger(__name__)
 OUTPUT_LAYER = "probabilities"
 
 
-def prior_shift(labels: np.ndarray) -> np.ndarray:
-    """What the output's bias gains per class: half the log of each class's count in ``labels`` (training's
-    weights are 1/sqrt(count)), centred on zero. A class with no faces keeps its bias."""
-    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+def prior_shift(counts: np.ndarray) -> np.ndarray:
+    """What the output's bias gains per class: half the log of each class's count (``Split.class_mass``: faces, or
+    votes; training's weights are 1/sqrt(count)), centred on zero. A class with no faces keeps its bias."""
+    counts = np.asarray(counts, dtype=np.float64)
     shift = np.where(counts > 0, 0.5 * np.log(np.maximum(counts, 1)), 0.0)
     return (shift - shift[counts > 0].mean()) * (counts > 0)
 
 
-def shift_to_data_prior(model: keras.Model, labels: np.ndarray) -> np.ndarray:
-    """Adds ``prior_shift(labels)`` to the bias of ``model``'s output layer in place; returns the shift."""
+def shift_to_data_prior(model: keras.Model, counts: np.ndarray) -> np.ndarray:
+    """Adds ``prior_shift(counts)`` to the bias of ``model``'s output layer in place; returns the shift."""
     try:
         layer = model.get_layer(OUTPUT_LAYER)
     except ValueError as exc:
         raise ModelError(f"--class-prior data: {model.name} has no {OUTPUT_LAYER!r} layer to shift") from exc
     kernel, bias = layer.get_weights()
-    shift = prior_shift(labels)
+    shift = prior_shift(counts)
     layer.set_weights([kernel, (bias + shift).astype(bias.dtype)])
     log.info("output bias shifted to the Training split's class frequencies (+0.5 log count): %s",
              ", ".join(f"{e} {s:+.2f}" for e, s in zip(EMOTIONS, shift)))

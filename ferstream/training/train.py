@@ -35,11 +35,12 @@ from ferstream.training.distill import (  # noqa: E402
     teacher_network,
     teacher_probabilities,
 )
-from ferstream.training.evaluate import evaluate_splits  # noqa: E402
+from ferstream.training.evaluate import evaluate_fer2013, evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
 from ferstream.training.model import build_augmentation, build_model, build_trainer, float32_copy, multiply_adds  # noqa: E402
 from ferstream.training.prune import narrow  # noqa: E402
 from ferstream.training.prior import shift_to_data_prior  # noqa: E402
+from ferstream.training.votes import class_weights  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +70,18 @@ def run(args: argparse.Namespace) -> dict:
 
     # ---- data --------------------------------------------------------------
     t0 = time.time()
-    data = load_dataset(args.data)
+    data = load_dataset(args.data, getattr(args, "votes", None))
     data.require("Training", "PublicTest")
-    train, public = data.splits["Training"], data.splits["PublicTest"]
-    log.info("data: %s (%.1fs) Training %d, PublicTest %d%s", data.source, time.time() - t0, len(train), len(public),
-             f", PrivateTest {len(data.splits['PrivateTest'])} (reported, never selected on)" if "PrivateTest" in data.splits else "")
+    # with votes, PublicTest is scored (and checkpoints chosen) on the faces a clear majority labels
+    train, public = data.splits["Training"], data.splits["PublicTest"].scored()
+    voted = train.votes is not None
+    log.info("data: %s (%.1fs) Training %d, PublicTest %d%s%s", data.source, time.time() - t0, len(train), len(public),
+             f", PrivateTest {len(data.splits['PrivateTest'])} (reported, never selected on)" if "PrivateTest" in data.splits else "",
+             "; learning FER+'s vote distributions, PublicTest scored on its majority votes" if voted else "")
 
     keras.utils.set_random_seed(args.seed)
     out.mkdir(parents=True, exist_ok=True)
-    targets = np.eye(len(EMOTIONS), dtype=np.float32)[train.labels]
+    targets = train.targets()
     online = bool(args.teacher) and args.distill == "online"
     if args.teacher and not online:
         teacher = teacher_probabilities(args.teacher, train.faces, data.sha256, out)
@@ -119,9 +123,9 @@ def run(args: argparse.Namespace) -> dict:
     trainer.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=5e-3, use_ema=args.ema is not None,
                                          ema_momentum=args.ema or 0.99),
-        # the teacher's probabilities are soft already: label smoothing only for the hard labels
+        # the teacher's probabilities and the votes are soft already: label smoothing only for the hard labels
         loss=(distillation_loss(args.distill_weight, len(EMOTIONS)) if online
-              else keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher else 0.1)),
+              else keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if args.teacher or voted else 0.1)),
         metrics=[StudentAccuracy(len(EMOTIONS))],
     )
     log.info("model: %s, %d parameters, %.1f M multiply-adds a face and view (%s backend, %s, %s)", model.name,
@@ -153,8 +157,10 @@ def run(args: argparse.Namespace) -> dict:
         clock = ClockSchedule(args.learning_rate, args.time_budget, _elapsed_so_far(history_path) if args.resume else 0.0)
         callbacks.insert(0, clock)  # first: its elapsed_s reaches the history
         log.info("time budget %s: the learning rate follows the clock; at most %d epochs", _hms(args.time_budget), args.epochs)
-    onehot_public = np.eye(len(EMOTIONS), dtype=np.float32)[public.labels]
-    weights = _class_weights(train.labels)[train.labels] if getattr(args, "class_weights", "sqrt") == "sqrt" else None
+    onehot_public = np.eye(len(EMOTIONS), dtype=np.float32)[public.labels]  # FER+: the majority of a clear vote
+    weights = None
+    if getattr(args, "class_weights", "sqrt") == "sqrt":
+        weights = class_weights(train.votes) if voted else _class_weights(train.labels)[train.labels]
     trainer.fit(train.faces[..., None].astype(np.float32), targets, sample_weight=weights,
                 batch_size=args.batch_size, shuffle=True, epochs=args.epochs, callbacks=callbacks,
                 validation_data=(public.faces[..., None].astype(np.float32), onehot_public), validation_batch_size=512,
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.bn_stats == "plain":
         reestimate_if_better(best, train.faces, public.faces, public.labels)
     if getattr(args, "class_prior", "as-trained") == "data":
-        shift_to_data_prior(best, train.labels)
+        shift_to_data_prior(best, train.class_mass())
     epochs_run = epochs_in(history_path)
     if keras.backend.backend() != "tensorflow":  # the TFLite converter is TensorFlow's
         log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "
@@ -178,8 +184,10 @@ def run(args: argparse.Namespace) -> dict:
                          calibration=calibration_faces(train.faces, seed=args.seed), data_sha256=data.sha256,
                          epochs=epochs_run, version=args.version, training_command=command)
     metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)
+    if getattr(args, "fer2013", None):  # FER-2013's own single labels beside FER+'s votes
+        metrics.update(evaluate_fer2013(paths["tflite"], args.fer2013, out))
     meta = record_accuracy(paths["json"], metrics)
-    log.info("exported %s (PublicTest accuracy %.4f)", paths["tflite"], meta["accuracy"].get("PublicTest", float("nan")))
+    log.info("exported %s (%s accuracy %.4f)", paths["tflite"], next(iter(meta["accuracy"]), ""), next(iter(meta["accuracy"].values()), float("nan")))
     return meta
 
 
