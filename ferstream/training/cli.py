@@ -27,6 +27,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/; "
                         "or FER+: a CSV with FER+'s ten vote columns, Usage and pixels (learns the vote distributions)")
     add_votes_arguments(parser)
+    parser.add_argument("--extra", metavar="NPZ",
+                        help="more labelled faces for the Training split: an .npz of 48x48 crops and labels, as "
+                             "tools/wild/faces.py makes from real photos (never the faces that judge the model)")
     parser.add_argument("--out", default="runs/train", help="output folder: checkpoints, history, the exported model and its plots (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of the cosine schedule (default: %(default)s)")
     parser.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 CSV_COLUMNS = ("emotion", "pixels", "Usage")
+#: with votes, the target of a face with one person's label: its one-hot label smoothed by this much
+EXTRA_SMOOTHING = 0.1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm"}
 #: image-folder edition: folder name -> split
 FOLDER_SPLITS = {"train": "Training", "test": "PublicTest"}
@@ -63,6 +65,16 @@ class Split:
         """How much of the split each class is: its share of the votes summed over faces (with votes), or its count."""
         return self.votes.sum(axis=0).astype(np.float64) if self.votes is not None else \
             np.bincount(self.labels, minlength=len(EMOTIONS)).astype(np.float64)
+
+    def extended(self, faces: np.ndarray, labels: np.ndarray, smoothing: float = EXTRA_SMOOTHING) -> "Split":
+        """This split with more labelled faces after its own (``load_extra``); with votes, their targets are their
+        one-hot labels smoothed by ``smoothing`` (one person's label, like FER-2013's: not a sure distribution)."""
+        votes = None
+        if self.votes is not None:
+            votes = np.concatenate([self.votes, (1 - smoothing) * np.eye(len(EMOTIONS), dtype=np.float32)[labels]
+                                    + smoothing / len(EMOTIONS)]).astype(np.float32)
+        clear = None if self.clear is None else np.concatenate([self.clear, np.ones(len(labels), bool)])
+        return Split(np.concatenate([self.faces, faces]), np.concatenate([self.labels, labels]), votes, clear)
 
     def targets(self) -> np.ndarray:
         """Training targets: the vote distributions, or one-hot labels."""
@@ -102,6 +114,25 @@ def load_dataset(path: str | Path, votes: str | Path | None = None) -> Dataset:
     if fer_plus.is_ferplus(df):
         return fer_plus.load_frame(p, df, _sha256_file(p))
     return _load_frame(p, df)
+
+
+def load_extra(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """More labelled faces for the Training split (``ferstream train --extra``): an ``.npz`` with ``faces`` (N x 48 x
+    48 uint8, cropped as the worker crops) and ``labels`` (N ints in the FER-2013 order), as ``tools/wild/faces.py``
+    writes it from real photos."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"--extra {p}: no such file")
+    try:
+        with np.load(p, allow_pickle=False) as npz:
+            faces, labels = npz["faces"], npz["labels"]
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise DataError(f"--extra {p}: not an .npz with 'faces' and 'labels' arrays ({exc})") from exc
+    if faces.ndim != 3 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE) or faces.dtype != np.uint8:
+        raise DataError(f"--extra {p}: faces must be N x {FACE_SIZE} x {FACE_SIZE} uint8, got {faces.shape} {faces.dtype}")
+    if len(labels) != len(faces) or not np.isin(labels, range(len(EMOTIONS))).all():
+        raise DataError(f"--extra {p}: one label in 0-{len(EMOTIONS) - 1} per face is needed")
+    return faces, labels.astype(np.int64)
 
 
 def _sha256_file(path: Path) -> str:

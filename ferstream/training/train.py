@@ -25,7 +25,7 @@ import keras  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.errors import ConfigError, DataError, ModelError  # noqa: E402
 from ferstream.training.batchnorm import reestimate, reestimate_if_better  # noqa: E402
-from ferstream.training.data import load_dataset  # noqa: E402
+from ferstream.training.data import load_dataset, load_extra  # noqa: E402
 from ferstream.training.distill import (  # noqa: E402
     StudentAccuracy,
     distillation_loss,
@@ -74,6 +74,11 @@ def run(args: argparse.Namespace) -> dict:
     data.require("Training", "PublicTest")
     # with votes, PublicTest is scored (and checkpoints chosen) on the faces a clear majority labels
     train, public = data.splits["Training"], data.splits["PublicTest"].scored()
+    if getattr(args, "extra", None):
+        extra_faces, extra_labels = load_extra(args.extra)
+        train = train.extended(extra_faces, extra_labels)
+        log.info("extra: %d labelled faces from %s added to Training (%s)", len(extra_labels), args.extra,
+                 ", ".join(f"{e} {n}" for e, n in zip(EMOTIONS, np.bincount(extra_labels, minlength=len(EMOTIONS)))))
     voted = train.votes is not None
     log.info("data: %s (%.1fs) Training %d, PublicTest %d%s%s", data.source, time.time() - t0, len(train), len(public),
              f", PrivateTest {len(data.splits['PrivateTest'])} (reported, never selected on)" if "PrivateTest" in data.splits else "",

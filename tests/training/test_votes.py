@@ -126,11 +126,16 @@ def test_class_weights_lift_the_rare_classes_with_mean_one():
     assert w[95] == pytest.approx(3 * w[0])  # 1/sqrt(10) against 1/sqrt(90)
 
 
-def test_training_on_votes_reports_ferplus_majority_beside_fer2013(ferplus_csv, tiny_csv, tmp_path):
+def test_training_on_votes_and_extra_faces_reports_ferplus_majority_beside_fer2013(ferplus_csv, tiny_csv, tmp_path, caplog):
     from ferstream.training.train import run
 
-    meta = run(train_args("--data", str(ferplus_csv), "--fer2013", str(tiny_csv), "--out", str(tmp_path), "--epochs", "1",
-                          "--batch-size", "16", "--widths", "8,16", "--depths", "1,1", "--class-prior", "data"))
+    faces, labels = make_faces(3, 5)
+    np.savez(tmp_path / "extra.npz", faces=faces, labels=labels)
+    caplog.set_level("INFO")
+    meta = run(train_args("--data", str(ferplus_csv), "--fer2013", str(tiny_csv), "--extra", str(tmp_path / "extra.npz"),
+                          "--out", str(tmp_path), "--epochs", "1", "--batch-size", "16", "--widths", "8,16",
+                          "--depths", "1,1", "--class-prior", "data"))
+    assert "extra: 21 labelled faces" in caplog.text
     assert set(meta["accuracy"]) == {"FER+ PublicTest majority", "FER-2013 PublicTest"}
     written = json.loads((tmp_path / "ferstream-emotion.json").read_text())
     assert written["accuracy"] == meta["accuracy"]
@@ -142,3 +147,31 @@ def test_fer2013_report_needs_single_labels(ferplus_csv, tmp_path):
 
     with pytest.raises(DataError, match="single labels"):
         evaluate_fer2013("unused.tflite", ferplus_csv, tmp_path)
+
+
+def test_extra_faces_join_the_training_split_with_smoothed_targets(ferplus_csv, tmp_path):
+    from ferstream.training.data import load_extra
+
+    faces, labels = make_faces(2, 6)
+    np.savez(tmp_path / "extra.npz", faces=faces, labels=labels)
+    train = load_dataset(ferplus_csv).splits["Training"]
+    more = train.extended(*load_extra(tmp_path / "extra.npz"))
+    assert len(more) == len(train) + 14
+    np.testing.assert_array_equal(more.faces[-14:], faces)
+    assert more.votes[-1].argmax() == labels[-1] and 0.85 < more.votes[-1].max() < 1  # one person's label, smoothed
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (None, "no such file"),
+    ({"faces": np.zeros((2, 48, 48), np.uint8)}, "not an .npz with 'faces' and 'labels'"),
+    ({"faces": np.zeros((2, 32, 32), np.uint8), "labels": np.zeros(2, int)}, "faces must be N x 48 x 48 uint8"),
+    ({"faces": np.zeros((2, 48, 48), np.uint8), "labels": np.array([0, 9])}, "one label in 0-6 per face"),
+])
+def test_a_bad_extra_file_is_refused(tmp_path, arrays, message):
+    from ferstream.training.data import load_extra
+
+    path = tmp_path / "extra.npz"
+    if arrays is not None:
+        np.savez(path, **arrays)
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_extra(path)
