@@ -100,6 +100,18 @@ def add_votes_arguments(parser: argparse.ArgumentParser) -> None:
                              "reported as 'FER-2013 PublicTest' beside 'FER+ PublicTest majority'")
 
 
+def _bias_shift(text: str) -> tuple[str, float]:
+    from ferstream.emotion_model import EMOTIONS
+
+    name, _, value = text.partition("=")
+    if name.strip() not in EMOTIONS:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected EMOTION=VALUE with EMOTION one of {', '.join(EMOTIONS)}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value after '=' must be a number (a logit: +0.3, -0.5)") from None
+
+
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     try:
@@ -133,6 +145,10 @@ def add_adjustment_arguments(parser: argparse.ArgumentParser) -> None:
                              "so the network predicts at the Training split's class frequencies (more accuracy, less "
                              "recall for disgust and fear; free at inference). Give it once: a model exported with it "
                              "is shifted again if exported again with it (default: %(default)s)")
+    parser.add_argument("--bias-shift", action="append", default=[], type=_bias_shift, metavar="EMOTION=VALUE",
+                        help="add VALUE to EMOTION's output logit in the export (after --class-prior), repeatable: the "
+                             "class prior chosen on real faces (tools/levers/real_prior.py; the shipped model's is in "
+                             "its card). +0.3 makes EMOTION about 1.35x as likely before renormalising")
     parser.add_argument("--bn-stats", choices=("plain", "as-trained"), default="plain",
                         help="BatchNormalization statistics of the exported network: plain: re-estimated on 4,096 plain "
                              "(not augmented) training faces, the kind the worker sees, kept only if PublicTest accuracy does "

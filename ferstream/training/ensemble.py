@@ -36,7 +36,7 @@ from ferstream.training.batchnorm import reestimate_if_better  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
 from ferstream.training.evaluate import evaluate_fer2013, evaluate_splits, keras_accuracy  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
-from ferstream.training.prior import shift_to_data_prior  # noqa: E402
+from ferstream.training.prior import shift_bias, shift_to_data_prior  # noqa: E402
 from ferstream.training.train import epochs_in, record_accuracy  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> dict:
     if getattr(args, "class_prior", "as-trained") == "data":
         for member in members:
             shift_to_data_prior(member, data.splits["Training"].class_mass())
+    for member in members:
+        shift_bias(member, getattr(args, "bias_shift", []))
     model = members[0] if alone or soup else build_ensemble(members)
     epochs = max(map(_trained_epochs, args.models)) if alone or soup else 0
     out = Path(args.out)

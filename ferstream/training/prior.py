@@ -31,12 +31,29 @@ def prior_shift(counts: np.ndarray) -> np.ndarray:
     return (shift - shift[counts > 0].mean()) * (counts > 0)
 
 
+def shift_bias(model: keras.Model, shifts: list[tuple[str, float]]) -> None:
+    """Adds each (emotion, value) of ``shifts`` to that class's output bias, in place: the class prior chosen on real
+    faces (``tools/levers/real_prior.py``), free at inference."""
+    if not shifts:
+        return
+    layer = _output_layer(model, "--bias-shift")
+    kernel, bias = layer.get_weights()
+    for name, value in shifts:
+        bias[EMOTIONS.index(name)] += value
+    layer.set_weights([kernel, bias])
+    log.info("output bias shifted: %s", ", ".join(f"{n} {v:+.2f}" for n, v in shifts))
+
+
+def _output_layer(model: keras.Model, option: str):
+    try:
+        return model.get_layer(OUTPUT_LAYER)
+    except ValueError as exc:
+        raise ModelError(f"{option}: {model.name} has no {OUTPUT_LAYER!r} layer to shift") from exc
+
+
 def shift_to_data_prior(model: keras.Model, counts: np.ndarray) -> np.ndarray:
     """Adds ``prior_shift(counts)`` to the bias of ``model``'s output layer in place; returns the shift."""
-    try:
-        layer = model.get_layer(OUTPUT_LAYER)
-    except ValueError as exc:
-        raise ModelError(f"--class-prior data: {model.name} has no {OUTPUT_LAYER!r} layer to shift") from exc
+    layer = _output_layer(model, "--class-prior data")
     kernel, bias = layer.get_weights()
     shift = prior_shift(counts)
     layer.set_weights([kernel, (bias + shift).astype(bias.dtype)])

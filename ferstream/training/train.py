@@ -39,7 +39,7 @@ from ferstream.training.evaluate import evaluate_fer2013, evaluate_splits  # noq
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
 from ferstream.training.model import build_augmentation, build_model, build_trainer, float32_copy, multiply_adds  # noqa: E402
 from ferstream.training.prune import narrow  # noqa: E402
-from ferstream.training.prior import shift_to_data_prior  # noqa: E402
+from ferstream.training.prior import shift_bias, shift_to_data_prior  # noqa: E402
 from ferstream.training.votes import class_weights  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> dict:
         reestimate_if_better(best, train.faces, public.faces, public.labels)
     if getattr(args, "class_prior", "as-trained") == "data":
         shift_to_data_prior(best, train.class_mass())
+    shift_bias(best, getattr(args, "bias_shift", []))
     epochs_run = epochs_in(history_path)
     if keras.backend.backend() != "tensorflow":  # the TFLite converter is TensorFlow's
         log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "

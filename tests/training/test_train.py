@@ -590,3 +590,28 @@ def test_ema_scores_and_saves_the_averaged_weights_and_resumes(trained, tiny_csv
     for bad in ("1", "0", "-0.5"):
         with pytest.raises(ConfigError, match="--ema is a momentum"):
             run(train_args(*common, "--out", str(tmp_path / "bad"), "--epochs", "1", "--ema", bad))
+
+
+def test_a_bias_shift_in_the_export_makes_its_class_likelier_by_exp_of_the_shift(trained, tiny_csv, tmp_path):
+    from ferstream.training.cli import add_ensemble_arguments
+    from ferstream.training.ensemble import run
+
+    out, _ = trained
+    member = str(out / "ferstream-emotion.keras")
+    common = ["--models", member, "--data", str(tiny_csv), "--quantize", "none", "--tta", "none", "--bn-stats", "as-trained"]
+    parser = add_ensemble_arguments(argparse.ArgumentParser())
+    run(parser.parse_args([*common, "--out", str(tmp_path / "plain")]))
+    run(parser.parse_args([*common, "--out", str(tmp_path / "shifted"), "--bias-shift", "neutral=+1.5"]))
+    faces = np.random.default_rng(4).integers(0, 256, (6, 48, 48)).astype(np.float32)
+    plain = EmotionModel(tmp_path / "plain" / "ferstream-emotion.tflite").predict(faces)
+    shifted = EmotionModel(tmp_path / "shifted" / "ferstream-emotion.tflite").predict(faces)
+    n = EMOTIONS.index("neutral")
+    ratio = (shifted[:, n] / shifted[:, 0]) / (plain[:, n] / plain[:, 0])  # odds against angry grow by exp(1.5)
+    np.testing.assert_allclose(ratio, np.exp(1.5), rtol=1e-3)
+
+
+@pytest.mark.parametrize("value, message", [("calm=0.3", "EMOTION one of angry"), ("neutral=much", "must be a number")])
+def test_a_bad_bias_shift_is_refused_before_anything_runs(value, message, capsys):
+    with pytest.raises(SystemExit):
+        train_args("--data", "x.csv", "--bias-shift", value)
+    assert message in capsys.readouterr().err

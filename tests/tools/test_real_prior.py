@@ -1,0 +1,35 @@
+"""tools/levers/real_prior.py: the class prior chosen on the real set's tune part within a bound on FER+ PublicTest."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ferstream.emotion_model import EMOTIONS
+from tests.training.conftest import make_faces
+
+
+def test_a_shift_multiplies_the_class_odds_and_the_choice_keeps_ferplus_within_bounds():
+    import real_prior
+
+    probs = np.full((2, 7), 1 / 7)
+    out = real_prior.shifted(probs, "neutral", np.log(3))
+    assert np.isclose(out[0, EMOTIONS.index("neutral")] / out[0, 0], 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1)
+    rows = [dict(shift=0.0, tune=0.90, ferplus=0.80), dict(shift=0.3, tune=0.95, ferplus=0.70),
+            dict(shift=0.2, tune=0.93, ferplus=0.799), dict(shift=-0.4, tune=0.93, ferplus=0.81)]
+    assert real_prior.choose(rows, 0.005)["shift"] == 0.2  # equal tune scores: the smaller shift; 0.3 drops FER+
+    assert real_prior.choose(rows, 0.0005)["shift"] == -0.4  # 0.2 now drops FER+ too much
+
+
+def test_the_lever_runs_on_a_tune_set_and_a_ferplus_file(tune_set, tmp_path, capsys):
+    import real_prior
+
+    from tests.training.test_votes import ferplus_frame
+
+    ferplus = tmp_path / "ferplus.csv"
+    ferplus_frame({"Training": make_faces(2, 0), "PublicTest": make_faces(2, 1)}).to_csv(ferplus, index=False)
+    args = tune_set[:4]  # --labels, --realset
+    assert real_prior.main([*args, "--model", "ferstream/models/ferstream-emotion.tflite", "--ferplus", str(ferplus),
+                            "--grid", "-0.2", "0.2", "0.2"]) == 0
+    printed = capsys.readouterr().out
+    assert "tune faces right (20)" in printed and "| +0.20 |" in printed and "chosen: neutral=" in printed
