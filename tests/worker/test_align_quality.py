@@ -143,3 +143,16 @@ def test_a_sequence_carries_keypoints_between_full_scans(detector, astronaut):
     assert sequence.full_scans == 1  # the second frame followed the face
     assert all(points is not None and points.shape == (1, 6, 2) for _, points in found)
     assert FrameSequenceDetector(FaceDetector()).detect_all_keypoints([astronaut], [0.0])[0][1] is None
+
+
+def test_a_nose_off_the_middle_of_the_eyes_reads_as_a_turned_face(detector, astronaut):
+    """Yaw from the keypoints (issue 44): the same face, its nose tip moved sideways by half the eye distance, as a
+    head turned about 30 degrees shows it, scores low on pose while its eyes stay as far apart."""
+    boxes, points = only_face(detector, astronaut)
+    crops = crop_faces(astronaut, boxes, 0.15)
+    sides = boxes[:, 2:].max(axis=1).astype(float)
+    frontal = quality.aspects(crops, sides, points)["pose"][0]
+    turned = points.copy()
+    turned[0, 2, 0] = (points[0, 0, 0] + points[0, 1, 0]) / 2 + 0.5 * abs(points[0, 1, 0] - points[0, 0, 0])
+    assert frontal > 0.9
+    assert quality.aspects(crops, sides, turned)["pose"][0] < quality.DEFAULT_MIN_QUALITY
