@@ -34,6 +34,12 @@ def find_source(engine: Engine, ref: str | int) -> int:
     raise SourceNotFound(f"no source with id or name {ref!r} (see `ferstream status`)")
 
 
+def newest_source(engine: Engine, name: str, kind: str = "live") -> int | None:
+    """The id of the newest source of this name and kind (a camera's current run); None if it never ran."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(Source.id)).where(Source.name == name, Source.kind == kind)).scalar()
+
+
 def source_name(engine: Engine, source_id: int) -> str:
     """The name of a source (its id as text if it has gone)."""
     with engine.connect() as conn:
@@ -251,5 +257,5 @@ def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False
     return tracks.reset_index().sort_values(["first_timestamp", "track_id"])[TRACK_COLUMNS].reset_index(drop=True)
 
 
-__all__ = ["chunk_track_ids", "find_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
+__all__ = ["chunk_track_ids", "find_source", "newest_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
            "smooth", "SourceNotFound"]
