@@ -117,8 +117,8 @@ async def _first(state: ApiState, source_id: int) -> tuple[object, previews.Prev
     """Redis, the source's keys and its newest pictures, the source watched from now on; the clear error otherwise."""
     from ferstream.db.identity import database_id
 
-    redis = await run_in_threadpool(_redis, state)
     await run_in_threadpool(_running, state, source_id)
+    redis = await run_in_threadpool(_redis, state)
     keys = previews.preview_keys(await run_in_threadpool(database_id, state.engine), source_id)
     fps = state.config.settings.preview_fps
     first = await _call(state, previews.first_pictures, redis, keys, fps, FIRST_PICTURE_WAIT_S)
