@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
 import time
 
 import cv2
@@ -22,8 +21,8 @@ from ferstream.db import writes
 from ferstream.db.models import Face, Frame, Source
 from ferstream.drawing import COLOURS
 from tests.api_server.conftest import make_key, problem_of
-from tests.helpers import CLI, start_worker, stop_process_group, wait_until
-from tests.streams import MjpegServer, _require_ffmpeg
+from tests.helpers import wait_until
+from tests.streams import watched_camera
 
 BOUNDARY = b"--ferstream-picture"
 
@@ -95,23 +94,11 @@ def silent_viewer(port: int, path: str, key: str) -> socket.socket:
 @pytest.mark.long
 def test_a_watched_camera_streams_its_faces_drawn_where_the_database_has_them(tmp_path, redis_url, serve,
                                                                               astronaut_video):
-    _require_ffmpeg()
     database_url = f"sqlite:///{tmp_path / 'ferstream.db'}"
-    stream = MjpegServer(astronaut_video, tmp_path / "ffmpeg.log")
-    config = tmp_path / "cameras.yaml"
-    config.write_text(f"cameras:\n  - name: lobby\n    url: {stream.url}\n    sample_fps: 5\n")
     writer = make_key(database_url, "operator")
     reader = make_key(database_url, "wallboard", "--read-only")
-    worker = watch = None
-    try:
-        stream.start()
-        worker = start_worker(redis_url, database_url, "previews", tmp_path / "worker.log")
-        watch = subprocess.Popen([*CLI, "watch", "--config", str(config), "--database", database_url, "--redis",
-                                  redis_url], stdout=open(tmp_path / "watch.log", "w"), stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+    with watched_camera(tmp_path, astronaut_video, database_url, redis_url) as watch:
         server = serve(database_url, "--redis", redis_url)
-        wait_until(lambda: (newest_source(database_url, "lobby") or {}).get("id") and
-                   frames_of(database_url, newest_source(database_url, "lobby")["id"]) > 0, 120, poll=0.3)
         sid = newest_source(database_url, "lobby")["id"]
 
         with server.client(reader) as client:  # a read-only key may watch
@@ -155,12 +142,6 @@ def test_a_watched_camera_streams_its_faces_drawn_where_the_database_has_them(tm
             for path in ("/v1/cameras/lobby/live.mjpeg", f"/v1/sources/{sid}/snapshot.jpg"):
                 body = problem_of(client.get(path), 409)
                 assert "not running" in body["detail"] and "done" in body["detail"], body
-    finally:
-        if watch is not None and watch.poll() is None:
-            watch.send_signal(signal.SIGTERM)
-            watch.wait(60)
-        stop_process_group(worker)
-        stream.kill()
 
 
 def test_bad_requests_for_pictures_get_a_clear_answer(api):
