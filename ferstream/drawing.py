@@ -18,7 +18,7 @@ COLOURS = {"angry": (40, 40, 220), "disgust": (60, 150, 60), "fear": (160, 60, 1
 MIN_LABEL_PX, LABEL_SHARE = 11, 0.022
 
 
-def draw_faces(frame: np.ndarray, faces: pd.DataFrame) -> np.ndarray:
+def draw_faces(frame: np.ndarray, faces) -> np.ndarray:
     """``frame`` (BGR) with each face's box and label: inside the box where it fits at a readable size, else on a
     filled tag in the emotion's colour just above the box (below it at the top of the frame)."""
     out = frame.copy()
@@ -26,7 +26,7 @@ def draw_faces(frame: np.ndarray, faces: pd.DataFrame) -> np.ndarray:
     font = cv2.FONT_HERSHEY_SIMPLEX
     (_, unit), _ = cv2.getTextSize("Hg", font, 1.0, 1)
     scale = max(MIN_LABEL_PX, LABEL_SHARE * h) / unit  # the same readable size for every face of the frame
-    for face in faces.itertuples():
+    for face in faces.itertuples() if isinstance(faces, pd.DataFrame) else faces:  # rows, or objects with their fields
         x0, y0 = max(0, int(face.x)), max(0, int(face.y))
         x1, y1 = min(w - 1, int(face.x + face.w) - 1), min(h - 1, int(face.y + face.h) - 1)
         label = face.smoothed_emotion if isinstance(face.smoothed_emotion, str) else None  # None: uncertain

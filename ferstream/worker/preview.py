@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
-import pandas as pd
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -94,9 +94,9 @@ def picture(result: FrameFaces, labels: tuple[str, ...], local_ids: np.ndarray, 
         image = blur_faces(image, boxes)
     probs = np.asarray(result.probabilities, np.float64).reshape(len(boxes), len(labels))
     best = probs.argmax(axis=1) if len(boxes) else np.zeros(0, np.int64)
-    faces = pd.DataFrame({  # draw_faces's columns: here each face's own emotion and probabilities (not smoothed)
-        "x": boxes[:, 0], "y": boxes[:, 1], "w": boxes[:, 2], "h": boxes[:, 3],
-        "track_id": pd.array([track_ids.get(int(i)) for i in local_ids], dtype="Int64"),
-        "smoothed_emotion": [None if u else labels[b] for b, u in zip(best, np.asarray(result.uncertain, bool))],
-        **{f"smooth_{label}": probs[:, j] for j, label in enumerate(labels)}})
+    uncertain = np.asarray(result.uncertain, bool)
+    faces = [SimpleNamespace(x=x, y=y, w=w, h=h, track_id=track_ids.get(int(local)),  # draw_faces's fields: here the
+                             smoothed_emotion=None if uncertain[i] else labels[best[i]],  # face's own emotion
+                             **{f"smooth_{label}": probs[i, j] for j, label in enumerate(labels)})
+             for i, ((x, y, w, h), local) in enumerate(zip(boxes.tolist(), local_ids))]
     return draw_faces(image, faces)
