@@ -77,6 +77,8 @@ def _settings(args: argparse.Namespace):
         min_face=getattr(args, "min_face", None),
         detector=getattr(args, "detector", None),
         model_path=getattr(args, "model", None),
+        preview=getattr(args, "preview", None),
+        preview_fps=getattr(args, "preview_fps", None),
     )
 
 
@@ -276,6 +278,18 @@ def _add_metrics(p: argparse.ArgumentParser) -> None:
                         "every interface, where a Prometheus on another machine scrapes it)")
 
 
+def _add_preview(p: argparse.ArgumentParser, whose: str) -> None:
+    from ferstream.settings import DEFAULT_PREVIEW, DEFAULT_PREVIEW_FPS, PREVIEW_MODES
+
+    p.add_argument("--preview", choices=PREVIEW_MODES, metavar="MODE",
+                   help=f"live pictures of {whose} (HTTP live.mjpeg, the dashboard's Live page): on (the analysed frames "
+                        "with the faces drawn), blur (the faces blurred under their labels) or off (never drawn); kept "
+                        f"in Redis for seconds, only while watched, never on disk (default: $FERSTREAM_PREVIEW, else "
+                        f"{DEFAULT_PREVIEW})")
+    p.add_argument("--preview-fps", type=positive_number, metavar="F",
+                   help=f"at most F live pictures a second per source (default: {DEFAULT_PREVIEW_FPS:g})")
+
+
 def _add_include_uncertain(p: argparse.ArgumentParser, what: str = "the summary's shares, dominant emotions and "
                            "people") -> None:
     p.add_argument("--include-uncertain", action="store_true",
@@ -393,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13 in videos, and in photos, which cost one frame, 0.03 and at least 24 px; or FERSTREAM_MIN_FACE for both; smaller finds smaller faces, more slowly)")
     _add_detector(p)
     p.add_argument("--store-faces", action="store_true", help="also store each face's 48x48 grey crop (off by default: privacy)")
+    _add_preview(p, "the videos while they are analysed (with --redis)")
     _add_include_uncertain(p)
     _add_rules(p, "evaluated on every video, changes delivered while this runs (with --redis: by the workers, "
                   "delivered by `ferstream events deliver`)")
@@ -416,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_detector(p)
     _add_metrics(p)
+    _add_preview(p, "the source (the cameras; with --redis)")
     p.add_argument("--retention", metavar="DURATION", help="while watching, delete results older than this (30d, 12h, 90m; "
                    "default: keep everything, or the cameras file's retention); see `ferstream prune`")
     _add_include_uncertain(p, "the summary printed at the end (SOURCE only)")
@@ -441,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face to find, as a fraction of the frame's shorter side (default: 0.13, or FERSTREAM_MIN_FACE; smaller finds smaller faces, more slowly)")
     _add_detector(p)
+    _add_preview(p, "every source this worker analyses (the more private of this and the chunk's --preview wins)")
     _add_services(p)
     p.set_defaults(handler=_worker)
 

@@ -71,6 +71,15 @@ DEFAULT_MAX_PENDING_CHUNKS = 32
 DEFAULT_METRICS_HOST = "127.0.0.1"
 #: sampling of live sources, frames per second
 DEFAULT_LIVE_SAMPLE_FPS = 5.0
+#: live pictures (``--preview``): the workers draw the faces they found onto the frames they analysed, for the HTTP
+#: API's live.mjpeg and snapshot.jpg and the dashboard's Live page. "on": as analysed (grey, at the analysis width);
+#: "blur": the faces blurred under their labels; "off": never drawn. From the most private to the least: a worker
+#: draws by the more private of its own setting and the one the chunk was queued with. Pictures live in Redis only
+#: (never in the database or on disk), for ``DEFAULT_PREVIEW_TTL`` seconds, and are drawn only while someone watches
+PREVIEW_MODES = ("off", "blur", "on")
+DEFAULT_PREVIEW = "on"
+#: the most live pictures a second per source (``--preview-fps``): the bound on what drawing costs the workers
+DEFAULT_PREVIEW_FPS = 5.0
 #: seconds of a live source per work unit: short, so a frame reaches the database well within a second
 DEFAULT_LIVE_CHUNK_SECONDS = 0.4
 
@@ -110,6 +119,8 @@ class Settings:
     retry_intervals: tuple[int, ...] = field(default=DEFAULT_RETRY_INTERVALS)
     max_pending_chunks: int = DEFAULT_MAX_PENDING_CHUNKS
     store_faces: bool = False
+    preview: str = DEFAULT_PREVIEW
+    preview_fps: float = DEFAULT_PREVIEW_FPS
 
     def __post_init__(self) -> None:
         if isinstance(self.min_face, bool) or not isinstance(self.min_face, numbers.Real) or not 0 < self.min_face <= 1:
@@ -121,6 +132,10 @@ class Settings:
         if isinstance(self.analysis_width, bool) or not isinstance(self.analysis_width, numbers.Integral) or self.analysis_width < 0:
             raise ConfigError(f"analysis width (--analysis-width or FERSTREAM_ANALYSIS_WIDTH) is a width in pixels, "
                               f"0 for full resolution, got {self.analysis_width!r}")
+        if self.preview not in PREVIEW_MODES:
+            raise ConfigError(f"live pictures (--preview or FERSTREAM_PREVIEW): one of {', '.join(PREVIEW_MODES)}, got "
+                              f"{self.preview!r}")
+        positive_number(self.preview_fps, "live pictures a second (--preview-fps or FERSTREAM_PREVIEW_FPS)")
         if self.rescan_seconds < 0:
             raise ConfigError(f"FERSTREAM_RESCAN_SECONDS must be 0 or more, got {self.rescan_seconds}")
 
@@ -140,6 +155,8 @@ class Settings:
             rescan_seconds=_env_float("FERSTREAM_RESCAN_SECONDS", DEFAULT_RESCAN_SECONDS),
             max_pending_chunks=int(_env_float("FERSTREAM_MAX_PENDING_CHUNKS", DEFAULT_MAX_PENDING_CHUNKS)),
             store_faces=os.environ.get("FERSTREAM_STORE_FACES", "") in ("1", "true", "yes"),
+            preview=os.environ.get("FERSTREAM_PREVIEW") or DEFAULT_PREVIEW,
+            preview_fps=_env_float("FERSTREAM_PREVIEW_FPS", DEFAULT_PREVIEW_FPS),
         )
         env.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**env)

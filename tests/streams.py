@@ -206,3 +206,45 @@ def http_file_server(folder: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def watched_camera(folder: Path, clip: Path, database_url: str, redis_url: str, name: str = "lobby"):
+    """The whole live pipeline on real processes: FFmpeg serving ``clip`` as MJPEG, ``ferstream watch --config``
+    watching it as camera ``name`` and queueing to ``redis_url``, and a ``ferstream worker`` analysing it into
+    ``database_url``; yields the watch process once the camera's first frames are in the database, and stops it all."""
+    import signal
+
+    from sqlalchemy import func, select
+
+    from ferstream import db
+    from ferstream.db.models import Frame, Source
+    from tests.helpers import CLI, start_worker, stop_process_group, wait_until
+
+    _require_ffmpeg()
+    stream = MjpegServer(clip, folder / "ffmpeg.log")
+    config = folder / "cameras.yaml"
+    config.write_text(f"cameras:\n  - name: {name}\n    url: {stream.url}\n    sample_fps: 5\n")
+    engine = db.connect(database_url)
+
+    def analysed() -> bool:
+        with engine.connect() as conn:
+            sid = conn.execute(select(func.max(Source.id)).where(Source.name == name)).scalar()
+            return sid is not None and conn.execute(select(func.count()).select_from(Frame)
+                                                    .where(Frame.source_id == sid)).scalar() > 0
+
+    worker = watch = None
+    try:
+        stream.start()
+        worker = start_worker(redis_url, database_url, f"{name}-worker", folder / "worker.log")
+        watch = subprocess.Popen([*CLI, "watch", "--config", str(config), "--database", database_url, "--redis",
+                                  redis_url], stdout=open(folder / "watch.log", "w"), stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        wait_until(analysed, 120, poll=0.3)
+        yield watch
+    finally:
+        if watch is not None and watch.poll() is None:
+            watch.send_signal(signal.SIGTERM)
+            watch.wait(60)
+        stop_process_group(worker)
+        stream.kill()

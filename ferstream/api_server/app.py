@@ -12,14 +12,15 @@ from ferstream import __version__
 from ferstream.api_server import metrics, problems
 from ferstream.api_server.analysis import PhotoAnalyzer
 from ferstream.api_server.config import ServerConfig
-from ferstream.api_server.routes import analyze, cameras, live, ops, sources, videos
+from ferstream.api_server.routes import analyze, cameras, live, ops, previews, sources, videos
 from ferstream.api_server.state import ApiState
 from ferstream.api_server.videos import VideoSubmitter
 
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """Emotion analytics over HTTP: analyse photos now, submit videos, read every face and track, follow
-results live (Server-Sent Events) and manage the cameras of a running `ferstream watch --config`.
+results live (Server-Sent Events), watch a running camera with its faces drawn (MJPEG) and manage the cameras of a
+running `ferstream watch --config`.
 
 Every route but `/healthz` needs `Authorization: Bearer KEY` (`ferstream apikey create --name NAME`); errors are
 `application/problem+json`."""
@@ -49,7 +50,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     problems.install(app)
     metrics.install(app)
     for router in (ops.open_router, ops.router, analyze.router, videos.router, sources.router, live.router,
-                   cameras.router):
+                   cameras.router, previews.router):
         app.include_router(router)
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

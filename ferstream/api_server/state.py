@@ -3,7 +3,7 @@ submitter. Built by ``app.create_app``; routes reach it through ``api_state``.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -18,6 +18,7 @@ class ApiState:
     engine: object
     photos: PhotoAnalyzer
     videos: VideoSubmitter
+    clients: dict = field(default_factory=dict)  # made on first use: "redis" (the live pictures' Redis)
 
 
 def api_state(request: Request) -> ApiState:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ferstream.dashboard import controls, data, views
 from ferstream.dashboard.events import events_ui
+from ferstream.dashboard.live import live_page
 from ferstream.dashboard.defaults import DEFAULT_REFRESH_SECONDS, keep_uploads, max_upload_mb, upload_dir
 from ferstream.dashboard.queries import AXIS_OF_KIND, MEDIA
 from ferstream.dashboard.submit import submit_video
@@ -28,6 +29,15 @@ def main() -> None:
     st.set_page_config(page_title="ferstream", page_icon=":material/mood:", layout="wide")
     setup_logging()  # once per process: later calls find the root logger configured
     settings = Settings.from_env()
+    page = st.navigation([st.Page(lambda: results_page(settings), title="Results", icon=":material/insights:",
+                                  url_path="results", default=True),
+                          st.Page(lambda: live_page(settings), title="Live", icon=":material/videocam:",
+                                  url_path="live")])
+    page.run()
+
+
+def results_page(settings: Settings) -> None:
+    """Sources, their charts and figures, events, and the upload panel."""
     with st.sidebar:
         request = controls.upload_ui(max_upload_mb(), settings.detector)
         if request is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from ferstream import db
 from ferstream.dashboard import queries
 from ferstream.dashboard.defaults import DEFAULT_CACHE_TTL
+from ferstream.errors import FerstreamError
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,3 +68,38 @@ def emotion_totals(url: str, source_ids: tuple[int, ...], axis: str, time_range:
 @st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
 def frame_totals(url: str, source_ids: tuple[int, ...], axis: str, time_range: queries.TimeRange) -> pd.DataFrame:
     return queries.frame_totals(engine(url), source_ids, axis, time_range)
+
+
+@st.cache_data(ttl=DEFAULT_CACHE_TTL, show_spinner=False)
+def people_in_view(url: str, source_id: int) -> pd.DataFrame:
+    return queries.people_in_view(engine(url), source_id)
+
+
+@st.cache_resource(show_spinner=False)
+def redis(url: str):
+    """The Redis the workers put their live pictures in (``ferstream.previews``)."""
+    from ferstream.ingest.queue import connect_redis
+
+    return connect_redis(url)
+
+
+def live_picture(redis_url: str, database_url: str, source_id: int, fps: float) -> tuple[bytes | None, str | None]:
+    """The source's newest live picture (JPEG), the source watched from now on at ``fps`` pictures a second; or why
+    there is none. Read fresh at each refresh (never cached: the newest picture only)."""
+    from redis.exceptions import RedisError
+
+    from ferstream import previews
+    from ferstream.db.identity import database_id
+
+    try:
+        client = redis(redis_url)
+        keys = previews.preview_keys(database_id(engine(database_url)), source_id)
+        previews.watch(client, keys, fps)
+        found = previews.latest(client, keys)
+        if found is not None:
+            return found.last.jpeg, None
+        if previews.turned_off(client, keys):
+            return None, "live pictures are turned off for this camera (--preview off)"
+        return None, "waiting for a picture from the workers…"
+    except (RedisError, FerstreamError) as exc:
+        return None, f"no live picture: {exc}"

@@ -11,6 +11,13 @@ from pathlib import Path
 
 #: seconds between refreshes of the results while a chosen source is being analysed
 DEFAULT_REFRESH_SECONDS = 3.0
+#: seconds between refreshes of the Live page (its pictures, people and events)
+DEFAULT_LIVE_REFRESH_SECONDS = 1.0
+#: live pictures a second a tile of the Live page's grid asks the workers for, and one camera opened large
+DEFAULT_TILE_FPS = 1.0
+DEFAULT_LARGE_FPS = 5.0
+#: minutes of a camera's emotions charted beside it when opened large
+DEFAULT_LIVE_CHART_MINUTES = 10
 #: seconds a query result is reused before the database is asked again (shorter than a refresh)
 DEFAULT_CACHE_TTL = 2.0
 #: largest video the upload panel accepts, in megabytes

@@ -112,6 +112,34 @@ def emotion_timeline(engine: Engine, source_ids: Sequence[int], axis: str, time_
     return df[TIMELINE_COLUMNS]
 
 
+#: seconds of a source's newest results whose people count as in view (the Live page)
+IN_VIEW_S = 2.0
+IN_VIEW_COLUMNS = ["track_id", "emotion", "confidence", "last_seen"]
+
+
+def people_in_view(engine: Engine, source_id: int, seconds: float = IN_VIEW_S) -> pd.DataFrame:
+    """The people (tracks) seen in a source's newest ``seconds`` of results, each with its current smoothed emotion
+    and that emotion's smoothed probability (``db.queries.smooth``: as the export smooths; None when all of its recent
+    faces are uncertain), the newest first."""
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(Face.timestamp)).where(Face.source_id == source_id)).scalar()
+        if newest is None:
+            return pd.DataFrame(columns=IN_VIEW_COLUMNS)
+        q = (select(Face.track_id, Face.timestamp, Face.frame_index, Face.uncertain, *[getattr(Face, e) for e in EMOTIONS])
+             .where(Face.source_id == source_id, Face.track_id.is_not(None),
+                    Face.timestamp >= newest - seconds - db_queries.SMOOTH_SECONDS))
+        df = pd.DataFrame(conn.execute(q).mappings().all())
+    if df.empty:
+        return pd.DataFrame(columns=IN_VIEW_COLUMNS)
+    df = db_queries.smooth(df)
+    recent = df[df["timestamp"] >= newest - seconds].sort_values("timestamp").groupby("track_id").tail(1)
+    return pd.DataFrame({
+        "track_id": recent["track_id"].astype("int64"), "emotion": recent["smoothed_emotion"],
+        "confidence": [r[f"smooth_{r['smoothed_emotion']}"] if isinstance(r["smoothed_emotion"], str) else None
+                       for r in recent.to_dict("records")],
+        "last_seen": newest - recent["timestamp"]}).sort_values("last_seen").reset_index(drop=True)
+
+
 def people(engine: Engine, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
     """The people (face tracks) of a source, aggregated in SQL: when first and last seen, faces, dominant emotion
     (of their certain faces unless ``include_uncertain``)."""

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import case, func, select, true
 from sqlalchemy.engine import Engine
 
-from ferstream.db.models import Chunk, Face, Frame, Source
+from ferstream.db.models import Chunk, ChunkTrack, Face, Frame, Source
 from ferstream.emotion_model import EMOTIONS
 from ferstream.errors import FerstreamError
 
@@ -32,6 +32,12 @@ def find_source(engine: Engine, ref: str | int) -> int:
         if ref.isdigit() and conn.execute(select(Source.id).where(Source.id == int(ref))).scalar() is not None:
             return int(ref)
     raise SourceNotFound(f"no source with id or name {ref!r} (see `ferstream status`)")
+
+
+def newest_source(engine: Engine, name: str, kind: str = "live") -> int | None:
+    """The id of the newest source of this name and kind (a camera's current run); None if it never ran."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(Source.id)).where(Source.name == name, Source.kind == kind)).scalar()
 
 
 def source_name(engine: Engine, source_id: int) -> str:
@@ -206,6 +212,13 @@ def smooth(df: pd.DataFrame, seconds: float = SMOOTH_SECONDS, include_uncertain:
     return df
 
 
+def chunk_track_ids(engine: Engine, source_id: int, chunk_index: int) -> dict[int, int]:
+    """A landed chunk's local track ids and the source-level track id of each (what ``db.writes`` linked them to)."""
+    with engine.connect() as conn:
+        return dict(conn.execute(select(ChunkTrack.local_id, ChunkTrack.track_id).where(
+            ChunkTrack.source_id == source_id, ChunkTrack.chunk_index == chunk_index)).all())
+
+
 def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False) -> pd.DataFrame:
     """One row per person (track) of a source: when seen, how many faces (and how many of them uncertain, their mean
     quality), the dominant emotion, each emotion's share and the mean probabilities; aggregated in SQL.
@@ -244,5 +257,5 @@ def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False
     return tracks.reset_index().sort_values(["first_timestamp", "track_id"])[TRACK_COLUMNS].reset_index(drop=True)
 
 
-__all__ = ["find_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
+__all__ = ["chunk_track_ids", "find_source", "newest_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
            "smooth", "SourceNotFound"]

@@ -142,7 +142,7 @@ class RQSink:
         retry = Retry(max=s.retries, interval=list(s.retry_intervals)) if s.retries else None
         with self.redis.pipeline() as pipe:  # frames and job land together, or neither does
             self.queue.enqueue(
-                JOB, self.database_id, sent.source_id, sent.index, key, s.detector, s.min_face,
+                JOB, self.database_id, sent.source_id, sent.index, key, s.detector, s.min_face, s.preview, s.preview_fps,
                 job_id=job_id(self.database_id, sent.source_id, sent.index),
                 description=f"analyze chunk {sent.index} of source {sent.source_id} (frames {sent.frames[0]}-{sent.frames[1]})",
                 job_timeout=s.job_timeout, result_ttl=DEFAULT_RESULT_TTL, failure_ttl=s.failure_ttl, retry=retry, pipeline=pipe,

@@ -20,6 +20,7 @@ from ferstream.metrics import CAPTURE_TO_ROW, CHUNKS, EVENTS, FACES, FRAMES, STA
 from ferstream.results import Chunk
 from ferstream.urls import mask_url
 from ferstream.worker.analysis import Analyzer
+from ferstream.worker.preview import LivePictures, stricter
 from ferstream.worker.runtime import Runtime, get_runtime
 from ferstream.worker.tracker import track_chunk
 
@@ -35,9 +36,11 @@ class ForeignJob(FerstreamError):
 
 
 def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str, detector: str | None = None,
-                  min_face: float | None = None) -> dict:
+                  min_face: float | None = None, preview: str | None = None, preview_fps: float | None = None) -> dict:
     """RQ job: analyse the chunk whose frames are stored at ``key`` in Redis, for the database ``database_id``,
-    with the face detector and smallest face the video was queued with (the worker's own where the job names none)."""
+    with the face detector and smallest face the video was queued with (the worker's own where the job names none);
+    its live pictures (``worker.preview``) as the more private of the job's ``preview`` and the worker's, at most
+    ``preview_fps`` (and the worker's) a second."""
     rt = get_runtime()
     if database_id != rt.database_id:  # never write into, nor record a failure in, another database
         raise ForeignJob(f"chunk {chunk_index} of source {source_id} belongs to database {database_id}; this worker "
@@ -53,7 +56,9 @@ def analyze_chunk(database_id: str, source_id: int, chunk_index: int, key: str, 
             raise ChunkExpired(f"chunk {chunk_index} of source {source_id}: its frames are gone from Redis ({key})")
         with STAGE_SECONDS.labels("decode").time():
             chunk = decode_chunk(blob)
-        result = process_chunk(rt, chunk, rt.analyzer_for(detector, min_face))
+        s = rt.settings
+        pictures = LivePictures(redis, stricter(preview, s.preview), min(preview_fps or s.preview_fps, s.preview_fps))
+        result = process_chunk(rt, chunk, rt.analyzer_for(detector, min_face), pictures)
     except Exception as exc:
         final = not job.retries_left
         CHUNKS.labels("failed" if final else "retried").inc()
@@ -73,8 +78,10 @@ def _settle_events(rt: Runtime, source_id: int) -> None:
         log.warning("source %d: events not evaluated past a failed chunk: %s", source_id, exc)
 
 
-def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -> dict:
-    """Analyse a decoded chunk and store its results (also the in-process path, without Redis)."""
+def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None,
+                  pictures: LivePictures | None = None) -> dict:
+    """Analyse a decoded chunk and store its results (also the in-process path, without Redis); then draw its live
+    pictures where ``pictures`` says how (only while the source is watched)."""
     analyzer = analyzer or rt.analyzer
     results = analyzer.analyze(chunk.frames)
     tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
@@ -86,6 +93,9 @@ def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None) -
     _count(rt, chunk, len(results), faces)
     for rule, kind in evaluation.changes:
         EVENTS.labels(rule, kind).inc()
+    if pictures is not None:
+        with STAGE_SECONDS.labels("preview").time():
+            pictures.draw(rt.engine, rt.database_id, chunk, results, analyzer.labels, tracks)
     return {"source_id": chunk.source_id, "chunk": chunk.index, "frames": len(results), "faces": faces}
 
 

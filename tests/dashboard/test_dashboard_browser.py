@@ -84,13 +84,13 @@ def browser(tmp_path):
 
 
 @contextmanager
-def dashboard(database_url: str, workdir: Path):
-    """``ferstream dashboard --port <free port>`` against ``database_url``; yields its URL."""
+def dashboard(database_url: str, workdir: Path, *args: str):
+    """``ferstream dashboard --port <free port> ARGS`` against ``database_url``; yields its URL."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FERSTREAM_UPLOAD_DIR": str(workdir / "uploads")}
     env.pop("REDIS_URL", None)
     log = open(workdir / "dashboard.log", "w")
-    proc = subprocess.Popen([*CLI, "dashboard", "--port", str(port), "--database", database_url],
+    proc = subprocess.Popen([*CLI, "dashboard", "--port", str(port), "--database", database_url, *args],
                             cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
