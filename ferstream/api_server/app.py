@@ -30,10 +30,10 @@ Every route but `/healthz` needs `Authorization: Bearer KEY` (`ferstream apikey 
 def create_app(config: ServerConfig) -> FastAPI:
     from ferstream import db
 
+    folder = UploadFolder.open(config.upload_dir, config.host, config.port)  # refused: a ConfigError, said plainly
     engine = db.connect(config.settings.database_url)
     photos = PhotoAnalyzer(config.settings, config.photo_min_face)
     photos.load()  # a bad --model or detector fails here, before the server listens
-    folder = UploadFolder.open(config.upload_dir, config.host, config.port)  # refused: a ConfigError, said plainly
     submitter = VideoSubmitter(config.settings, engine, folder)
     removed = submitter.clean_leftovers()
     if removed:
