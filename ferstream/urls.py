@@ -122,7 +122,8 @@ def check_camera_url(url: str, resolve: bool = False) -> str:
     protocol = protocol_of(text)
     shown = mask_url(text)
     if not protocol:
-        raise UrlRefused(f"{shown}: not a camera: {CAMERA_ALLOWED}")
+        raise UrlRefused(f"{shown}: not a camera: {CAMERA_ALLOWED} (a video file is analysed with `ferstream "
+                         "analyze`)")  # the same words whether or not such a file exists: no oracle of its files
     if protocol not in CAMERA_SCHEMES:
         raise UrlRefused(f"{shown}: the {protocol}: protocol is refused: {CAMERA_ALLOWED}")
     host, port = _host_port(text, shown)

@@ -130,8 +130,6 @@ def _camera(entry: dict, label: str) -> Camera:
         url = str(url)  # a camera index
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{label}: url: required: a stream URL (rtsp://, http://) or a device (0, /dev/video0)")
-    if os.path.isfile(url):
-        raise ConfigError(f"{label}: url: {url} is a video file, not a live stream: analyse it with `ferstream analyze`")
     try:
         url = check_camera_url(url)
     except UrlRefused as exc:
