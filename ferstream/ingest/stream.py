@@ -101,7 +101,7 @@ def _why_not(source: str, elapsed: float, open_timeout: float) -> str:
                 else "OpenCV cannot read video from it (busy, no permission, or not a video device)")
     parts = urlsplit(source)
     host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    if parts.scheme.lower() in ("udp", "srt") or not port:
+    if not port:
         return f"no video within {open_timeout:g}s"
     try:
         socket.create_connection((host, port), timeout=min(open_timeout, 3.0)).close()
