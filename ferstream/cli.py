@@ -53,6 +53,16 @@ def positive_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}") from None
 
 
+def _network(text: str):
+    """A network in CIDR notation (an address alone: that address only)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a network in CIDR notation (10.0.0.0/8, fd00::/8), got {text!r}") from None
+
+
 def _int_at_least(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
@@ -229,8 +239,9 @@ def _serve(args: argparse.Namespace) -> int:
                               max_image_pixels=args.max_image_pixels, max_images=args.max_images,
                               request_timeout_s=args.request_timeout, cors_origins=tuple(args.cors_origin or ()),
                               allow_local_files=args.allow_local_files,
-                              upload_dir=Path(args.upload_dir).resolve() if args.upload_dir else None,
-                              photo_min_face=args.min_face)
+                              upload_dir=Path(args.upload_dir).absolute() if args.upload_dir else None,
+                              photo_min_face=args.min_face, allow_url_networks=tuple(args.allow_url_net or ()),
+                              allowed_hosts=tuple(args.allowed_host or ()))
         return serve(config)
 
     return run_command(run)
@@ -325,12 +336,19 @@ def _add_server_commands(sub) -> None:
     p.add_argument("--request-timeout", type=positive_number, default=DEFAULT_REQUEST_TIMEOUT_S, metavar="SECONDS",
                    help="longest /v1/analyze request before it is answered 503 (default: %(default)s)")
     p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
-                   help="allow browsers on this origin (https://app.example.com) to call the API (repeat it; default: "
-                        "CORS off)")
+                   help="allow browsers on this origin (https://app.example.com) to call the API, changes included "
+                        "(repeat it; default: CORS off, and changes from other sites' pages refused)")
     p.add_argument("--allow-local-files", action="store_true",
                    help="accept file:// URLs and paths of this machine in POST /v1/videos (default: refused)")
-    p.add_argument("--upload-dir", metavar="DIR", help="where uploads are kept while ingest reads them (default: a "
-                   "folder of the temporary folder named after the port)")
+    p.add_argument("--allow-url-net", action="append", type=_network, metavar="CIDR",
+                   help="let POST /v1/videos fetch from this network too (10.0.0.0/8, 127.0.0.0/8; repeat it; default: "
+                        "public addresses only)")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="answer requests for this Host name too (api.example.com behind a proxy; repeat it; * for any; "
+                        "default: the --host address, and localhost names on a loopback address)")
+    p.add_argument("--upload-dir", metavar="DIR", help="where uploads are kept while ingest reads them: a folder of "
+                   "this user's that nobody else may write to, not a symlink (default: the user's cache folder, "
+                   "~/.cache/ferstream/uploads-HOST-PORT)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face in photos (default: by the photo's "
                    "size, as the Python API: 3%% of its shorter side and at least 24 px)")

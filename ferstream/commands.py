@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ferstream.db.retention import PruneCounts
-from ferstream.errors import ConfigError, FerstreamError, VideoError
+from ferstream.errors import ConfigError, FerstreamError, UrlRefused, VideoError
 from ferstream.settings import DEFAULT_METRICS_HOST
 from ferstream.settings import Settings
 from ferstream.sinks import make_sink
@@ -73,7 +73,7 @@ def _analyze(settings, engine, videos, name, sample_fps, wait, photos_by_size, q
         try:
             sid = _ingest_with_progress(engine, video, sinks[chosen.min_face], chosen, label, sample_fps, queued,
                                         lambda sid, video=video: events.bind(sid, _source_label(video, name, len(videos))))
-        except VideoError as exc:
+        except (VideoError, UrlRefused) as exc:  # this video only: the others go on
             failures.append(str(exc))
             print(f"ferstream: error: {exc}", file=sys.stderr)
             continue

@@ -32,3 +32,8 @@ class FrameError(FerstreamError):
 
 class ConfigError(FerstreamError):
     """A setting (a command-line option or an environment variable) is out of its range."""
+
+
+class UrlRefused(ConfigError):
+    """A URL or path the URL policy (``ferstream.urls``) refuses: a scheme, a protocol or an address not allowed
+    where it was given."""

@@ -12,8 +12,10 @@ from ferstream import __version__
 from ferstream.api_server import metrics, problems
 from ferstream.api_server.analysis import PhotoAnalyzer
 from ferstream.api_server.config import ServerConfig
+from ferstream.api_server.guards import HostAndOrigin, JsonDepthLimit
 from ferstream.api_server.routes import analyze, cameras, live, ops, previews, sources, videos
 from ferstream.api_server.state import ApiState
+from ferstream.api_server.upload_folder import UploadFolder
 from ferstream.api_server.videos import VideoSubmitter
 
 log = logging.getLogger(__name__)
@@ -29,10 +31,11 @@ Every route but `/healthz` needs `Authorization: Bearer KEY` (`ferstream apikey 
 def create_app(config: ServerConfig) -> FastAPI:
     from ferstream import db
 
+    folder = UploadFolder.open(config.upload_dir, config.host, config.port)  # refused: a ConfigError, said plainly
     engine = db.connect(config.settings.database_url)
     photos = PhotoAnalyzer(config.settings, config.photo_min_face)
     photos.load()  # a bad --model or detector fails here, before the server listens
-    submitter = VideoSubmitter(config.settings, engine, config.uploads)
+    submitter = VideoSubmitter(config.settings, engine, folder)
     removed = submitter.clean_leftovers()
     if removed:
         log.info("removed %d file(s) an earlier server left in its upload folder", removed)
@@ -41,13 +44,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def lifespan(_app: FastAPI):
         yield
         submitter.stop()  # ingest still running ends after its chunk in hand; its source says the server stopped
-        with contextlib.suppress(OSError):
-            config.uploads.rmdir()  # only when empty: an ingest still running keeps its file
+        folder.close()  # the folder goes only when empty: an ingest still running keeps its file
 
     app = FastAPI(title="ferstream", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)
     app.state.api = ApiState(config, engine, photos, submitter)
     problems.install(app)
+    app.add_middleware(JsonDepthLimit)  # inside metrics' middleware, which would wrap its refusal in a task group's
     metrics.install(app)
     for router in (ops.open_router, ops.router, analyze.router, videos.router, sources.router, live.router,
                    cameras.router, previews.router):
@@ -58,4 +61,5 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
+    app.add_middleware(HostAndOrigin, config=config)  # the last added runs first: a foreign Host gets nothing else
     return app

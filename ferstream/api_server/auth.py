@@ -1,4 +1,4 @@
-"""Who calls: ``Authorization: Bearer KEY`` on every route but ``/healthz``; read-only keys only read.
+"""Who calls: ``Authorization: Bearer KEY`` on every route but ``/healthz``; read-only keys only read (no analysis).
 
 A server bound to this machine only (loopback) before any key was ever made answers without one, so that
 ``ferstream serve`` works at once on a laptop; the first key made (``ferstream apikey create``) ends that, and
@@ -41,8 +41,8 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
 def writer(key: KeyInfo = Depends(caller)) -> KeyInfo:
     """The key of a request that submits, changes or deletes; 403 for a read-only key."""
     if key.read_only:
-        raise ApiProblem(403, "Forbidden", f"the API key {key.name!r} is read-only: it cannot submit, change cameras "
-                         "or delete")
+        raise ApiProblem(403, "Forbidden", f"the API key {key.name!r} is read-only: it cannot analyse, submit, change "
+                         "cameras or delete")
     return key
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +41,13 @@ class ServerConfig:
     live_poll_s: float = DEFAULT_LIVE_POLL_S
     cors_origins: tuple[str, ...] = ()
     allow_local_files: bool = False
-    upload_dir: Path | None = None  # None: a folder of the temporary folder, named after the port
+    upload_dir: Path | None = None  # None: the user's cache folder (api_server.upload_folder.default_folder)
     photo_min_face: float | None = None  # None: by each photo's size, as the Python API (settings.photo_min_face)
+    #: networks POST /v1/videos may fetch from besides public addresses (``--allow-url-net``)
+    allow_url_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: Host names served besides the bind address's own (``--allowed-host``; ``*``: any)
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
-
-    @property
-    def uploads(self) -> Path:
-        return self.upload_dir or Path(tempfile.gettempdir()) / f"ferstream-uploads-{self.port}"
 
     @property
     def loopback(self) -> bool:

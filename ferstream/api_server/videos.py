@@ -1,6 +1,7 @@
 """Videos submitted over HTTP: stored (uploads), checked, then ingested in a thread of the server exactly as
 ``ferstream analyze`` ingests (``ingest.files.ingest_file`` into ``sinks.make_sink``): queued to RQ with Redis, else
-analysed in this process by the worker's code. Uploads are deleted once ingest is done with them.
+analysed in this process by the worker's code. A video URL is fetched by the server first (``downloads``), into
+the upload folder (``upload_folder``). Uploads are deleted once ingest is done with them.
 
 An upload is written as ``<id>.part`` and becomes a source only once it is whole and decodes as a video: a server
 killed mid-upload leaves no source, and the next start removes what it left (``clean_leftovers``), and marks failed
@@ -12,16 +13,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import uuid
 from pathlib import Path
 
 from sqlalchemy import select, update
 
 from ferstream.api_server.problems import ApiProblem
+from ferstream.api_server.upload_folder import UploadFolder
 from ferstream.db.models import Chunk, Source, utcnow
 from ferstream.errors import FerstreamError, VideoError
 from ferstream.settings import Settings
-from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
+from ferstream.urls import check_video_url, scheme
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ class VideoSubmitter:
     """Starts the ingest of submitted videos, each in a thread; in-process analysis shares one runtime. ``stop``
     ends them between two chunks: their sources are marked failed, saying the server stopped."""
 
-    def __init__(self, settings: Settings, engine, uploads: Path):
-        self.settings, self.engine, self.uploads = settings, engine, uploads
+    def __init__(self, settings: Settings, engine, folder: UploadFolder):
+        self.settings, self.engine, self.folder = settings, engine, folder
         self._runtime = None
         self._lock = threading.Lock()  # the in-process runtime's models, one chunk at a time
         self.threads: list[threading.Thread] = []
@@ -52,20 +53,11 @@ class VideoSubmitter:
 
     # uploads -------------------------------------------------------------------------------------------------------
 
-    def new_upload(self) -> Path:
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        return self.uploads / f"{uuid.uuid4().hex}.part"
-
     def clean_leftovers(self) -> int:
-        """Remove what a server killed mid-upload or mid-ingest left in the upload folder; mark failed the sources
-        whose ingest it cut short. The number of files removed."""
-        removed = 0
-        if self.uploads.is_dir():
-            for path in self.uploads.iterdir():
-                if path.is_file():
-                    path.unlink(missing_ok=True)
-                    removed += 1
-        folder = str(self.uploads.resolve())
+        """Remove what a server killed mid-upload or mid-ingest left in the upload folder (its own files only); mark
+        failed the sources whose ingest it cut short. The number of files removed."""
+        removed = self.folder.clean()
+        folder = os.path.realpath(self.folder.path)  # as ingest records a file's path
         with self.engine.begin() as conn:
             cut = conn.execute(select(Source.id).where(Source.kind == "file", Source.state.in_(("queued", "reading")),
                                                        Source.uri.startswith(folder + os.sep))).scalars().all()
@@ -80,22 +72,16 @@ class VideoSubmitter:
     # submission ----------------------------------------------------------------------------------------------------
 
     def check_url(self, url: str, allow_local_files: bool) -> str:
-        """A video URL as ingest opens it; 422 for a live stream, a local file (unless allowed) or anything else."""
-        url = url.strip()
-        kind = scheme(url)
-        if kind in REMOTE_FILE_SCHEMES:
-            return url
-        if kind == "file" or not kind:
-            if not allow_local_files:
-                raise ApiProblem(422, "Unprocessable content", "local files (file:// URLs and paths) are refused: the "
-                                 "server was not started with --allow-local-files")
-            path = Path(url[len("file://"):] if kind == "file" else url)
-            if not path.is_absolute() or not path.is_file():
-                raise ApiProblem(422, "Unprocessable content", "a local file must be given by an absolute path to "
-                                 "an existing file")
-            return str(path)
-        raise ApiProblem(422, "Unprocessable content", f"{mask_url(url)}: a {kind}:// URL is a live stream, not a "
-                         "video file: add it as a camera (POST /v1/cameras)")
+        """A video URL as ingest opens it (the URL policy, ``urls.check_video_url``): an http(s) URL, or (allowed) a
+        local file's absolute path; 422 for a live stream, a local file not allowed, any other protocol."""
+        checked = check_video_url(url, allow_local_files, live_hint="add it as a camera (POST /v1/cameras)")
+        if scheme(checked):
+            return checked
+        path = Path(checked)
+        if not path.is_absolute() or not path.is_file():
+            raise ApiProblem(422, "Unprocessable content", "a local file must be given by an absolute path to "
+                             "an existing file")
+        return str(path)
 
     def submit(self, video: str, *, name: str | None, sample_fps: float | None, remove: bool, wait_s: float) -> int:
         """Start ingesting ``video`` (a stored upload, a URL or an allowed local file); its source id, once recorded.
@@ -125,7 +111,7 @@ class VideoSubmitter:
                     log.warning("source %s: ingest failed: %s", outcome["id"], exc)
             finally:
                 if remove:
-                    Path(video).unlink(missing_ok=True)
+                    self.folder.remove(Path(video).name)
                 recorded.set()
 
         thread = threading.Thread(target=run, name="ferstream-api-ingest", daemon=True)

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from ferstream.errors import ConfigError
+from ferstream.errors import ConfigError, UrlRefused
 from ferstream.events.rules import EventsConfig, parse_events, read_yaml
 from ferstream.settings import DEFAULT_LIVE_SAMPLE_FPS, DETECTORS
-from ferstream.urls import mask_secrets, mask_url
+from ferstream.urls import check_camera_url, mask_secrets, mask_url
 
 CAMERA_FIELDS = ("name", "url", "sample_fps", "detector", "min_face", "enabled", "retention")
 TOP_FIELDS = ("cameras", "defaults", "retention", "rules", "webhooks", "mqtt")
@@ -130,8 +130,10 @@ def _camera(entry: dict, label: str) -> Camera:
         url = str(url)  # a camera index
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{label}: url: required: a stream URL (rtsp://, http://) or a device (0, /dev/video0)")
-    if os.path.isfile(url):
-        raise ConfigError(f"{label}: url: {url} is a video file, not a live stream: analyse it with `ferstream analyze`")
+    try:
+        url = check_camera_url(url)
+    except UrlRefused as exc:
+        raise ConfigError(f"{label}: url: {exc}") from None
     fps = entry.get("sample_fps", DEFAULT_LIVE_SAMPLE_FPS)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
         raise ConfigError(f"{label}: sample_fps: a number of frames per second above 0, got {fps!r}")

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from ferstream.errors import VideoError
-from ferstream.urls import is_network, mask_url
+from ferstream.errors import UrlRefused, VideoError
+from ferstream.urls import check_camera_url, is_network, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,12 @@ class LiveFrame:
 
 def open_capture(source: str, open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
                  read_timeout: float = DEFAULT_READ_TIMEOUT_S) -> cv2.VideoCapture:
-    """An opened capture of a camera index (``"0"``), a device path or a stream URL; ``VideoError`` if it cannot be opened."""
+    """An opened capture of a camera index (``"0"``), a device path or a stream URL; ``VideoError`` if it cannot be
+    opened, ``UrlRefused`` if the URL policy refuses it (``urls.check_camera_url``: its host's addresses are looked up
+    and checked here, as it is opened)."""
     if os.path.isfile(source):
         raise VideoError(f"{source}: a video file, not a live stream: analyse it with `ferstream analyze`")
+    check_camera_url(source, resolve=True)
     start = time.monotonic()
     if source.isdigit():
         cap = cv2.VideoCapture(int(source), cv2.CAP_ANY)
@@ -98,7 +101,7 @@ def _why_not(source: str, elapsed: float, open_timeout: float) -> str:
                 else "OpenCV cannot read video from it (busy, no permission, or not a video device)")
     parts = urlsplit(source)
     host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    if parts.scheme.lower() in ("udp", "srt") or not port:
+    if not port:
         return f"no video within {open_timeout:g}s"
     try:
         socket.create_connection((host, port), timeout=min(open_timeout, 3.0)).close()
@@ -274,7 +277,7 @@ class LatestFrameReader:
                         break
                     try:
                         cap = self._open()
-                    except VideoError as exc:
+                    except (VideoError, UrlRefused) as exc:  # refused: its name resolves elsewhere now
                         delay = min(delay * 2, self.backoff_max)
                         log.info("%s: reopen failed, next try in %.1fs: %s", self.name, delay, exc)
                         continue

@@ -17,7 +17,7 @@ import cv2
 
 from ferstream.errors import VideoError
 from ferstream.results import Frame
-from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
+from ferstream.urls import check_video_url, mask_url, scheme
 from ferstream.ingest.stream import open_capture
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,11 @@ def open_video(path: str) -> cv2.VideoCapture:
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Size, fps, frame count and resolution; a clear ``VideoError`` for a missing or non-video file, or a live URL."""
-    path = str(path)
-    shown = mask_url(path)
+    """Size, fps, frame count and resolution; a clear ``VideoError`` for a missing or non-video file, ``UrlRefused``
+    for a live URL or any URL but http(s) (``urls.check_video_url``: ``file://`` URLs are read as paths)."""
+    shown = mask_url(str(path))
+    path = check_video_url(str(path), local_files=True, live_hint=f"watch it with `ferstream watch {shown}`")
     if is_remote(path):
-        if scheme(path) not in REMOTE_FILE_SCHEMES:
-            raise VideoError(f"{shown}: a live stream, not a video file: watch it with `ferstream watch {shown}`")
         size = 0
     else:
         p = Path(path)

@@ -33,7 +33,7 @@ def test_cameras_added_listed_changed_and_removed_over_http_and_the_cli(serve, d
         for bad, words in (({"sample_fps": 0}, "sample_fps"), ({"detector": "yolo"}, "detector: one of"),
                            ({"min_face": 3}, "min_face"), ({"retention": "forever"}, "retention"),
                            ({"url": f"file://{astronaut_video}"}, "a file:// URL is a video file"),
-                           ({"url": str(astronaut_video)}, "is a video file, not a live stream")):
+                           ({"url": str(astronaut_video)}, "not a camera")):
             detail = problem_of(client.patch("/v1/cameras/lobby", json=bad), 422)["detail"]
             assert words in detail and SECRET not in detail, (bad, detail)
         problem_of(client.post("/v1/cameras", json={"name": "../etc", "url": "rtsp://x/y"}), 422)

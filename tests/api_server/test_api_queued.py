@@ -89,7 +89,7 @@ def test_a_follower_that_disconnects_while_the_worker_goes_on_gets_the_rest_when
 def test_a_server_killed_mid_upload_leaves_no_source_and_its_next_start_removes_the_part(serve, sqlite_url):
     key = make_key(sqlite_url, "k")
     server = serve(sqlite_url)
-    head = (f"POST /v1/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+    head = (f"POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
             "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 4000000\r\n\r\n"
             "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"half.mp4\"\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", server.port)) as s:

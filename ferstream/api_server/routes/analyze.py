@@ -12,12 +12,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ferstream.api_server.analysis import decode_photo
-from ferstream.api_server.auth import caller
+from ferstream.api_server.auth import writer
 from ferstream.api_server.problems import ApiProblem
 from ferstream.api_server.state import ApiState, api_state
 from ferstream.api_server.uploads import MIB, read_json, read_multipart
 
-router = APIRouter(prefix="/v1", tags=["analyze"], dependencies=[Depends(caller)])
+#: a read-only key may not analyse: running the model is compute spent for the caller, a write as /v1/videos is
+router = APIRouter(prefix="/v1", tags=["analyze"], dependencies=[Depends(writer)])
 
 
 class Box(BaseModel):

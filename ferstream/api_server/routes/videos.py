@@ -11,17 +11,20 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ferstream.api_server.auth import writer
+from ferstream.api_server.downloads import fetch_video
 from ferstream.api_server.problems import ApiProblem
 from ferstream.api_server.state import ApiState, api_state
 from ferstream.api_server.uploads import MIB, read_json, read_multipart
 from ferstream.errors import FerstreamError, VideoError
 from ferstream.ingest.files import safe_name
+from ferstream.urls import scheme
 
 router = APIRouter(prefix="/v1", tags=["videos"], dependencies=[Depends(writer)])
 
 
 class VideoUrlIn(BaseModel):
-    url: str = Field(description="an http(s) URL of a video file (file:// and paths only with --allow-local-files)")
+    url: str = Field(description="an http(s) URL of a video file, of a public address unless the server opens its "
+                     "network (--allow-url-net); file:// and paths only with --allow-local-files")
     name: str | None = Field(None, max_length=255, description="the source's name (default: the file's)")
     sample_fps: float | None = Field(None, gt=0, le=1000, description="frames per second analysed (default: every frame)")
 
@@ -57,6 +60,10 @@ async def submit_video(request: Request, state: ApiState = Depends(api_state)):
                              + "; ".join(e["msg"] for e in getattr(exc, "errors", lambda: [])())) from None
         path = state.videos.check_url(given.url, config.allow_local_files)
         name, sample_fps, remove = given.name, given.sample_fps, False
+        if scheme(path):  # fetched by the server itself, every hop's address checked (api_server.downloads)
+            stored, file_name = await run_in_threadpool(fetch_video, path, state.videos.folder, config.max_upload_mb,
+                                                        config.allow_url_networks)
+            path, name, remove = str(stored), name or file_name, True
     else:
         raise ApiProblem(415, "Unsupported media type", "send the video as multipart/form-data (a `file` part) or "
                          "application/json ({\"url\": URL})")
@@ -68,13 +75,15 @@ async def submit_video(request: Request, state: ApiState = Depends(api_state)):
 
 async def _upload(request: Request, state: ApiState) -> tuple[str, str, float | None]:
     """The upload streamed to the upload folder and checked by its content: a whole video, renamed from .part."""
-    part = state.videos.new_upload()
+    folder = state.videos.folder
+    part = folder.new_name()
+    stored = None
     opened = []
 
     def open_file(field, filename, content_type):
         if field not in ("file", "video"):
             raise ApiProblem(422, "Unprocessable content", f"unexpected file part {field!r}: send the video as `file`")
-        opened.append(open(part, "wb"))
+        opened.append(folder.create(part))
         return opened[-1]
 
     try:
@@ -88,16 +97,15 @@ async def _upload(request: Request, state: ApiState) -> tuple[str, str, float | 
             raise ApiProblem(422, "Unprocessable content", f"{safe_name(upload.filename)} is empty")
         sample_fps = _sample_fps(form.fields.get("sample_fps"))
         name = (form.fields.get("name") or "").strip()[:255] or safe_name(upload.filename)
-        stored = part.with_name(f"{part.stem}-{safe_name(upload.filename)}")
-        part.rename(stored)
+        stored = folder.rename(part, f"{part.removesuffix('.part')}-{safe_name(upload.filename)}")
         await run_in_threadpool(_check_video, stored, safe_name(upload.filename))
         return str(stored), name, sample_fps
     except BaseException:
         for f in opened:
             f.close()
-        part.unlink(missing_ok=True)
-        for leftover in part.parent.glob(f"{part.stem}-*"):
-            leftover.unlink(missing_ok=True)
+        folder.remove(part)
+        if stored is not None:
+            folder.remove(stored.name)
         raise
 
 
