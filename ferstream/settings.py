@@ -27,7 +27,7 @@ DEFAULT_ANALYSIS_WIDTH = 640
 #: any resolution; a smaller fraction finds smaller faces, more slowly (the cost grows with 1 / fraction^2)
 DEFAULT_MIN_FACE = 0.13
 #: ... and in a still photo, which costs one frame: small enough for the faces at the back of a group photo (measured
-#: on labelled group photos: README, "Photos"); --min-face or FERSTREAM_MIN_FACE set one size for both
+#: on labelled group photos: docs/measurements.md, "Photos"); --min-face or FERSTREAM_MIN_FACE set one size for both
 DEFAULT_PHOTO_MIN_FACE = 0.03
 #: ... but never a face under this many pixels, too small to read an emotion from (a 16-pixel model shuttle in
 #: skimage's 512-pixel astronaut photo passed for a face at 3%)
@@ -39,7 +39,7 @@ def photo_min_face(width: int, height: int) -> float:
     and at least ``MIN_PHOTO_FACE_PX`` pixels."""
     return min(1.0, max(DEFAULT_PHOTO_MIN_FACE, MIN_PHOTO_FACE_PX / max(1, min(width, height))))
 #: face detectors (worker/detectors.py): "haar", OpenCV's frontal cascade, or "blazeface", MediaPipe's BlazeFace
-#: full-range model run with LiteRT, which also finds faces turned, tilted, laughing and small (see the README)
+#: full-range model run with LiteRT, which also finds faces turned, tilted, laughing and small (docs/detection-and-tracks.md)
 DETECTORS = ("haar", "blazeface")
 DEFAULT_DETECTOR = "blazeface"
 #: Haar cascade: size step between scanned scales, and overlapping hits needed to report a face
