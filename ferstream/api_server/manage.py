@@ -37,9 +37,18 @@ def apikey_revoke(settings: Settings, ref: str) -> int:
     from ferstream import db
     from ferstream.db.api_keys import revoke_key
 
-    info = revoke_key(db.connect_existing(settings.database_url), ref)
-    print(f"revoked API key {info.id} {info.name!r} ({info.prefix}...): refused from the next request on")
+    revoked, before = revoke_key(db.connect_existing(settings.database_url), ref)
+    if not revoked:
+        print(f"nothing to revoke: {_keys(before)} {'was' if len(before) == 1 else 'were'} revoked already")
+        return 0
+    print(f"revoked {len(revoked)} API key{'s' if len(revoked) > 1 else ''}: {_keys(revoked)}; refused from the next "
+          "request on" + (f" ({len(before)} more of that name revoked already)" if before else ""))
     return 0
+
+
+def _keys(keys) -> str:
+    """"key 3 'web' (fsk_AbCdEf...)" for each key, joined."""
+    return ", ".join(f"key {k.id} {k.name!r} ({k.prefix}...)" for k in keys)
 
 
 def cameras_add(settings: Settings, fields: dict, replace: bool = False) -> int:
