@@ -42,6 +42,7 @@ class ServerConfig:
     live_poll_s: float = DEFAULT_LIVE_POLL_S
     cors_origins: tuple[str, ...] = ()
     allow_local_files: bool = False
+    private_docs: bool = False  # /docs, /redoc and /openapi.json need a key too (``--private-docs``)
     upload_dir: Path | None = None  # None: a folder of the temporary folder, named after the port
     photo_min_face: float | None = None  # None: by each photo's size, as the Python API (settings.photo_min_face)
     extra: dict = field(default_factory=dict)

@@ -12,8 +12,8 @@ from tests.api_server.conftest import make_key, problem_of
 from tests.conftest import free_port
 from tests.helpers import ferstream
 
-#: every route but /healthz, one request each
-ROUTES = [("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json"), ("POST", "/v1/analyze"),
+#: every route but /healthz and the docs, one request each
+ROUTES = [("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/v1/analyze"),
           ("POST", "/v1/videos"), ("GET", "/v1/sources"), ("GET", "/v1/sources/1"), ("GET", "/v1/sources/1/faces"),
           ("GET", "/v1/sources/1/tracks"), ("GET", "/v1/sources/1/summary"), ("GET", "/v1/live"),
           ("GET", "/v1/cameras"), ("POST", "/v1/cameras"), ("GET", "/v1/cameras/lobby"),
@@ -166,6 +166,43 @@ def test_docs_schema_metrics_and_readiness_with_a_key(api):
                       status="401") >= 1  # by route template, never the raw path
         ready = client.get("/readyz").json()
         assert ready["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+#: the docs' pages and the files they load, none from another host
+DOCS = {"/docs": ("swagger-ui-bundle.js", "swagger-ui.css"), "/redoc": ("redoc.standalone.js",)}
+
+
+def test_the_docs_load_without_a_key_and_from_this_server_only(api):
+    import re
+
+    with api.client(None) as stranger:  # keys exist: the data needs one, the docs do not
+        schema = stranger.get("/openapi.json")
+        assert schema.status_code == 200 and "/v1/sources" in schema.json()["paths"]
+        for page, assets in DOCS.items():
+            response = stranger.get(page)
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/html"), page
+            links = re.findall(r"""(?:src|href)=["']([^"']+)["']""", response.text) + re.findall(r"url: *'([^']+)'",
+                                                                                                response.text)
+            assert links and all(link.startswith("/") for link in links), links  # nothing from a CDN
+            assert "cdn.jsdelivr" not in response.text and "fonts.googleapis" not in response.text
+            for name in assets:
+                asset = stranger.get(f"/docs/assets/{name}")
+                assert asset.status_code == 200 and len(asset.content) > 50_000, name
+                assert f"/docs/assets/{name}" in links
+        assert stranger.get("/docs/assets/favicon.png").headers["content-type"] == "image/png"
+        problem_of(stranger.get("/docs/assets/../../etc/passwd"), 404)
+        problem_of(stranger.get("/v1/sources"), 401)  # the data still needs a key
+
+
+def test_private_docs_need_a_key(serve, tmp_path):
+    url = f"sqlite:///{tmp_path / 'private.db'}"
+    key = make_key(url, "docs reader")
+    server = serve(url, "--private-docs")
+    with server.client(None) as stranger:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            problem_of(stranger.get(path), 401)
+    with server.client(key) as client:
+        assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
 
 
 def test_cors_is_off_unless_origins_are_named(api, serve, tmp_path):
