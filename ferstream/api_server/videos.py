@@ -21,7 +21,7 @@ from ferstream.api_server.problems import ApiProblem
 from ferstream.db.models import Chunk, Source, utcnow
 from ferstream.errors import FerstreamError, VideoError
 from ferstream.settings import Settings
-from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
+from ferstream.urls import REMOTE_FILE_SCHEMES, is_network, mask_url, scheme
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,12 @@ class VideoSubmitter:
     # submission ----------------------------------------------------------------------------------------------------
 
     def check_url(self, url: str, allow_local_files: bool) -> str:
-        """A video URL as ingest opens it; 422 for a live stream, a local file (unless allowed) or anything else."""
+        """A video URL as ingest opens it; 422 for an empty one, a live stream, a local file (unless allowed) or
+        anything else."""
         url = url.strip()
+        if not url:
+            raise ApiProblem(422, "Unprocessable content", "url is empty: give the http:// or https:// URL of a video "
+                             "file (or upload the file)")
         kind = scheme(url)
         if kind in REMOTE_FILE_SCHEMES:
             return url
@@ -94,8 +98,11 @@ class VideoSubmitter:
                 raise ApiProblem(422, "Unprocessable content", "a local file must be given by an absolute path to "
                                  "an existing file")
             return str(path)
-        raise ApiProblem(422, "Unprocessable content", f"{mask_url(url)}: a {kind}:// URL is a live stream, not a "
-                         "video file: add it as a camera (POST /v1/cameras)")
+        if is_network(url):
+            raise ApiProblem(422, "Unprocessable content", f"{mask_url(url)}: a {kind}:// URL is a live stream, not a "
+                             "video file: add it as a camera (POST /v1/cameras)")
+        raise ApiProblem(422, "Unprocessable content", f"{mask_url(url)}: {kind}:// URLs are not read: a video URL is "
+                         "http:// or https://")
 
     def submit(self, video: str, *, name: str | None, sample_fps: float | None, remove: bool, wait_s: float) -> int:
         """Start ingesting ``video`` (a stored upload, a URL or an allowed local file); its source id, once recorded.

@@ -17,7 +17,7 @@ import cv2
 
 from ferstream.errors import VideoError
 from ferstream.results import Frame
-from ferstream.urls import REMOTE_FILE_SCHEMES, mask_url, scheme
+from ferstream.urls import REMOTE_FILE_SCHEMES, is_network, mask_url, scheme
 from ferstream.ingest.stream import open_capture
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,13 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Size, fps, frame count and resolution; a clear ``VideoError`` for a missing or non-video file, or a live URL."""
     path = str(path)
     shown = mask_url(path)
+    if not path.strip():
+        raise VideoError("an empty path: give a video file's path, or the http(s):// URL of one")
     if is_remote(path):
         if scheme(path) not in REMOTE_FILE_SCHEMES:
+            if not is_network(path):
+                raise VideoError(f"{shown}: {scheme(path)}:// URLs are not read: a video is a path, or an http:// or "
+                                 "https:// URL")
             raise VideoError(f"{shown}: a live stream, not a video file: watch it with `ferstream watch {shown}`")
         size = 0
     else:
