@@ -51,13 +51,17 @@ def _keys(keys) -> str:
     return ", ".join(f"key {k.id} {k.name!r} ({k.prefix}...)" for k in keys)
 
 
+#: where a camera came from (its ``origin``), as ``cameras list`` says it
+ORIGINS = {"file": "from the cameras file", "api": "added over the HTTP API", "cli": "added with `ferstream cameras add`"}
+
+
 def cameras_add(settings: Settings, fields: dict, replace: bool = False) -> int:
     from ferstream import db
     from ferstream.ingest.camera_store import CameraExists, add_camera, update_camera
 
     engine = db.connect(settings.database_url)
     try:
-        stored = add_camera(engine, fields)
+        stored = add_camera(engine, fields, origin="cli")
         done = "added"
     except CameraExists:
         if not replace:
@@ -81,7 +85,7 @@ def cameras_list(settings: Settings) -> int:
         extra = [f"{c.sample_fps:g} fps"] + [f"{k} {v}" for k, v in (("detector", c.detector), ("min_face", c.min_face),
                                                                       ("retention", c.retention)) if v is not None]
         print(f"{c.name:<20} {'enabled ' if c.enabled else 'disabled'} {mask_url(c.url):<40} {', '.join(extra)} "
-              f"(from the {c.origin}{', edited' if c.edited and c.origin == 'file' else ''})")
+              f"({ORIGINS.get(c.origin, c.origin)}{', edited since' if c.edited and c.origin == 'file' else ''})")
     return 0
 
 
