@@ -57,4 +57,25 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"  # the processes this command starts (a worker pool, the dashboard) inherit it
-    return args.handler(args)
+    try:
+        status = args.handler(args)
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        return quiet_on_a_closed_pipe()
+    return status
+
+
+#: the exit status of a command whose reader went away (`ferstream cameras list | head`): as a shell reports a tool
+#: SIGPIPE ended (128 + 13)
+CLOSED_PIPE_STATUS = 141
+
+
+def quiet_on_a_closed_pipe() -> int:
+    """The reader of stdout has gone (``| head``): stop quietly, no traceback, and nothing more written (the
+    interpreter's own flush at exit would meet the closed pipe again, so stdout goes to /dev/null)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE_STATUS

@@ -18,8 +18,9 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="the HTTP API (FastAPI): analyse photos, submit videos, read results, follow "
                        "them live, manage cameras",
                        description="Serve ferstream's HTTP API with uvicorn; every route under /v1, the OpenAPI docs at "
-                                   "/docs. Every route but /healthz needs `Authorization: Bearer KEY` (`ferstream apikey "
-                                   "create`); on an address other machines reach, the server refuses to start without "
+                                   "/docs. Every route but /healthz and the docs (/docs, /redoc, /openapi.json) needs "
+                                   "`Authorization: Bearer KEY` (`ferstream apikey create`); on an address other "
+                                   "machines reach, the server refuses to start without "
                                    "a key. Videos go to RQ with --redis/REDIS_URL, else they are analysed in the server.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     p.add_argument("--port", type=int_at_least(1, 65535), default=8000, help="default: %(default)s")
@@ -45,6 +46,9 @@ def register(sub) -> None:
     p.add_argument("--upload-dir", metavar="DIR", help="where uploads are kept while ingest reads them: a folder of "
                    "this user's that nobody else may write to, not a symlink (default: the user's cache folder, "
                    "~/.cache/ferstream/uploads-HOST-PORT)")
+    p.add_argument("--private-docs", action="store_true",
+                   help="/docs, /redoc and /openapi.json need a key too (default: they load without one: they hold no "
+                        "data)")
     add_model(p)
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face in photos (default: by the photo's "
                    "size, as the Python API: 3%% of its shorter side and at least 24 px)")
@@ -100,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
         config = ServerConfig(settings_of(args), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
                               max_image_pixels=args.max_image_pixels, max_images=args.max_images,
                               request_timeout_s=args.request_timeout, cors_origins=tuple(args.cors_origin or ()),
-                              allow_local_files=args.allow_local_files,
+                              allow_local_files=args.allow_local_files, private_docs=args.private_docs,
                               upload_dir=Path(args.upload_dir).absolute() if args.upload_dir else None,
                               photo_min_face=args.min_face, allow_url_networks=tuple(args.allow_url_net or ()),
                               allowed_hosts=tuple(args.allowed_host or ()))
