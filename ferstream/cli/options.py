@@ -124,9 +124,3 @@ def add_services(p: argparse.ArgumentParser, redis: bool = True) -> None:
 
 def add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
-
-
-def add_verbose(actions) -> None:
-    """``-v`` on every action of a command group (``ferstream apikey list -v``)."""
-    for action in actions.choices.values():
-        action.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")

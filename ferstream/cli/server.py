@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ferstream.cli.options import (add_detector, add_model, add_services, add_verbose, int_at_least, network,
-                                   positive_number, settings_of)
+from ferstream.cli.options import (add_detector, add_model, add_services, int_at_least, network, positive_number,
+                                   settings_of)
 from ferstream.console import run_command
 
 
@@ -62,13 +62,10 @@ def register(sub) -> None:
     k = keys.add_parser("create", help="make a key: printed once, alone on the last line")
     k.add_argument("--name", required=True, help="who or what uses it")
     k.add_argument("--read-only", action="store_true", help="it may read, not submit, change cameras or delete")
-    add_services(k, redis=False)
-    k = keys.add_parser("list", help="every key: id, name, first characters, rights, state")
-    add_services(k, redis=False)
+    keys.add_parser("list", help="every key: id, name, first characters, rights, state")
     k = keys.add_parser("revoke", help="revoke a key (by id or name): refused from the next request on")
     k.add_argument("key", metavar="ID|NAME")
-    add_services(k, redis=False)
-    add_verbose(keys)
+    _add_to_every_action(keys)
     p.set_defaults(handler=_apikey)
 
     p = sub.add_parser("cameras", help="add, list and remove the cameras of a running `watch --config`",
@@ -84,14 +81,18 @@ def register(sub) -> None:
     c.add_argument("--disabled", action="store_true", help="listed, not watched")
     c.add_argument("--replace", action="store_true", help="change the camera of that name if there is one")
     add_detector(c)
-    add_services(c, redis=False)
-    c = cams.add_parser("list", help="every camera, URLs masked")
-    add_services(c, redis=False)
+    cams.add_parser("list", help="every camera, URLs masked")
     c = cams.add_parser("remove", help="remove a camera: a running watch stops it")
     c.add_argument("name", metavar="NAME")
-    add_services(c, redis=False)
-    add_verbose(cams)
+    _add_to_every_action(cams)
     p.set_defaults(handler=_cameras)
+
+
+def _add_to_every_action(actions) -> None:
+    """``--database`` and ``-v`` on every action of a command group (``ferstream apikey list -v``)."""
+    for action in actions.choices.values():
+        add_services(action, redis=False)
+        action.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
 
 
 def _serve(args: argparse.Namespace) -> int:
