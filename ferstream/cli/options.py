@@ -74,7 +74,7 @@ def settings_of(args: argparse.Namespace):
 
 
 def add_rules(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--rules", metavar="FILE", help=f"event rules, webhooks and MQTT (YAML; see the README, Events): "
+    p.add_argument("--rules", metavar="FILE", help=f"event rules, webhooks and MQTT (YAML; see docs/events.md): "
                                                    f"{what}")
 
 
@@ -84,14 +84,14 @@ def add_detector(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=DETECTORS, metavar="NAME",
                    help=f"face detector: {' or '.join(DETECTORS)} (default: {DEFAULT_DETECTOR}, or FERSTREAM_DETECTOR); "
                         "blazeface, a neural detector, also finds faces turned, tilted, laughing and small; haar is "
-                        "OpenCV's frontal cascade (see the README for both measured)")
+                        "OpenCV's frontal cascade (see docs/measurements.md for both measured)")
 
 
 def add_metrics(p: argparse.ArgumentParser) -> None:
     from ferstream.settings import DEFAULT_METRICS_HOST
 
     p.add_argument("--metrics-port", type=int_at_least(1, 65535), metavar="PORT",
-                   help="serve Prometheus metrics on http://HOST:PORT/metrics (names: see the README, Metrics)")
+                   help="serve Prometheus metrics on http://HOST:PORT/metrics (names: see docs/cameras.md, Metrics)")
     p.add_argument("--metrics-host", default=DEFAULT_METRICS_HOST, metavar="HOST",
                    help="the address --metrics-port listens on (default: %(default)s, this machine only; 0.0.0.0 for "
                         "every interface, where a Prometheus on another machine scrapes it)")

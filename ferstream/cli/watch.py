@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("source", metavar="SOURCE", nargs="?", help="webcam index (0), device path (/dev/video0) or rtsp://, http(s):// URL")
     p.add_argument("--config", metavar="FILE", help="watch every camera of this YAML file instead of SOURCE, each in a state "
                    "(starting, running, reconnecting, stalled, failed, stopped); one failing never stops the others "
-                   "(the format: see the README, Many cameras)")
+                   "(the format: see docs/cameras.md, Many cameras)")
     p.add_argument("--name", help="source name shown in status, export and the dashboard (default: SOURCE)")
     p.add_argument("--sample-fps", type=positive_number, metavar="F", help="frames per second to analyse (default: 5)")
     p.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
