@@ -101,7 +101,8 @@ class PhotoAnalyzer:
             self._analyzers.move_to_end(key)
         else:
             self._analyzers[key] = Analyzer(self.runtime.model, make_detector(*key),
-                                            rescan_s=self.settings.rescan_seconds)
+                                            rescan_s=self.settings.rescan_seconds,
+                                            discover_s=self.settings.discover_seconds)
             while len(self._analyzers) > KEPT_ANALYZERS:
                 self._analyzers.popitem(last=False)
         return self._analyzers[key]

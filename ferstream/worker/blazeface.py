@@ -49,6 +49,19 @@ NMS_CONTAINMENT = 0.6
 MIN_FACE_INPUT_PX = 14
 #: tiles overlap by this share of their side, so a face on a seam is whole in one tile
 TILE_OVERLAP = 0.25
+#: the discovery scan (``BlazeFaceDetector.detect_many_keypoints(..., fine)``, run by ``worker.detector.
+#: FrameSequenceDetector``): tiles of ``DISCOVERY_TILE_PX`` analysis pixels (the model's 192 px input sees them
+#: 1.33 times larger), overlapping by a third (48 px, about the smallest face the whole-frame view finds in a
+#: 640 px frame), so every face from ``DISCOVERY_FACE_PX`` up is whole in one view: a meeting's gallery, an
+#: audience. Chosen on bench/gallery.py's 4x4 and 7x7 galleries in 640x360 analysis frames: 192 px tiles (16 views)
+#: found 13 of 16 and 38 of 49 faces, 144 px (29 views) 15 and 42, 160 px (19 views) 15 and 40 at a score of 0.45
+DISCOVERY_TILE_PX = 144
+DISCOVERY_OVERLAP = 1 / 3
+#: ... and a tile's score needed there (0.6 for the other tiles: 0.6 found 33 of the 49, and no face on no_face.mp4
+#: at 0.45)
+DISCOVERY_SCORE_THRESHOLD = 0.45
+#: the smallest face (side, analysis-frame pixels) the discovery scan reports
+DISCOVERY_FACE_PX = 16
 #: views per model call: the tensors stay the same size however many frames or tiles a chunk has
 MAX_VIEWS_PER_CALL = 16
 #: BlazeFace box -> the face crop the emotion model reads: a square of CROP_SIDE times the box's side, its centre
@@ -218,11 +231,13 @@ class _Model:
 class BlazeFaceDetector:
     """BlazeFace full-range on whole frames (and tiles for small faces), short-range to follow known faces.
 
-    ``min_face`` is the smallest face wanted, as a fraction of the frame's shorter side (as for Haar).
+    ``min_face`` is the smallest face of every full scan, as a fraction of the frame's shorter side (as for Haar);
+    a discovery scan (``fine``) searches down to ``DISCOVERY_FACE_PX`` analysis pixels as well.
     """
 
     name = "blazeface"
     crop_margin = CROP_MARGIN
+    discovers = True  # detect_many_keypoints(..., fine) scans for small faces (FrameSequenceDetector's discovery)
 
     def __init__(self, min_face: float = DEFAULT_MIN_FACE, score_threshold: float = DEFAULT_SCORE_THRESHOLD,
                  num_threads: int | None = None):
@@ -234,15 +249,22 @@ class BlazeFaceDetector:
         self.follow_model = _Model(model_file(FOLLOW_MODEL_FILE), FOLLOW_MODEL_FILE, num_threads)
 
     # ---- views: square regions of a frame, letterboxed to the model's input ------------------
-    def views(self, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
-        """The square regions (x, y, side) scanned in a frame: the whole frame, and tiles when its faces may be small."""
+    def views(self, shape: tuple[int, ...], fine: bool = False) -> list[tuple[int, int, int]]:
+        """The square regions (x, y, side) scanned in a frame: the whole frame, and tiles when its faces may be small;
+        ``fine``: a discovery scan's, tiles no larger than the model's input (faces down to ``MIN_FACE_INPUT_PX``)."""
         h, w = shape[:2]
         whole = (0, 0, max(w, h))
         smallest = self.min_face * min(w, h)  # frame pixels
+        side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
+        if fine and side > DISCOVERY_TILE_PX:
+            return [whole, *tiles(w, h, DISCOVERY_TILE_PX, DISCOVERY_OVERLAP)] if max(w, h) > DISCOVERY_TILE_PX else [whole]
         if smallest * self.model.size / max(w, h) >= MIN_FACE_INPUT_PX:
             return [whole]
-        side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
         return [whole, *tiles(w, h, max(side, 32))]
+
+    def smallest(self, shape: tuple[int, ...]) -> float:
+        """The smallest face side reported (frame pixels): 80% of the smallest searched by either scan, at least 8."""
+        return max(8.0, 0.8 * min(self.min_face * min(shape[:2]), DISCOVERY_FACE_PX))
 
     @staticmethod
     def _view(grey: np.ndarray, region: tuple[int, int, int], size: int) -> np.ndarray:
@@ -254,9 +276,11 @@ class BlazeFaceDetector:
         return np.repeat((small.astype(np.float32) / 127.5 - 1.0)[..., None], 3, axis=2)
 
     def _run(self, model: _Model, greys: list[np.ndarray], regions: list[list[tuple[int, int, int]]],
-             threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+             threshold: float, tile_thresholds: list[float] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Haar-framed (x, y, w, h) boxes and their keypoints (N x 6 x 2, frame pixels) per frame, from its
-        ``regions``, all views in batched model calls."""
+        ``regions``, all views in batched model calls; ``tile_thresholds``: the score a face on each frame's tiles
+        needs (default ``TILE_SCORE_THRESHOLD``)."""
+        tile_thresholds = tile_thresholds or [TILE_SCORE_THRESHOLD] * len(greys)
         index = [(f, r) for f, frame_regions in enumerate(regions) for r in frame_regions]
         tiled = [len(frame_regions) > 1 and frame_regions[0] == (0, 0, max(g.shape[:2]))
                  for g, frame_regions in zip(greys, regions)]
@@ -267,7 +291,7 @@ class BlazeFaceDetector:
             for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
                 tile = tiled[f] and (x, y, side) != regions[f][0]
                 boxes, scores, points = decode(rb, rs, model.anchors, model.size,
-                                               max(threshold, TILE_SCORE_THRESHOLD) if tile else threshold)
+                                               max(threshold, tile_thresholds[f]) if tile else threshold)
                 boxes, points = boxes * side + (x, y, x, y), points * side + (x, y)
                 if tiled[f]:  # a face cut by a tile's inner edge is whole in the tile beside it
                     whole = _clear_of_inner_edges(boxes, (x, y, side), greys[f].shape)
@@ -289,7 +313,7 @@ class BlazeFaceDetector:
         x0, y0 = np.clip(boxes[:, 0], 0, w - 1), np.clip(boxes[:, 1], 0, h - 1)
         x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 1, w), np.clip(boxes[:, 1] + boxes[:, 3], 1, h)
         out = np.rint(np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)).astype(np.int32).reshape(-1, 4)
-        big = np.maximum(out[:, 2], out[:, 3]) >= max(8, 0.8 * self.min_face * min(h, w))
+        big = np.maximum(out[:, 2], out[:, 3]) >= self.smallest(shape)
         keep = big & (out[:, 2] > 1) & (out[:, 3] > 1)
         return out[keep], points.reshape(-1, len(KEYPOINTS), 2)[keep].astype(np.float32)
 
@@ -298,9 +322,13 @@ class BlazeFaceDetector:
         """Boxes (N x 4: x, y, w, h) of the faces in each grey frame: one batched pass over all their views."""
         return [boxes for boxes, _ in self.detect_many_keypoints(greys)]
 
-    def detect_many_keypoints(self, greys: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order)."""
-        return self._run(self.model, greys, [self.views(g.shape) for g in greys], self.threshold)
+    def detect_many_keypoints(self, greys: list[np.ndarray],
+                              fine: list[bool] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order);
+        ``fine``: which frames get a discovery scan (``views``)."""
+        fine = fine or [False] * len(greys)
+        return self._run(self.model, greys, [self.views(g.shape, f) for g, f in zip(greys, fine)], self.threshold,
+                         [DISCOVERY_SCORE_THRESHOLD if f else TILE_SCORE_THRESHOLD for f in fine])
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
         return self.detect_many([grey])[0]

@@ -59,7 +59,8 @@ class Runtime:
             log.info("face detector %s (smallest face %.0f%% of the frame's shorter side) in process %d", found.name,
                      100 * key[1], os.getpid())
             self._analyzers[key] = Analyzer(self.model, found, keep_crops=self.settings.store_faces,
-                                            rescan_s=self.settings.rescan_seconds)
+                                            rescan_s=self.settings.rescan_seconds,
+                                            discover_s=self.settings.discover_seconds)
         return self._analyzers[key]
 
 
