@@ -50,12 +50,15 @@ MIN_FACE_INPUT_PX = 14
 #: tiles overlap by this share of their side, so a face on a seam is whole in one tile
 TILE_OVERLAP = 0.25
 #: the discovery scan (``BlazeFaceDetector.detect_many_keypoints(..., fine)``, run by ``worker.detector.
-#: FrameSequenceDetector``): tiles of ``DISCOVERY_TILE_PX`` analysis pixels (the model's 192 px input sees them
-#: 1.33 times larger), overlapping by a third (48 px, about the smallest face the whole-frame view finds in a
-#: 640 px frame), so every face from ``DISCOVERY_FACE_PX`` up is whole in one view: a meeting's gallery, an
-#: audience. Chosen on bench/gallery.py's 4x4 and 7x7 galleries in 640x360 analysis frames: 192 px tiles (16 views)
-#: found 13 of 16 and 38 of 49 faces, 144 px (29 views) 15 and 42, 160 px (19 views) 15 and 40 at a score of 0.45
-DISCOVERY_TILE_PX = 144
+#: FrameSequenceDetector``): the whole frame, and tiles of these sides in analysis pixels, overlapping by a third.
+#: The 144 px tiles (the model's 192 px input sees them 1.33 times larger; they overlap by 48 px, about the smallest
+#: face the whole-frame view finds in a 640 px frame) find the faces from ``DISCOVERY_FACE_PX`` up: a meeting's
+#: gallery, an audience. The 288 px tiles find the faces too large to be whole in a small tile and crowded too
+#: densely for the whole-frame view (a gallery whose faces fill their tiles and touch: 11 of 16 without them, 16
+#: with). Chosen on bench/gallery.py's galleries in 640x360 analysis frames: 192 px tiles alone (16 views) found
+#: 13 of 16 (4x4) and 38 of 49 faces (7x7), 160 px (19 views) 15 and 40, 144 px (29 views) 15 and 42, 144 and
+#: 288 px (35 views) 15 and 43, at a score of 0.45
+DISCOVERY_TILES_PX = (288, 144)
 DISCOVERY_OVERLAP = 1 / 3
 #: ... and a tile's score needed there (0.6 for the other tiles: 0.6 found 33 of the 49, and no face on no_face.mp4
 #: at 0.45)
@@ -256,8 +259,8 @@ class BlazeFaceDetector:
         whole = (0, 0, max(w, h))
         smallest = self.min_face * min(w, h)  # frame pixels
         side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
-        if fine and side > DISCOVERY_TILE_PX:
-            return [whole, *tiles(w, h, DISCOVERY_TILE_PX, DISCOVERY_OVERLAP)] if max(w, h) > DISCOVERY_TILE_PX else [whole]
+        if fine and side > DISCOVERY_TILES_PX[-1]:
+            return [whole, *(t for px in DISCOVERY_TILES_PX if max(w, h) > px for t in tiles(w, h, px, DISCOVERY_OVERLAP))]
         if smallest * self.model.size / max(w, h) >= MIN_FACE_INPUT_PX:
             return [whole]
         return [whole, *tiles(w, h, max(side, 32))]
