@@ -196,12 +196,16 @@ class FrameSequenceDetector:
                 scanned: tuple[np.ndarray, np.ndarray | None, bool] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         if scanned is None:
             due = not _within(timestamp, self.last_scan, self.rescan_s)
-            if len(self.previous) and not due:
+            discover = self.discover_s > 0 and not _within(timestamp, self.last_discovery, self.discover_s)
+            if discover:
+                scanned = (*self._scan([grey], [True])[0], True)
+            elif len(self.previous) and not due:
                 boxes, points = self._follow(grey)
                 if len(boxes) >= len(self.previous):  # every face followed: no full scan needed yet
                     self._seen(grey, boxes)
                     self.previous, self.points = boxes, points
                     return boxes, points
+        if scanned is None:
             scanned = (*self._scan([grey])[0], False)
         boxes, points, fine = scanned
         if not fine and len(self.previous):
