@@ -50,21 +50,23 @@ MIN_FACE_INPUT_PX = 14
 #: tiles overlap by this share of their side, so a face on a seam is whole in one tile
 TILE_OVERLAP = 0.25
 #: the discovery scan (``BlazeFaceDetector.detect_many_keypoints(..., fine)``, run by ``worker.detector.
-#: FrameSequenceDetector``): the whole frame, and tiles of these sides in analysis pixels, overlapping by a third.
-#: The 144 px tiles (the model's 192 px input sees them 1.33 times larger; they overlap by 48 px, about the smallest
-#: face the whole-frame view finds in a 640 px frame) find the faces from ``DISCOVERY_FACE_PX`` up: a meeting's
-#: gallery, an audience. The 288 px tiles find the faces too large to be whole in a small tile and crowded too
-#: densely for the whole-frame view (a gallery whose faces fill their tiles and touch: 11 of 16 without them, 16
-#: with). Chosen on bench/gallery.py's galleries in 640x360 analysis frames: 192 px tiles alone (16 views) found
-#: 13 of 16 (4x4) and 38 of 49 faces (7x7), 160 px (19 views) 15 and 40, 144 px (29 views) 15 and 42, 144 and
-#: 288 px (35 views) 15 and 43, at a score of 0.45
-DISCOVERY_TILES_PX = (288, 144)
+#: FrameSequenceDetector``): the whole frame, and tiles of these many times the smallest face it reports
+#: (``DISCOVERY_MIN_FACE``), overlapping by a third. In a 640x360 analysis frame the small tiles are 146 px (the
+#: model's 192 px input sees them 1.3 times larger; they overlap by 49 px, about the smallest face the whole-frame
+#: view finds there) and find the faces from 16 px up: a meeting's gallery, an audience. The large ones (292 px) find
+#: the faces too large to be whole in a small tile and crowded too densely for the whole-frame view (a gallery
+#: whose faces fill their tiles and touch: 11 of 16 without them, 16 with). Chosen on bench/gallery.py's galleries in
+#: 640x360 analysis frames: 192 px tiles alone (16 views) found 13 of 16 (4x4) and 38 of 49 faces (7x7), 160 px
+#: (19 views) 15 and 40, 144 px (29 views) 15 and 42, 144 and 288 px (35 views) 15 and 43, at a score of 0.45
+DISCOVERY_TILES = (18, 9)
 DISCOVERY_OVERLAP = 1 / 3
 #: ... and a tile's score needed there (0.6 for the other tiles: 0.6 found 33 of the 49, and no face on no_face.mp4
 #: at 0.45)
 DISCOVERY_SCORE_THRESHOLD = 0.45
-#: the smallest face (side, analysis-frame pixels) the discovery scan reports
-DISCOVERY_FACE_PX = 16
+#: the smallest face the discovery scan reports, as a fraction of the frame's shorter side (16 px of a 640x360
+#: analysis frame, 48 px of the 1080p frame it came from); where ``min_face`` is smaller (a photo's 3%) the full
+#: scans reach further and a discovery scan is one of them
+DISCOVERY_MIN_FACE = 0.045
 #: views per model call: the tensors stay the same size however many frames or tiles a chunk has
 MAX_VIEWS_PER_CALL = 16
 #: BlazeFace box -> the face crop the emotion model reads: a square of CROP_SIDE times the box's side, its centre
@@ -235,7 +237,7 @@ class BlazeFaceDetector:
     """BlazeFace full-range on whole frames (and tiles for small faces), short-range to follow known faces.
 
     ``min_face`` is the smallest face of every full scan, as a fraction of the frame's shorter side (as for Haar);
-    a discovery scan (``fine``) searches down to ``DISCOVERY_FACE_PX`` analysis pixels as well.
+    a discovery scan (``fine``) searches down to ``DISCOVERY_MIN_FACE`` as well.
     """
 
     name = "blazeface"
@@ -258,16 +260,17 @@ class BlazeFaceDetector:
         h, w = shape[:2]
         whole = (0, 0, max(w, h))
         smallest = self.min_face * min(w, h)  # frame pixels
+        if fine and self.min_face > DISCOVERY_MIN_FACE:
+            sides = [int(n * DISCOVERY_MIN_FACE * min(w, h)) for n in DISCOVERY_TILES]
+            return [whole, *(t for px in sides if max(w, h) > px for t in tiles(w, h, px, DISCOVERY_OVERLAP))]
         side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
-        if fine and side > DISCOVERY_TILES_PX[-1]:
-            return [whole, *(t for px in DISCOVERY_TILES_PX if max(w, h) > px for t in tiles(w, h, px, DISCOVERY_OVERLAP))]
         if smallest * self.model.size / max(w, h) >= MIN_FACE_INPUT_PX:
             return [whole]
         return [whole, *tiles(w, h, max(side, 32))]
 
     def smallest(self, shape: tuple[int, ...]) -> float:
         """The smallest face side reported (frame pixels): 80% of the smallest searched by either scan, at least 8."""
-        return max(8.0, 0.8 * min(self.min_face * min(shape[:2]), DISCOVERY_FACE_PX))
+        return max(8.0, 0.8 * min(self.min_face, DISCOVERY_MIN_FACE) * min(shape[:2]))
 
     @staticmethod
     def _view(grey: np.ndarray, region: tuple[int, int, int], size: int) -> np.ndarray:
@@ -331,7 +334,8 @@ class BlazeFaceDetector:
         ``fine``: which frames get a discovery scan (``views``)."""
         fine = fine or [False] * len(greys)
         return self._run(self.model, greys, [self.views(g.shape, f) for g, f in zip(greys, fine)], self.threshold,
-                         [DISCOVERY_SCORE_THRESHOLD if f else TILE_SCORE_THRESHOLD for f in fine])
+                         [DISCOVERY_SCORE_THRESHOLD if f and self.min_face > DISCOVERY_MIN_FACE else TILE_SCORE_THRESHOLD
+                          for f in fine])
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
         return self.detect_many([grey])[0]

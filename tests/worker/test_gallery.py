@@ -56,6 +56,20 @@ def test_every_face_of_a_gallery_view_is_found_at_default_settings(gallery_4x4, 
     assert min(found) == 16, found  # every frame: the discovery scan's faces followed between scans, in both chunks
 
 
+def test_the_same_picture_as_a_photo_gives_the_same_faces(gallery_4x4, tmp_path, monkeypatch):
+    import ferstream
+
+    path, truth = gallery_4x4
+    monkeypatch.delenv("FERSTREAM_MIN_FACE", raising=False)
+    photo = tmp_path / "gallery.jpg"
+    cap = cv2.VideoCapture(str(path))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and cv2.imwrite(str(photo), frame)
+    rows = ferstream.analyze(photo)
+    assert matched(truth, rows[["x", "y", "w", "h"]].to_numpy(float)) == 16 and len(rows) == 16
+
+
 def test_without_discovery_scans_the_default_full_scans_miss_them(gallery_4x4, monkeypatch):
     path, truth = gallery_4x4
     monkeypatch.delenv("FERSTREAM_MIN_FACE", raising=False)
