@@ -3,9 +3,10 @@ the analyzer is asked to), one batched model call; each face's quality and wheth
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from ferstream.emotion_model import EmotionModel
+from ferstream.emotion_model import FACE_SIZE, EmotionModel
 from ferstream.metrics import STAGE_SECONDS
 from ferstream.results import Frame, FrameFaces
 from ferstream.settings import DEFAULT_DISCOVER_SECONDS, DEFAULT_RESCAN_SECONDS
@@ -15,7 +16,7 @@ from ferstream.settings import DEFAULT_DISCOVER_SECONDS, DEFAULT_RESCAN_SECONDS
 DISCOVER_IDLE_SECONDS = 4.0
 from ferstream.worker import quality
 from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops
-from ferstream.worker.detector import FaceDetector, FrameSequenceDetector, crop_faces
+from ferstream.worker.detector import STILL_DIFFERENCE, FaceDetector, FrameSequenceDetector, crop_faces
 from ferstream.worker.detectors import Detector
 
 
@@ -59,8 +60,7 @@ class Analyzer:
         with STAGE_SECONDS.labels("classify").time():
             crops = [self._crops(f.image, b, k) for f, (b, k) in zip(frames, found)]
             counts = [len(b) for b, _ in found]
-            probs = (self.model.predict(np.concatenate(crops)) if sum(counts)
-                     else np.zeros((0, len(self.labels)), np.float32))
+            probs = self._predict(crops, [b for b, _ in found])
         if source is not None and sequence.small_faces is not None:
             self._remember(source, sequence)
         results, start = [], 0
@@ -72,6 +72,30 @@ class Analyzer:
             results.append(FrameFaces(frame, scaled, p, c if self.keep_crops else None, quality=q, uncertain=flags))
             start += n
         return results
+
+    def _predict(self, crops: list[np.ndarray], boxes: list[np.ndarray]) -> np.ndarray:
+        """The model's probabilities for every face of consecutive frames (their crops and boxes), in one call; a face
+        with the same box as in the frame before and a crop within ``STILL_DIFFERENCE`` grey levels on average of
+        the crop the model read for it (a still person of a gallery view) takes those probabilities again."""
+        flat = np.concatenate(crops) if crops else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
+        read = np.arange(len(flat))  # the crop whose probabilities each crop takes
+        start, before = 0, None
+        for frame_crops, frame_boxes in zip(crops, boxes):
+            if before is not None and len(frame_boxes):
+                previous, at = before
+                for j, box in enumerate(frame_boxes):
+                    same = np.flatnonzero((previous == box).all(axis=1)) if len(previous) else []
+                    if len(same):
+                        k = read[at + same[0]]
+                        if cv2.absdiff(flat[start + j], flat[k]).mean() < STILL_DIFFERENCE:
+                            read[start + j] = k
+            before, start = (frame_boxes, start), start + len(frame_crops)
+        if not len(flat):
+            return np.zeros((0, len(self.labels)), np.float32)
+        unique = np.flatnonzero(read == np.arange(len(flat)))
+        position = np.zeros(len(flat), np.int64)
+        position[unique] = np.arange(len(unique))
+        return self.model.predict(flat[unique])[position[read]]
 
     def sequence(self) -> FrameSequenceDetector:
         """A new detection state for a sequence of frames, with this analyzer's detector and scan periods."""

@@ -105,3 +105,29 @@ def test_discovery_runs_once_a_second_and_its_faces_survive_the_full_scans_betwe
     assert sequence.discoveries == 2 and sequence.full_scans >= 8
     assert [matched(truth, b) for b in found] == [16] * 48
     assert sequence.small_faces
+
+
+def test_a_still_face_is_read_once_a_chunk_not_once_a_frame(gallery_4x4):
+    from ferstream.codec import decode_chunk, encode_chunk
+    from ferstream.ingest.video import VideoReader
+    from ferstream.results import Chunk
+    from ferstream.settings import Settings
+    from ferstream.worker.runtime import Runtime
+
+    path, truth = gallery_4x4
+    settings = Settings(database_url="sqlite://")
+    frames = list(VideoReader(path, None, settings.analysis_width, settings.min_face))[:24]
+    frames = decode_chunk(encode_chunk(Chunk(1, 0, frames), settings.jpeg_quality)).frames  # as queued
+    analyzer = Runtime(settings).analyzer
+    read = []
+    predict = analyzer.model.predict
+    analyzer.model.predict = lambda crops: read.append(len(crops)) or predict(crops)
+    try:
+        results = analyzer.analyze(frames)
+    finally:
+        del analyzer.model.predict
+    assert [len(r) for r in results] == [16] * 24
+    assert read[0] < 16 * 6  # the model read each still face in a few frames, not in all 24 (384 crops)
+    first = {tuple(b): p for b, p in zip(results[0].boxes, results[0].probabilities)}
+    assert any(tuple(b) in first and np.array_equal(first[tuple(b)], p)
+               for b, p in zip(results[-1].boxes, results[-1].probabilities))
