@@ -26,6 +26,7 @@ import numpy as np
 from ferstream.errors import ModelError
 from ferstream.native_logs import native_stderr_to_log
 from ferstream.settings import DEFAULT_MIN_FACE
+from ferstream.tracks import box_iou
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,13 @@ TILE_OVERLAP = 0.25
 #: (19 views) 15 and 40, 144 px (29 views) 15 and 42, 144 and 288 px (35 views) 15 and 43, at a score of 0.45
 DISCOVERY_TILES = (18, 9)
 DISCOVERY_OVERLAP = 1 / 3
-#: ... and a tile's score needed there (0.6 for the other tiles: 0.6 found 33 of the 49, and no face on no_face.mp4
-#: at 0.45)
-DISCOVERY_SCORE_THRESHOLD = 0.45
+#: ... and the score a face on its small tiles needs (0.6 for the other tiles: 0.6 found 33 of the 49 faces, 0.45 found
+#: 42 but passed letters of noface_face.mov's title for faces)
+DISCOVERY_SCORE_THRESHOLD = 0.5
+#: tiles no larger than this share of the frame's longer side are a discovery scan's small ones; its large tiles
+#: need this score (they show the model larger things: letters of a title passed for a face at 0.45)
+DISCOVERY_SMALL_TILE = 0.25
+DISCOVERY_LARGE_TILE_THRESHOLD = 0.6
 #: the smallest face the discovery scan reports, as a fraction of the frame's shorter side (16 px of a 640x360
 #: analysis frame, 48 px of the 1080p frame it came from); where ``min_face`` is smaller (a photo's 3%) the full
 #: scans reach further and a discovery scan is one of them
@@ -296,8 +301,10 @@ class BlazeFaceDetector:
             raw_boxes, raw_scores = model(np.stack([self._view(greys[f], r, model.size) for f, r in part]))
             for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
                 tile = tiled[f] and (x, y, side) != regions[f][0]
+                small = side <= DISCOVERY_SMALL_TILE * max(greys[f].shape[:2])  # a discovery scan's small tiles
+                tile_threshold = tile_thresholds[f] if small else max(tile_thresholds[f], DISCOVERY_LARGE_TILE_THRESHOLD)
                 boxes, scores, points = decode(rb, rs, model.anchors, model.size,
-                                               max(threshold, tile_thresholds[f]) if tile else threshold)
+                                               max(threshold, tile_threshold) if tile else threshold)
                 boxes, points = boxes * side + (x, y, x, y), points * side + (x, y)
                 if tiled[f]:  # a face cut by a tile's inner edge is whole in the tile beside it
                     whole = _clear_of_inner_edges(boxes, (x, y, side), greys[f].shape)
@@ -332,10 +339,19 @@ class BlazeFaceDetector:
                               fine: list[bool] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order);
         ``fine``: which frames get a discovery scan (``views``)."""
-        fine = fine or [False] * len(greys)
-        return self._run(self.model, greys, [self.views(g.shape, f) for g, f in zip(greys, fine)], self.threshold,
-                         [DISCOVERY_SCORE_THRESHOLD if f and self.min_face > DISCOVERY_MIN_FACE else TILE_SCORE_THRESHOLD
-                          for f in fine])
+        fine = [f and self.min_face > DISCOVERY_MIN_FACE for f in (fine or [False] * len(greys))]
+        found = self._run(self.model, greys, [self.views(g.shape, f) for g, f in zip(greys, fine)], self.threshold,
+                          [DISCOVERY_SCORE_THRESHOLD if f else TILE_SCORE_THRESHOLD for f in fine])
+        return [self._confirmed(g, *result) if f else result for g, result, f in zip(greys, found, fine)]
+
+    def _confirmed(self, grey: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A discovery scan's faces that the follow model also sees where they are (a second opinion: letters of an
+        animated title passed the discovery scan's threshold, and half of such false faces fail this)."""
+        if not len(boxes):
+            return boxes, points
+        seen, _ = self.detect_near_keypoints(grey, boxes)
+        keep = np.array([any(box_iou(b, s) > 0.3 for s in seen) for b in boxes], bool)
+        return boxes[keep], points[keep]
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
         return self.detect_many([grey])[0]
