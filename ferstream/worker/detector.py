@@ -176,9 +176,7 @@ class FrameSequenceDetector:
         when the detector last saw them by less than ``STILL_DIFFERENCE`` grey levels on average."""
         if self._references is None or len(self._references) != len(self.previous):
             return np.zeros(len(self.previous), bool)
-        return np.array([ref is not None and cv2.absdiff(_neighbourhood(grey, box), ref).mean() < STILL_DIFFERENCE
-                         if ref is not None and _neighbourhood(grey, box).shape == ref.shape else False
-                         for box, ref in zip(self.previous, self._references)], bool)
+        return np.array([_unchanged(grey, box, ref) for box, ref in zip(self.previous, self._references)], bool)
 
     def _seen(self, grey: np.ndarray, boxes: np.ndarray) -> None:
         """Remember the neighbourhood of each of ``boxes`` (the new ``previous``): as it was when the detector last
@@ -241,6 +239,12 @@ def _neighbourhood(grey: np.ndarray, box: np.ndarray, margin: float = 0.25) -> n
     x, y, w, h = (int(v) for v in box)
     pad = int(margin * max(w, h))
     return grey[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
+
+
+def _unchanged(grey: np.ndarray, box: np.ndarray, reference: np.ndarray | None) -> bool:
+    now = _neighbourhood(grey, box)
+    return reference is not None and now.shape == reference.shape and \
+        cv2.absdiff(now, reference).mean() < STILL_DIFFERENCE
 
 
 def _within(t: float, last: float | None, period: float) -> bool:
