@@ -13,7 +13,7 @@ from ferstream.settings import DEFAULT_DISCOVER_SECONDS, DEFAULT_RESCAN_SECONDS
 
 #: seconds between discovery scans of a source while they find no face smaller than the full scans see (faces
 #: all large, or none): the small faces of a scene that changes are found within this time
-DISCOVER_IDLE_SECONDS = 4.0
+DISCOVER_IDLE_SECONDS = 10.0
 from ferstream.worker import quality
 from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops
 from ferstream.worker.detector import STILL_DIFFERENCE, FaceDetector, FrameSequenceDetector, crop_faces
