@@ -257,6 +257,8 @@ class BlazeFaceDetector:
         self.threshold = score_threshold
         self.model = _Model(model_file(MODEL_FILE), MODEL_FILE, num_threads)
         self.follow_model = _Model(model_file(FOLLOW_MODEL_FILE), FOLLOW_MODEL_FILE, num_threads)
+        self._threads = num_threads
+        self._discovery_model: _Model | None = None  # loaded with the first discovery scan
 
     # ---- views: square regions of a frame, letterboxed to the model's input ------------------
     def views(self, shape: tuple[int, ...], fine: bool = False) -> list[tuple[int, int, int]]:
@@ -287,10 +289,11 @@ class BlazeFaceDetector:
         return np.repeat((small.astype(np.float32) / 127.5 - 1.0)[..., None], 3, axis=2)
 
     def _run(self, model: _Model, greys: list[np.ndarray], regions: list[list[tuple[int, int, int]]],
-             threshold: float, tile_thresholds: list[float] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+             threshold: float, tile_thresholds: list[float] | None = None,
+             pad: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
         """Haar-framed (x, y, w, h) boxes and their keypoints (N x 6 x 2, frame pixels) per frame, from its
         ``regions``, all views in batched model calls; ``tile_thresholds``: the score a face on each frame's tiles
-        needs (default ``TILE_SCORE_THRESHOLD``)."""
+        needs (default ``TILE_SCORE_THRESHOLD``); ``pad``: every call of ``MAX_VIEWS_PER_CALL`` views."""
         tile_thresholds = tile_thresholds or [TILE_SCORE_THRESHOLD] * len(greys)
         index = [(f, r) for f, frame_regions in enumerate(regions) for r in frame_regions]
         tiled = [len(frame_regions) > 1 and frame_regions[0] == (0, 0, max(g.shape[:2]))
@@ -298,7 +301,10 @@ class BlazeFaceDetector:
         found: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in greys]
         for start in range(0, len(index), MAX_VIEWS_PER_CALL):
             part = index[start:start + MAX_VIEWS_PER_CALL]
-            raw_boxes, raw_scores = model(np.stack([self._view(greys[f], r, model.size) for f, r in part]))
+            views = [self._view(greys[f], r, model.size) for f, r in part]
+            if pad:  # always the same batch: the interpreter never re-allocates its tensors
+                views += [np.zeros_like(views[0])] * (MAX_VIEWS_PER_CALL - len(views))
+            raw_boxes, raw_scores = model(np.stack(views))
             for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
                 tile = tiled[f] and (x, y, side) != regions[f][0]
                 small = side <= DISCOVERY_SMALL_TILE * max(greys[f].shape[:2])  # a discovery scan's small tiles
@@ -340,9 +346,20 @@ class BlazeFaceDetector:
         """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order);
         ``fine``: which frames get a discovery scan (``views``)."""
         fine = [f and self.min_face > DISCOVERY_MIN_FACE for f in (fine or [False] * len(greys))]
-        found = self._run(self.model, greys, [self.views(g.shape, f) for g, f in zip(greys, fine)], self.threshold,
-                          [DISCOVERY_SCORE_THRESHOLD if f else TILE_SCORE_THRESHOLD for f in fine])
-        return [self._confirmed(g, *result) if f else result for g, result, f in zip(greys, found, fine)]
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        full = [i for i, f in enumerate(fine) if not f]
+        if full:
+            found.update(zip(full, self._run(self.model, [greys[i] for i in full],
+                                             [self.views(greys[i].shape) for i in full], self.threshold)))
+        discover = [i for i, f in enumerate(fine) if f]
+        if discover:  # the discovery scans' own interpreter, at a batch that never changes (a full scan's does)
+            if self._discovery_model is None:
+                self._discovery_model = _Model(model_file(MODEL_FILE), MODEL_FILE, self._threads)
+            scans = self._run(self._discovery_model, [greys[i] for i in discover],
+                              [self.views(greys[i].shape, True) for i in discover], self.threshold,
+                              [DISCOVERY_SCORE_THRESHOLD] * len(discover), pad=True)
+            found.update((i, self._confirmed(greys[i], *scan)) for i, scan in zip(discover, scans))
+        return [found[i] for i in range(len(greys))]
 
     def _confirmed(self, grey: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A discovery scan's faces that the follow model also sees where they are (a second opinion: letters of an
