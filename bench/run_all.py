@@ -25,7 +25,7 @@ from bench.common import (DEFAULT_FER2013, DEFAULT_MEDIA, Report, Row, environme
                           workdir)
 
 BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "real_quality", "scaleout",
-              "cost_curve", "memory", "events", "api")
+              "cost_curve", "memory", "events", "api", "gallery")
 
 
 def build_parser() -> argparse.ArgumentParser:
