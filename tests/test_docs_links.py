@@ -121,13 +121,25 @@ def test_github_anchor():
     assert github_anchor("ms per face, batch_32") == "ms-per-face-batch_32"
 
 
-def test_readme_is_short_and_links_every_docs_page():
-    text = README.read_text(encoding="utf-8")
-    assert len(text.splitlines()) < MAX_README_LINES
-    linked = {(ROOT / unquote(urlsplit(t).path)).resolve() for t in links(README) if not urlsplit(t).scheme}
-    pages = sorted((ROOT / "docs").glob("*.md"))
+def linked_pages(page: Path) -> set[Path]:
+    """The Markdown files of the repository a page links to."""
+    targets = {(page.parent / unquote(urlsplit(t).path)).resolve() for t in links(page) if not urlsplit(t).scheme}
+    return {t for t in targets if t.suffix == ".md" and t.is_file() and t.is_relative_to(ROOT)}
+
+
+def test_readme_is_short_and_every_docs_page_is_reached_from_it():
+    assert len(README.read_text(encoding="utf-8").splitlines()) < MAX_README_LINES
+    reached, todo = set(), [README.resolve()]
+    while todo:
+        page = todo.pop()
+        if page not in reached:
+            reached.add(page)
+            todo.extend(linked_pages(page))
+    pages = sorted((ROOT / "docs").rglob("*.md"))
     assert pages, "docs/ has no pages"
-    assert [p.name for p in pages if p.resolve() not in linked] == []
+    assert [str(p.relative_to(ROOT)) for p in pages if p.resolve() not in reached] == []
+    topics = [p for p in pages if p.parent == ROOT / "docs"]
+    assert [p.name for p in topics if p.resolve() not in linked_pages(README)] == [], "topic pages the README does not link"
 
 
 def test_readme_first_screen_holds_the_set_up_commands():
