@@ -32,7 +32,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/db_size.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Report, Row, fmt, markdown_table, postgres_database, run_main
+from bench.ferstream_side import sqlite_url
+from bench.script import run_main
+from bench.services import postgres_database
+from bench.tables import Report, Row, fmt, markdown_table
 
 MIB = 1024 * 1024
 #: the tables of results, in the order the detail table lists them
@@ -66,10 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def sqlite_database(folder: Path, name: str) -> Iterator[str]:
-    path = folder / f"{name}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    url = f"sqlite:///{path}"
+    url = sqlite_url(folder, name)
     try:
         yield url
     finally:

@@ -21,8 +21,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: python bench/run_all.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (DEFAULT_FER2013, DEFAULT_MEDIA, Report, Row, environment, setup_process, summary_table,
-                          workdir)
+from bench.data import DEFAULT_FER2013, DEFAULT_MEDIA
+from bench.script import setup_process, workdir
+from bench.tables import Report, Row, summary_table
+from bench.timing import environment
 
 BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "real_quality", "scaleout",
               "cost_curve", "memory", "events", "api")
