@@ -78,6 +78,20 @@ def mosquitto(folder: Path) -> tuple[subprocess.Popen, int]:
 
 
 @contextmanager
+def sqlite_database(folder: Path, name: str) -> Iterator[str]:
+    """A fresh SQLite file ``folder/name.db``, its engines disposed of afterwards (the file stays)."""
+    from bench.ferstream_side import sqlite_url
+
+    url = sqlite_url(folder, name)
+    try:
+        yield url
+    finally:
+        from ferstream.db.engine import dispose
+
+        dispose(url)
+
+
+@contextmanager
 def postgres_database(admin_url: str, name: str) -> Iterator[str]:
     """A fresh database named ``ferstream_bench_<name>_<random>`` on the server of ``admin_url``, dropped afterwards."""
     from sqlalchemy import create_engine, text
