@@ -26,8 +26,9 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from ferstream.errors import ConfigError, FrameError, VideoError
+from ferstream.errors import ConfigError, FrameError
 from ferstream.native_logs import quiet_video_logs
+from ferstream.ingest.photos import read_photo
 from ferstream.ingest.video import is_photo
 from ferstream.settings import Settings, photo_min_face, positive_number
 
@@ -164,9 +165,9 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
         if sample_fps is not None:
             sample_fps = positive_number(sample_fps, "sample_fps")
         if is_photo(path):
-            image = _read_image(path)
+            image = read_photo(path)
             ingest = functools.partial(ingest_image, image=image, name=name or Path(path).name,
-                                       uri=str(Path(path).resolve()))
+                                       uri=str(Path(path).resolve()), size_bytes=Path(path).stat().st_size)
         else:
             ingest = functools.partial(ingest_file, path=path, name=name, sample_fps=sample_fps)
     else:
@@ -241,17 +242,6 @@ def summarize(faces: pd.DataFrame, *, include_uncertain: bool = False) -> pd.Dat
     groups = (faces.assign(uncertain=uncertain).groupby(["emotion", "uncertain"], as_index=False)
               .agg(faces=("confidence", "size"), confidence_sum=("confidence", "sum")))
     return summarize_groups(groups, include_uncertain)
-
-
-def _read_image(path: str) -> np.ndarray:
-    import cv2
-
-    if not Path(path).is_file():
-        raise VideoError(f"{path}: no such file")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise VideoError(f"{path}: not an image OpenCV can read")
-    return image
 
 
 def _model_path(model: str | os.PathLike | None) -> Path | None:

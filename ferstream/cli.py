@@ -238,7 +238,7 @@ def _serve(args: argparse.Namespace) -> int:
         config = ServerConfig(_settings(args), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
                               max_image_pixels=args.max_image_pixels, max_images=args.max_images,
                               request_timeout_s=args.request_timeout, cors_origins=tuple(args.cors_origin or ()),
-                              allow_local_files=args.allow_local_files,
+                              allow_local_files=args.allow_local_files, private_docs=args.private_docs,
                               upload_dir=Path(args.upload_dir).absolute() if args.upload_dir else None,
                               photo_min_face=args.min_face, allow_url_networks=tuple(args.allow_url_net or ()),
                               allowed_hosts=tuple(args.allowed_host or ()))
@@ -322,8 +322,9 @@ def _add_server_commands(sub) -> None:
     p = sub.add_parser("serve", help="the HTTP API (FastAPI): analyse photos, submit videos, read results, follow "
                        "them live, manage cameras",
                        description="Serve ferstream's HTTP API with uvicorn; every route under /v1, the OpenAPI docs at "
-                                   "/docs. Every route but /healthz needs `Authorization: Bearer KEY` (`ferstream apikey "
-                                   "create`); on an address other machines reach, the server refuses to start without "
+                                   "/docs. Every route but /healthz and the docs (/docs, /redoc, /openapi.json) needs "
+                                   "`Authorization: Bearer KEY` (`ferstream apikey create`); on an address other "
+                                   "machines reach, the server refuses to start without "
                                    "a key. Videos go to RQ with --redis/REDIS_URL, else they are analysed in the server.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     p.add_argument("--port", type=_int_at_least(1, 65535), default=8000, help="default: %(default)s")
@@ -349,6 +350,9 @@ def _add_server_commands(sub) -> None:
     p.add_argument("--upload-dir", metavar="DIR", help="where uploads are kept while ingest reads them: a folder of "
                    "this user's that nobody else may write to, not a symlink (default: the user's cache folder, "
                    "~/.cache/ferstream/uploads-HOST-PORT)")
+    p.add_argument("--private-docs", action="store_true",
+                   help="/docs, /redoc and /openapi.json need a key too (default: they load without one: they hold no "
+                        "data)")
     p.add_argument("--model", help="emotion model (.tflite; default: the shipped model)")
     p.add_argument("--min-face", type=float, metavar="FRACTION", help="smallest face in photos (default: by the photo's "
                    "size, as the Python API: 3%% of its shorter side and at least 24 px)")
@@ -591,7 +595,28 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"  # the processes this command starts (a worker pool, the dashboard) inherit it
-    return args.handler(args)
+    try:
+        status = args.handler(args)
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        return quiet_on_a_closed_pipe()
+    return status
+
+
+#: the exit status of a command whose reader went away (`ferstream cameras list | head`): as a shell reports a tool
+#: SIGPIPE ended (128 + 13)
+CLOSED_PIPE_STATUS = 141
+
+
+def quiet_on_a_closed_pipe() -> int:
+    """The reader of stdout has gone (``| head``): stop quietly, no traceback, and nothing more written (the
+    interpreter's own flush at exit would meet the closed pipe again, so stdout goes to /dev/null)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE_STATUS
 
 
 if __name__ == "__main__":

@@ -77,3 +77,9 @@ def decode_chunk(data: bytes) -> Chunk:
     except (struct.error, ValueError, KeyError, TypeError) as exc:
         raise CodecError(f"corrupt chunk: {exc}") from exc
     return Chunk(header["source_id"], header["index"], frames)
+
+
+def as_queued(chunk: Chunk, quality: int = 90) -> Chunk:
+    """``chunk`` as a worker gets it from the queue (through this codec): what the in-process paths analyse, so
+    they give the rows a queued chunk gives."""
+    return decode_chunk(encode_chunk(chunk, quality))

@@ -1,7 +1,8 @@
 """Photos analysed now, in the server's process: decoded by their content (never their name), checked against the
-limits, then through the worker's own code: the frame the worker sees (grey, scaled as ingest scales it, through
-the queue's JPEG codec), the same detector and model (``worker.runtime``), the same smallest face as the Python
-API (``settings.photo_min_face``). So a photo gives the same faces here as ``ferstream.analyze(photo)`` does.
+limits, then through the path every photo takes (``ingest.photos``): the same decoder, the frame the worker sees
+(grey, scaled as ingest scales it, through the queue's JPEG codec), the same detector and model
+(``worker.runtime``), the same smallest face as the CLI and the Python API (``settings.photo_min_face``). So a photo
+gives the same faces and probabilities here as ``ferstream analyze photo`` and ``ferstream.analyze(photo)``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class PhotoFaces:
 def decode_photo(data: bytes, what: str, max_pixels: int) -> np.ndarray:
     """A BGR image from an encoded photo (JPEG, PNG, WebP, BMP, TIFF...), by its content; 422 for anything that is
     not one, 413 past ``max_pixels`` (read from its header, before the pixels are decoded)."""
-    import cv2
     from PIL import Image, UnidentifiedImageError
+
+    from ferstream.ingest.photos import decode_photo as decoded
 
     if not data:
         raise ApiProblem(422, "Unprocessable content", f"{what} is empty")
@@ -47,7 +49,7 @@ def decode_photo(data: bytes, what: str, max_pixels: int) -> np.ndarray:
     if width is not None and width * height > max_pixels:
         raise ApiProblem(413, "Content too large", f"{what} is {width}x{height} pixels: at most {max_pixels:,} pixels "
                          "are accepted")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if width is not None else None
+    image = decoded(data) if width is not None else None
     if image is None:
         raise ApiProblem(422, "Unprocessable content", f"{what} is not an image that can be decoded (JPEG, PNG, WebP, "
                          "BMP or TIFF)")
@@ -79,29 +81,23 @@ class PhotoAnalyzer:
         return self.runtime.model.labels
 
     def analyze(self, image: np.ndarray) -> PhotoFaces:
-        from ferstream.codec import decode_chunk, encode_chunk
-        from ferstream.ingest.video import analysis_scale, to_analysis_frame
-        from ferstream.results import Chunk, Frame
+        from ferstream.codec import as_queued
+        from ferstream.ingest.photos import photo_chunk
 
         height, width = image.shape[:2]
         min_face = self.min_face or photo_min_face(width, height)
-        scale = analysis_scale(width, self.settings.analysis_width, height, min_face)
-        chunk = Chunk(0, 0, [Frame(0, 0.0, to_analysis_frame(image, scale), None, scale)])
-        frame = decode_chunk(encode_chunk(chunk, self.settings.jpeg_quality)).frames[0]  # the frame as queued
+        chunk = photo_chunk(image, self.settings.with_(min_face=min_face))
+        (frame,) = as_queued(chunk, self.settings.jpeg_quality).frames
         with self._lock:
             (result,) = self._analyzer(min_face).analyze([frame])
         return PhotoFaces(width, height, result.boxes, result.probabilities, self.labels, result.quality, result.uncertain)
 
     def _analyzer(self, min_face: float):
-        from ferstream.worker.analysis import Analyzer
-        from ferstream.worker.detectors import make_detector
-
         key = (self.settings.detector, min_face)
         if key in self._analyzers:
             self._analyzers.move_to_end(key)
         else:
-            self._analyzers[key] = Analyzer(self.runtime.model, make_detector(*key),
-                                            rescan_s=self.settings.rescan_seconds)
+            self._analyzers[key] = self.runtime.new_analyzer(*key)
             while len(self._analyzers) > KEPT_ANALYZERS:
                 self._analyzers.popitem(last=False)
         return self._analyzers[key]

@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ferstream import __version__
 from ferstream.api_server import metrics, problems
 from ferstream.api_server.analysis import PhotoAnalyzer
+from ferstream.api_server.auth import caller
 from ferstream.api_server.config import ServerConfig
 from ferstream.api_server.guards import HostAndOrigin, JsonDepthLimit
 from ferstream.api_server.routes import analyze, cameras, live, ops, previews, sources, videos
@@ -24,7 +25,8 @@ DESCRIPTION = """Emotion analytics over HTTP: analyse photos now, submit videos,
 results live (Server-Sent Events), watch a running camera with its faces drawn (MJPEG) and manage the cameras of a
 running `ferstream watch --config`.
 
-Every route but `/healthz` needs `Authorization: Bearer KEY` (`ferstream apikey create --name NAME`); errors are
+Every route but `/healthz` and these docs (`/docs`, `/redoc`, `/openapi.json`: no key unless the server runs with
+`--private-docs`) needs `Authorization: Bearer KEY` (`ferstream apikey create --name NAME`); errors are
 `application/problem+json`."""
 
 
@@ -55,6 +57,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     for router in (ops.open_router, ops.router, analyze.router, videos.router, sources.router, live.router,
                    cameras.router, previews.router):
         app.include_router(router)
+    app.include_router(ops.docs_router, dependencies=[Depends(caller)] if config.private_docs else [])
+    app.mount(ops.DOCS_ASSETS, ops.docs_assets(), name="docs-assets")
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

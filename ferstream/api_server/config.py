@@ -41,6 +41,7 @@ class ServerConfig:
     live_poll_s: float = DEFAULT_LIVE_POLL_S
     cors_origins: tuple[str, ...] = ()
     allow_local_files: bool = False
+    private_docs: bool = False  # /docs, /redoc and /openapi.json need a key too (``--private-docs``)
     upload_dir: Path | None = None  # None: the user's cache folder (api_server.upload_folder.default_folder)
     photo_min_face: float | None = None  # None: by each photo's size, as the Python API (settings.photo_min_face)
     #: networks POST /v1/videos may fetch from besides public addresses (``--allow-url-net``)

@@ -37,9 +37,22 @@ def apikey_revoke(settings: Settings, ref: str) -> int:
     from ferstream import db
     from ferstream.db.api_keys import revoke_key
 
-    info = revoke_key(db.connect_existing(settings.database_url), ref)
-    print(f"revoked API key {info.id} {info.name!r} ({info.prefix}...): refused from the next request on")
+    revoked, before = revoke_key(db.connect_existing(settings.database_url), ref)
+    if not revoked:
+        print(f"nothing to revoke: {_keys(before)} {'was' if len(before) == 1 else 'were'} revoked already")
+        return 0
+    print(f"revoked {len(revoked)} API key{'s' if len(revoked) > 1 else ''}: {_keys(revoked)}; refused from the next "
+          "request on" + (f" ({len(before)} more of that name revoked already)" if before else ""))
     return 0
+
+
+def _keys(keys) -> str:
+    """"key 3 'web' (fsk_AbCdEf...)" for each key, joined."""
+    return ", ".join(f"key {k.id} {k.name!r} ({k.prefix}...)" for k in keys)
+
+
+#: where a camera came from (its ``origin``), as ``cameras list`` says it
+ORIGINS = {"file": "from the cameras file", "api": "added over the HTTP API", "cli": "added with `ferstream cameras add`"}
 
 
 def cameras_add(settings: Settings, fields: dict, replace: bool = False) -> int:
@@ -48,7 +61,7 @@ def cameras_add(settings: Settings, fields: dict, replace: bool = False) -> int:
 
     engine = db.connect(settings.database_url)
     try:
-        stored = add_camera(engine, fields)
+        stored = add_camera(engine, fields, origin="cli")
         done = "added"
     except CameraExists:
         if not replace:
@@ -72,7 +85,7 @@ def cameras_list(settings: Settings) -> int:
         extra = [f"{c.sample_fps:g} fps"] + [f"{k} {v}" for k, v in (("detector", c.detector), ("min_face", c.min_face),
                                                                       ("retention", c.retention)) if v is not None]
         print(f"{c.name:<20} {'enabled ' if c.enabled else 'disabled'} {mask_url(c.url):<40} {', '.join(extra)} "
-              f"(from the {c.origin}{', edited' if c.edited and c.origin == 'file' else ''})")
+              f"({ORIGINS.get(c.origin, c.origin)}{', edited since' if c.edited and c.origin == 'file' else ''})")
     return 0
 
 

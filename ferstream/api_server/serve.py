@@ -24,19 +24,21 @@ def serve(config: ServerConfig) -> int:
 
     from ferstream import db
     from ferstream.api_server.app import create_app
-    from ferstream.db.api_keys import active_keys
+    from ferstream.db.api_keys import active_keys, revoked_keys
 
     engine = db.connect(config.settings.database_url)
-    keys = active_keys(engine)
+    keys, revoked = active_keys(engine), revoked_keys(engine)
     if not config.loopback and not keys:
-        raise ConfigError(f"refusing to listen on {config.host}, which other machines reach, without an API key: make "
-                          "one first with `ferstream apikey create --name NAME` (or listen on 127.0.0.1)")
+        why = (f"every API key is revoked ({revoked} revoked, none active)" if revoked else "no API key was made yet")
+        raise ConfigError(f"refusing to listen on {config.host}, which other machines reach, without an active API key: "
+                          f"{why}; make one with `ferstream apikey create --name NAME` (or listen on 127.0.0.1)")
     app = create_app(config)
     shown = f"[{config.host}]" if ":" in config.host else config.host
     server = _Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
                                     timeout_graceful_shutdown=10))
     server.banner = (f"ferstream API on http://{shown}:{config.port} (docs at /docs)"
-                     + ("" if keys else "; no API key made yet: this machine only, no key needed until one is made"))
+                     + ("" if keys else "; every API key is revoked: every request is refused until one is made"
+                        if revoked else "; no API key made yet: this machine only, no key needed until one is made"))
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when it cannot listen (the port taken)

@@ -35,9 +35,16 @@ class Form:
     files: list[FilePart] = field(default_factory=list)
 
 
+def size_text(limit: int) -> str:
+    """A size for a message: bytes under a megabyte ("65,536 bytes"), else megabytes ("64 MB", "1.5 MB")."""
+    if limit < MIB:
+        return f"{limit:,} bytes"
+    return f"{limit / MIB:,.1f}".removesuffix(".0") + " MB"
+
+
 def too_large(limit: int, what: str) -> ApiProblem:
     # the connection closes with the answer: the rest of the body is not read (and not drained) by the server
-    return ApiProblem(413, "Content too large", f"{what} is larger than the {limit / MIB:.0f} MB accepted",
+    return ApiProblem(413, "Content too large", f"{what} is larger than the {size_text(limit)} accepted",
                       {"Connection": "close"})
 
 

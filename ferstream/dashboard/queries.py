@@ -49,15 +49,11 @@ def source_table(engine: Engine) -> pd.DataFrame:
 
 
 def _progress(row) -> float:
-    """Share of a file's sampled frames analysed (or failed); NaN for a live stream, which has no end."""
-    if row.status == "done":
-        return 1.0
-    if row.kind != "file":
+    """Share of a file's sampled frames done (``db.queries.source_progress``); NaN for a live stream, which has no
+    end, until it is done."""
+    if row.kind != "file" and row.status != "done":
         return float("nan")
-    expected = row.frames_queued
-    if row.state in ("queued", "reading") and row.duration_s and row.sample_fps:
-        expected = max(expected, round(row.duration_s * row.sample_fps))
-    return min(1.0, (row.frames_analysed + row.frames_failed) / expected) if expected else 0.0
+    return db_queries.source_progress(row)
 
 
 def time_extent(engine: Engine, source_ids: Sequence[int], axis: str) -> tuple[float, float] | None:

@@ -1,4 +1,5 @@
 """The HTTP API's keys: made here, shown once, kept only as a SHA-256 hash; listed and revoked by id or name.
+A name belongs to one active key at a time (a revoked key's name may be used again).
 
 A key is ``fsk_`` and 43 random URL-safe characters (256 bits): a hash without salt is enough for a secret that
 long and random (nothing to guess from a dictionary), and it lets a request's key be found by one indexed lookup.
@@ -26,6 +27,10 @@ class KeyNotFound(FerstreamError):
     """No API key has the id or name asked for."""
 
 
+class KeyNameTaken(ConfigError):
+    """An active API key already has the name asked for."""
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     id: int
@@ -45,12 +50,17 @@ def hash_key(key: str) -> str:
 
 
 def create_key(engine: Engine, name: str, read_only: bool = False) -> tuple[KeyInfo, str]:
-    """A new key named ``name``: its record and the key itself (the only time it exists outside the caller)."""
+    """A new key named ``name``: its record and the key itself (the only time it exists outside the caller).
+    ``KeyNameTaken`` when an active key has that name: a name says which key to revoke."""
     name = (name or "").strip()
     if not name or len(name) > 255:
         raise ConfigError("an API key's name: 1 to 255 characters, say who uses it (--name)")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
+        taken = conn.execute(select(ApiKey.id).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))).scalar()
+        if taken is not None:
+            raise KeyNameTaken(f"the active API key {taken} is already named {name!r}: choose another --name (or "
+                               f"revoke that one first: `ferstream apikey revoke {taken}`)")
         key_id = conn.execute(insert(ApiKey).values(name=name, prefix=key[:SHOWN_CHARS], key_hash=hash_key(key),
                                                     read_only=read_only, created_at=utcnow())
                               .returning(ApiKey.id)).scalar_one()
@@ -63,16 +73,23 @@ def list_keys(engine: Engine) -> list[KeyInfo]:
     return [_from_row(r) for r in rows]
 
 
-def revoke_key(engine: Engine, ref: str | int) -> KeyInfo:
-    """Revoke the key with this id or name (every active key of that name); ``KeyNotFound`` when none."""
+def revoke_key(engine: Engine, ref: str | int) -> tuple[list[KeyInfo], list[KeyInfo]]:
+    """Revoke the key with this id or name (every active key of that name: a database from before names were
+    unique may hold several); ``KeyNotFound`` when none has it. Returns the keys revoked now and those that
+    matched but were revoked before."""
     ref = str(ref).strip()
     with engine.begin() as conn:
         match = (ApiKey.id == int(ref)) if ref.isdigit() else (ApiKey.name == ref)
-        ids = conn.execute(select(ApiKey.id).where(match)).scalars().all()
-        if not ids:
+        rows = conn.execute(select(ApiKey).where(match).order_by(ApiKey.id)).mappings().all()
+        if not rows:
             raise KeyNotFound(f"no API key with id or name {ref!r} (see `ferstream apikey list`)")
-        conn.execute(update(ApiKey).where(ApiKey.id.in_(ids), ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
-    return _info(engine, ids[-1])
+        live = [r["id"] for r in rows if r["revoked_at"] is None]
+        if live:
+            conn.execute(update(ApiKey).where(ApiKey.id.in_(live)).values(revoked_at=utcnow()))
+        rows = conn.execute(select(ApiKey).where(ApiKey.id.in_([r["id"] for r in rows]))
+                            .order_by(ApiKey.id)).mappings().all()
+    keys = [_from_row(r) for r in rows]
+    return [k for k in keys if k.id in live], [k for k in keys if k.id not in live]
 
 
 def verify_key(engine: Engine, key: str) -> KeyInfo | None:
@@ -89,6 +106,11 @@ def verify_key(engine: Engine, key: str) -> KeyInfo | None:
 def active_keys(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))).scalar_one()
+
+
+def revoked_keys(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_not(None))).scalar_one()
 
 
 def _info(engine: Engine, key_id: int) -> KeyInfo:

@@ -287,7 +287,7 @@ class CameraRow(Base):
     min_face: Mapped[float | None] = mapped_column(Float)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     retention: Mapped[str | None] = mapped_column(String(32))
-    origin: Mapped[str] = mapped_column(String(8))  # file | api
+    origin: Mapped[str] = mapped_column(String(8))  # file | api | cli (``ferstream cameras add``)
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -102,6 +102,24 @@ def source_status(row) -> str:
     return "running"
 
 
+def source_progress(row) -> float | None:
+    """Share of a source's frames done, 0..1, for a row of ``sources()``: a file's sampled frames (of its whole
+    length while it is read) analysed or failed; a live source's frames sent. A failed source shows how far it got:
+    its frames analysed, of the whole file for a file (its failed chunks are not progress). None while nothing can
+    be said (a live source before its first chunk)."""
+    if row.status == "done":
+        return 1.0
+    failed = row.status == "failed"
+    expected = int(row.frames_queued)
+    length = (row.duration_s or 0) * (row.sample_fps or 0)
+    if row.kind == "file" and (failed or row.state in ("queued", "reading")) and length == length and length > 0:
+        expected = max(expected, round(length))  # NaN (a length unknown) is not equal to itself
+    done = int(row.frames_analysed) + (0 if failed else int(row.frames_failed))
+    if not expected:
+        return 0.0 if failed or row.kind == "file" else None
+    return min(1.0, done / expected)
+
+
 def last_frame_age(at) -> str:
     """How long ago a live source's newest frame was read ("" for files and sources never opened)."""
     if at is None or pd.isna(at):
@@ -257,5 +275,5 @@ def tracks_table(engine: Engine, source_id: int, include_uncertain: bool = False
     return tracks.reset_index().sort_values(["first_timestamp", "track_id"])[TRACK_COLUMNS].reset_index(drop=True)
 
 
-__all__ = ["chunk_track_ids", "find_source", "newest_source", "sources", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
+__all__ = ["chunk_track_ids", "find_source", "newest_source", "sources", "source_progress", "progress", "emotion_summary", "summarize_groups", "faces_table", "tracks_table",
            "smooth", "SourceNotFound"]

@@ -90,8 +90,9 @@ def get_camera(engine: Engine, name: str) -> StoredCamera:
     return _stored(row)
 
 
-def add_camera(engine: Engine, fields: dict) -> StoredCamera:
-    """Add a camera (``name``, ``url`` and any of ``SETTABLE``); ``CameraExists`` for a name in use."""
+def add_camera(engine: Engine, fields: dict, origin: str = "api") -> StoredCamera:
+    """Add a camera (``name``, ``url`` and any of ``SETTABLE``); ``CameraExists`` for a name in use. ``origin``:
+    who adds it, ``api`` (the HTTP API) or ``cli`` (``ferstream cameras add``)."""
     camera = check_camera(fields)
     values = _values(camera, fields)
     with engine.begin() as conn:
@@ -101,9 +102,9 @@ def add_camera(engine: Engine, fields: dict) -> StoredCamera:
                                "--replace`) or pick another name")
         if row is not None:  # a removed camera's mark: the name is free again, and the API's choice is kept
             conn.execute(update(CameraRow).where(CameraRow.name == camera.name)
-                         .values(**values, removed=False, edited=True, updated_at=utcnow()))
+                         .values(**values, origin=origin, removed=False, edited=True, updated_at=utcnow()))
         else:
-            conn.execute(insert(CameraRow).values(name=camera.name, **values, origin="api", edited=True, removed=False,
+            conn.execute(insert(CameraRow).values(name=camera.name, **values, origin=origin, edited=True, removed=False,
                                                   created_at=utcnow(), updated_at=utcnow()))
     return get_camera(engine, camera.name)
 

@@ -16,12 +16,13 @@ from typing import Callable, Protocol
 from sqlalchemy.engine import Engine
 
 from ferstream.db import writes
-from ferstream.results import Chunk, Frame
+from ferstream.results import Chunk
 from ferstream.settings import Settings
 from ferstream.urls import mask_url
 from ferstream.ingest.chunks import chunk_frames
 from ferstream.ingest.read_ahead import read_ahead
-from ferstream.ingest.video import VideoReader, analysis_scale, is_remote, to_analysis_frame
+from ferstream.ingest.photos import decode_photo, photo_chunk
+from ferstream.ingest.video import VideoReader, is_photo, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,15 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     once, as soon as the source is recorded, before any frame is read: the run's event rules are bound to it there,
     and a caller that answers at once (the HTTP API) learns its id.
     A file that is corrupt part-way keeps the frames decoded before the damage,
-    and the source records the error.
+    and the source records the error. A photo (by its suffix, and decoded as one) goes the way every photo goes
+    (``ingest_image``, ``ingest.photos``), not through FFmpeg.
     """
+    if is_photo(path) and Path(path).is_file():
+        image = decode_photo(Path(path).read_bytes())
+        if image is not None:  # else FFmpeg tries it by its content, and says why not
+            return ingest_image(engine, image, sink, settings, name=name or Path(path).name,
+                                uri=str(Path(path).resolve()), on_source=on_source,
+                                size_bytes=Path(path).stat().st_size)
     reader = VideoReader(path, sample_fps, settings.analysis_width, settings.min_face)
     info = reader.info
     uri = mask_url(str(path)) if is_remote(path) else str(Path(path).resolve())
@@ -91,18 +99,19 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
 
 
 def ingest_image(engine: Engine, image, sink: Sink, settings: Settings, *, name: str = "image",
-                 uri: str = "(an image array)", on_source: Callable[[int], None] | None = None) -> int:
+                 uri: str = "(an image array)", on_source: Callable[[int], None] | None = None,
+                 size_bytes: int | None = None) -> int:
     """Analyse or queue one decoded image (a BGR or grey uint8 array) as a source of one frame; returns its id.
 
-    The Python API's way in for an array: the same chunk, codec, analysis and rows as a one-frame video.
+    Every photo's way in (``ingest.photos``): the same chunk, codec, analysis and rows as ``POST /v1/analyze``.
     ``on_source(source_id)``: as for ``ingest_file``."""
     height, width = image.shape[:2]
-    scale = analysis_scale(width, settings.analysis_width, height, settings.min_face)
-    source_id = writes.create_source(engine, name=name, kind="file", uri=uri, width=width, height=height)
+    source_id = writes.create_source(engine, name=name, kind="file", uri=uri, width=width, height=height,
+                                     size_bytes=size_bytes)
     if on_source:
         on_source(source_id)
     try:
-        send(engine, sink, Chunk(source_id, 0, [Frame(0, 0.0, to_analysis_frame(image, scale), None, scale)]), 1)
+        send(engine, sink, photo_chunk(image, settings, source_id), 1)
     except BaseException as exc:
         writes.update_source(engine, source_id, state="failed", error=f"{type(exc).__name__}: {exc}", frames_read=1)
         raise

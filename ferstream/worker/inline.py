@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from contextlib import nullcontext
 
-from ferstream.codec import decode_chunk, encode_chunk
+from ferstream.codec import as_queued
 from ferstream.results import Chunk
 from ferstream.worker.jobs import process_chunk
 from ferstream.worker.runtime import Runtime
@@ -37,7 +37,7 @@ class InlineSink:
         pass
 
     def put(self, chunk: Chunk) -> None:
-        same_as_queued = decode_chunk(encode_chunk(chunk, self.runtime.settings.jpeg_quality))
+        same_as_queued = as_queued(chunk, self.runtime.settings.jpeg_quality)
         with self.lock or nullcontext():
             result = process_chunk(self.runtime, same_as_queued, self.runtime.analyzer_for(self.detector, self.min_face))
         self.frames_done += result["frames"]

@@ -55,12 +55,15 @@ class Runtime:
         """The analyzer for a detector and smallest face (default: the settings'), loaded once per process and kept."""
         key = (detector or self.settings.detector, min_face or self.settings.min_face)
         if key not in self._analyzers:
-            found = make_detector(*key)
-            log.info("face detector %s (smallest face %.0f%% of the frame's shorter side) in process %d", found.name,
-                     100 * key[1], os.getpid())
-            self._analyzers[key] = Analyzer(self.model, found, keep_crops=self.settings.store_faces,
-                                            rescan_s=self.settings.rescan_seconds)
+            self._analyzers[key] = self.new_analyzer(*key)
         return self._analyzers[key]
+
+    def new_analyzer(self, detector: str, min_face: float) -> Analyzer:
+        """An analyzer of this runtime's model with a detector of its own (the HTTP API keeps a few, for photos)."""
+        found = make_detector(detector, min_face)
+        log.info("face detector %s (smallest face %.0f%% of the frame's shorter side) in process %d", found.name,
+                 100 * min_face, os.getpid())
+        return Analyzer(self.model, found, keep_crops=self.settings.store_faces, rescan_s=self.settings.rescan_seconds)
 
 
 _runtime: Runtime | None = None

@@ -96,3 +96,52 @@ def test_limits_images_per_request_pixels_and_body(api, photo_bytes):
     status, body = declared_only(api.server.port, "POST", "/v1/analyze", {
         "Authorization": f"Bearer {api.key}", "Content-Type": "application/json", "Content-Length": str(10**10)})
     assert status == 413 and "larger than the 64 MB accepted" in body
+
+
+#: the shared photos of real people (``media``), all compared
+MEDIA_PHOTOS = ("multi_face.jpg", "single_face.jpg", "obama_biden.jpg", "two_people.jpg", "soldier_bw.jpg",
+                "free-mountain-vector-01.jpg")
+
+
+def _same_faces_over_http_and_from_the_cli(serve, tmp_path, photos: list) -> int:
+    """POST /v1/analyze and `ferstream analyze` (in-process, then the database's rows) give every photo the same
+    faces, each with the same seven probabilities to 1e-4; the faces compared."""
+    from ferstream import db
+    from ferstream.db.queries import faces_table, find_source
+    from ferstream.emotion_model import EMOTIONS
+    from tests.helpers import ferstream as cli
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    cli("analyze", *map(str, photos), "--database", url)
+    engine = db.connect(url)
+    server = serve(f"sqlite:///{tmp_path / 'server.db'}")  # the default limits: the largest photo is 4.9 Mpx
+    compared = 0
+    with server.client() as client:
+        for photo in photos:
+            response = client.post("/v1/analyze", files={"images": (photo.name, photo.read_bytes(), "image/jpeg")})
+            assert response.status_code == 200, response.text
+            over_http = sorted(response.json()["images"][0]["faces"], key=lambda f: (f["box"]["x"], f["box"]["y"]))
+            rows = faces_table(engine, find_source(engine, photo.name)).sort_values(["x", "y"])
+            assert [(f["box"]["x"], f["box"]["y"], f["box"]["w"], f["box"]["h"]) for f in over_http] == \
+                list(zip(rows["x"], rows["y"], rows["w"], rows["h"])), photo.name
+            for face, (_, row) in zip(over_http, rows.iterrows()):
+                for e in EMOTIONS:
+                    assert abs(face["probabilities"][e] - row[e]) < 1e-4, (photo.name, e, face["probabilities"][e], row[e])
+                assert face["emotion"] == row["emotion"] and abs(face["confidence"] - row["confidence"]) < 1e-4
+                compared += 1
+    return compared
+
+
+def test_the_astronaut_photo_gets_the_same_probabilities_over_http_and_from_the_cli(serve, tmp_path):
+    from skimage import data
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    photos = [tmp_path / "astronaut.png", tmp_path / "astronaut.jpg"]
+    cv2.imwrite(str(photos[0]), photo)
+    cv2.imwrite(str(photos[1]), photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert _same_faces_over_http_and_from_the_cli(serve, tmp_path, photos) >= 2
+
+
+def test_the_shared_photos_get_the_same_probabilities_over_http_and_from_the_cli(serve, tmp_path, media):
+    photos = [media / name for name in MEDIA_PHOTOS]
+    assert _same_faces_over_http_and_from_the_cli(serve, tmp_path, photos) >= 10

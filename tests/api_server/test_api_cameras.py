@@ -49,8 +49,14 @@ def test_cameras_added_listed_changed_and_removed_over_http_and_the_cli(serve, d
               "--database", database_url)
     listed = ferstream("cameras", "list", "--database", database_url).stdout
     assert "door" in listed and "http://u:***@cam2.local/live.mjpg" in listed and SECRET not in listed
+    assert "(added with `ferstream cameras add`)" in listed and "api" not in listed  # where it came from
     with server.client(key) as client:
-        assert [c["name"] for c in client.get("/v1/cameras").json()] == ["door"]
+        assert [(c["name"], c["origin"]) for c in client.get("/v1/cameras").json()] == [("door", "cli")]
+        assert client.post("/v1/cameras", json={"name": "hall", "url": "rtsp://hall/s"}).status_code == 201
+    listed = ferstream("cameras", "list", "--database", database_url).stdout.splitlines()
+    assert listed[0].startswith("door") and listed[0].endswith("(added with `ferstream cameras add`)")
+    assert listed[1].startswith("hall") and listed[1].endswith("(added over the HTTP API)")
+    ferstream("cameras", "remove", "hall", "--database", database_url)
     again = ferstream("cameras", "add", "door", "rtsp://x/y", "--database", database_url, check=False)
     assert again.returncode == 2 and "exists" in again.stderr
     ferstream("cameras", "remove", "door", "--database", database_url)
@@ -133,3 +139,22 @@ def test_a_running_watch_starts_and_stops_cameras_the_api_adds_disables_and_remo
     ferstream("cameras", "add", "hall", "http://127.0.0.1:9/none.mjpg", "--database", sqlite_url)
     again = ferstream("watch", "--config", str(config), "--database", sqlite_url, "--duration", "2", check=False)
     assert f"watching 1 camera(s) of {config}: hall" in again.stdout, again.stdout + again.stderr
+
+
+def test_a_list_cut_short_by_its_reader_ends_quietly(sqlite_url):
+    """`ferstream cameras list | head -1`: the reader goes after a line; the command stops without a traceback."""
+    from ferstream import db
+    from ferstream.ingest.camera_store import add_camera
+
+    engine = db.connect(sqlite_url)
+    for i in range(800):  # about 100 KB listed: more than a pipe holds, so the writer meets the closed pipe
+        add_camera(engine, {"name": f"camera-{i:04d}", "url": f"rtsp://cam{i}.local/stream"})
+    engine.dispose()
+    with subprocess.Popen([*CLI, "cameras", "list", "--database", sqlite_url], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # as `head -1` does after its line
+        err = proc.stderr.read().decode()
+        status = proc.wait(120)
+    assert first.startswith(b"camera-0000"), first
+    assert err == "" and status == 141, (status, err)  # no traceback, the status a shell gives a tool SIGPIPE ended

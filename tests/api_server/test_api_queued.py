@@ -142,6 +142,8 @@ def test_a_server_stopped_or_killed_mid_ingest_leaves_its_source_failed_and_sayi
     assert not server.uploads.exists()  # a server that stops removes its (empty) upload folder
     with again.client(key) as client:
         assert client.get(f"/v1/sources/{killed}").json()["status"] == "failed"
+        cut_short = client.get(f"/v1/sources/{stopped}").json()
+        assert cut_short["status"] == "failed" and 0 < cut_short["progress"] < 1  # how far it got, not 1.0
 
 
 def test_every_read_route_on_both_databases(serve, database_url, astronaut_video):

@@ -163,6 +163,16 @@ def test_a_text_file_named_mp4_is_refused_and_nothing_is_registered(api, tmp_pat
     wait_for_uploads_gone(api)
 
 
+def test_a_limit_under_a_megabyte_is_said_in_bytes(api):
+    from ferstream.api_server.uploads import size_text
+
+    with api.client() as client:  # a JSON body of POST /v1/videos: at most 64 KiB
+        body = problem_of(client.post("/v1/videos", json={"url": "http://x/a.mp4", "name": "n" * 70_000}), 413)
+    assert "the request is larger than the 65,536 bytes accepted" in body["detail"] and " 0 MB" not in body["detail"]
+    assert [size_text(n) for n in (1, 65_536, 1024 * 1024, 3 * 1024 * 1024 // 2, 2048 * 1024 * 1024)] == \
+        ["1 bytes", "65,536 bytes", "1 MB", "1.5 MB", "2,048 MB"]
+
+
 def test_an_upload_past_the_limit_is_refused_at_the_limit_without_filling_the_disk(api):
     before = _source_count(api)
     # declared 3 GB: refused before a byte of it is read
@@ -198,9 +208,12 @@ def test_video_urls_local_files_and_streams(api, astronaut_video, tmp_path):
                            (str(astronaut_video), "local files"), ("/etc/passwd", "local files"),
                            (f"rtsp://admin:{SECRET}@cam.local/stream", "a live stream, not a video file"),
                            ("gopher://x/y", "the gopher: protocol is refused"), ("", "an empty URL"),
+                           ("ftp://x/a.mp4", "the ftp: protocol is refused"), ("  ", "an empty URL"),
                            (f"concat:{astronaut_video}", "the concat: protocol is refused")):
             body = problem_of(client.post("/v1/videos", json={"url": url}), 422)
             assert words in body["detail"] and SECRET not in str(body), body
+            if url.strip() in ("gopher://x/y", "ftp://x/a.mp4", ""):  # neither a stream nor a local file
+                assert "live stream" not in body["detail"] and "local file" not in body["detail"], body
         problem_of(client.post("/v1/videos", json={"url": "http://x/a.mp4", "sample_fps": -1}), 422)
 
 

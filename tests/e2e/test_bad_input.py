@@ -203,12 +203,16 @@ def test_training_without_the_training_extra_names_the_extra(tmp_path):
 @pytest.mark.parametrize("url, message", [
     ("rtsp://127.0.0.1:{port}/cam", "a live stream, not a video file: watch it with `ferstream watch"),
     ("http://127.0.0.1:{port}/clip.mp4", "connection refused by 127.0.0.1:{port}"),
+    ("gopher://127.0.0.1:{port}/clip.mp4", "gopher:// URLs are not read: a video is a path, or an http:// or https://"),
+    ("ftp://127.0.0.1:{port}/clip.mp4", "ftp:// URLs are not read"),
+    ("", "an empty path: give a video file's path, or the http(s):// URL of one"),
 ])
 def test_a_url_is_never_taken_for_a_path(sqlite_url, url, message):
     port = free_port()
     result = ferstream("analyze", url.format(port=port), "--database", sqlite_url, check=False)
     assert result.returncode == 2 and message.format(port=port) in result.stderr
     assert "no such file" not in result.stderr and "Traceback" not in result.stderr
+    assert url.startswith("rtsp") or "live stream" not in result.stderr and "not a file" not in result.stderr
 
 
 def test_a_video_file_over_http_is_analysed(astronaut_video, sqlite_url):

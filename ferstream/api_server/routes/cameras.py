@@ -49,7 +49,8 @@ class CameraOut(BaseModel):
     min_face: float | None
     enabled: bool
     retention: str | None
-    origin: str = Field(description="file (a cameras file's) or api")
+    origin: str = Field(description="where it came from: file (a cameras file's), api (added over HTTP) or cli "
+                                    "(`ferstream cameras add`)")
     edited: bool = Field(description="changed through the API (the file no longer overwrites it)")
     created_at: datetime
     updated_at: datetime

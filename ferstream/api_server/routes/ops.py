@@ -1,10 +1,13 @@
 """Operations: ``/healthz`` (the process is up; no key), ``/readyz`` (database and Redis reachable, migrations
-current), ``/metrics`` (the Prometheus registry the project already has), and the OpenAPI schema and its docs."""
+current), ``/metrics`` (the Prometheus registry the project already has), and the OpenAPI schema and its docs:
+``/docs`` (Swagger UI) and ``/redoc``, their scripts and styles served from the installed ``fastapi-offline``
+package (no CDN: the docs load on a machine offline). The docs hold no data: they need no key unless ``serve
+--private-docs`` (``docs_router``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +18,19 @@ from ferstream.urls import mask_secrets
 
 open_router = APIRouter(tags=["operations"])
 router = APIRouter(tags=["operations"], dependencies=[Depends(caller)])
+#: the schema and its docs: mounted with or without ``caller`` (``serve --private-docs``) by ``app.create_app``
+docs_router = APIRouter(tags=["operations"])
+#: where the docs' scripts, styles and icon are served from (``docs_assets``)
+DOCS_ASSETS = "/docs/assets"
+
+
+def docs_assets():
+    """The Swagger UI and ReDoc files the docs load (``fastapi-offline``'s copies), as a Starlette static app."""
+    from importlib.resources import files
+
+    from fastapi.staticfiles import StaticFiles
+
+    return StaticFiles(directory=str(files("fastapi_offline") / "static"))
 
 
 @open_router.get("/healthz", summary="the process is up (no key needed)")
@@ -67,11 +83,21 @@ def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/openapi.json", include_in_schema=False)
+@docs_router.get("/openapi.json", include_in_schema=False)
 def openapi(request: Request) -> JSONResponse:
     return JSONResponse(request.app.openapi())
 
 
-@router.get("/docs", include_in_schema=False)
+@docs_router.get("/docs", include_in_schema=False)
 def docs(request: Request):
-    return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{request.app.title} - docs")
+    return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{request.app.title} - docs",
+                               swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                               swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+
+@docs_router.get("/redoc", include_in_schema=False)
+def redoc(request: Request):
+    return get_redoc_html(openapi_url="/openapi.json", title=f"{request.app.title} - docs",
+                          redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js", redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+                          with_google_fonts=False)

@@ -32,7 +32,9 @@ class SourceOut(BaseModel):
     status: str = Field(description="queued, running, done or failed")
     state: str = Field(description="ingest's state: queued, reading, finished (files); starting, running, "
                                    "reconnecting, stalled, stopped (live); failed")
-    progress: float | None = Field(description="share of the frames sent that are analysed (or failed), 0..1")
+    progress: float | None = Field(description="share of the frames done, 0..1: a file's sampled frames (of its "
+                                   "whole length while it is read) analysed or failed, a live source's frames sent; a "
+                                   "failed source: the share analysed before it failed (of the whole file for a file)")
     duration_s: float | None
     fps: float | None
     width: int | None
@@ -52,10 +54,12 @@ class SourceOut(BaseModel):
 
 
 def _source(row: dict) -> SourceOut:
+    from types import SimpleNamespace
+
+    from ferstream.db.queries import source_progress
+
     clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-    done = int(clean["frames_analysed"]) + int(clean["frames_failed"])
-    queued = int(clean["frames_queued"])
-    clean["progress"] = 1.0 if clean["status"] == "done" else (min(1.0, done / queued) if queued else None)
+    clean["progress"] = source_progress(SimpleNamespace(**clean))
     for k in ("last_frame_at", "created_at", "updated_at"):
         at = clean.get(k)
         at = None if at is None or str(at) == "NaT" else at
@@ -130,39 +134,62 @@ async def faces(request: Request, source_id: int = SourceId,
     await run_in_threadpool(_known, state, source_id)
     if kind == "json":
         size = min(limit or DEFAULT_PAGE, MAX_PAGE)
-        rows = await run_in_threadpool(face_page, state.engine, source_id, where, after, size)
-        return FacesPage(faces=rows, next_cursor=_next_cursor(rows[-1]) if rows else cursor, has_more=len(rows) == size)
+        rows = await run_in_threadpool(face_page, state.engine, source_id, where, after, size + 1)  # one more: is
+        more, rows = len(rows) > size, rows[:size]  # there a row after this page, also when the page is exactly full
+        return FacesPage(faces=rows, next_cursor=_next_cursor(rows[-1]) if rows else cursor, has_more=more)
     pages = face_pages(state.engine, source_id, where, after, page=5000, limit=limit)
     body = csv_stream(pages, COLUMNS) if kind == "csv" else parquet_stream(pages, COLUMNS, face_schema(COLUMNS))
     name = f"source-{source_id}-faces.{kind}"
     return StreamingResponse(body, media_type=MEDIA[kind], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/{source_id}/tracks", summary="one row per person (face track): when seen, faces, emotion shares")
-def tracks(source_id: int = SourceId, state: ApiState = Depends(api_state)) -> dict:
+IncludeUncertain = Query(False, description="count uncertain faces (too turned, blurred, dark or small, or a model "
+                                           "unsure of them) in the emotions; by default they are left out, and counted "
+                                           "apart (uncertain_faces)")
+
+
+def _number(value) -> float | None:
+    """A float for JSON: NaN (no face counted) is null."""
+    return None if value is None or value != value else float(value)
+
+
+@router.get("/{source_id}/tracks", summary="one row per person (face track): when seen, faces (how many uncertain, "
+            "their mean quality), emotion shares")
+def tracks(source_id: int = SourceId, include_uncertain: bool = IncludeUncertain,
+           state: ApiState = Depends(api_state)) -> dict:
     from ferstream.db.queries import tracks_table
 
     _known(state, source_id)
-    df = tracks_table(state.engine, source_id)
+    df = tracks_table(state.engine, source_id, include_uncertain=include_uncertain)
     rows = []
     for r in df.to_dict("records"):
         rows.append({"track_id": int(r["track_id"]), "first_timestamp": r["first_timestamp"],
                      "last_timestamp": r["last_timestamp"], "seen_s": r["seen_s"], "faces": int(r["faces"]),
+                     "uncertain_faces": int(r["uncertain_faces"]), "mean_quality": _number(r["mean_quality"]),
                      "dominant_emotion": r["dominant_emotion"],
-                     "shares": {e: r[f"share_{e}"] for e in EMOTIONS}, "mean": {e: r[f"mean_{e}"] for e in EMOTIONS}})
-    return {"source_id": source_id, "tracks": rows}
+                     "shares": {e: _number(r[f"share_{e}"]) for e in EMOTIONS},
+                     "mean": {e: _number(r[f"mean_{e}"]) for e in EMOTIONS}})
+    return {"source_id": source_id, "include_uncertain": include_uncertain, "tracks": rows}
 
 
-@router.get("/{source_id}/summary", summary="what `ferstream analyze` prints: counts, emotions, people")
-def summary(source_id: int = SourceId, state: ApiState = Depends(api_state)) -> dict:
+@router.get("/{source_id}/summary", summary="what `ferstream analyze` prints: counts, emotions, people; uncertain "
+            "faces counted apart unless include_uncertain")
+def summary(source_id: int = SourceId, include_uncertain: bool = IncludeUncertain,
+            state: ApiState = Depends(api_state)) -> dict:
     from ferstream.db.queries import emotion_summary, tracks_table
 
     source = get_source(source_id, state)
-    table = emotion_summary(state.engine, source_id)
-    emotions = {r["emotion"]: {"faces": int(r["faces"]), "share": r["share"],
-                               "mean_confidence": None if math.isnan(r["mean_confidence"]) else r["mean_confidence"]}
+    table = emotion_summary(state.engine, source_id, include_uncertain=include_uncertain)
+    emotions = {r["emotion"]: {"faces": int(r["faces"]), "share": float(r["share"]),
+                               "mean_confidence": _number(r["mean_confidence"]), "uncertain": int(r["uncertain"])}
                 for r in table.to_dict("records")}
+    counted = sum(e["faces"] for e in emotions.values())
+    uncertain = int(table["uncertain"].sum())
     people = tracks_table(state.engine, source_id)
-    dominant = max(emotions, key=lambda e: emotions[e]["faces"]) if source.faces else None
+    dominant = max(emotions, key=lambda e: emotions[e]["faces"]) if counted else None
     return {"source": source.model_dump(mode="json"), "emotions": emotions, "dominant_emotion": dominant,
-            "people": len(people)}
+            "people": len(people), "faces_counted": counted, "uncertain_faces": uncertain,
+            "include_uncertain": include_uncertain,
+            "counted": ("every face, uncertain ones included" if include_uncertain else
+                        f"certain faces only: {uncertain} uncertain face{'' if uncertain == 1 else 's'} left out of "
+                        "faces, share and mean_confidence (include_uncertain=true counts them)")}
