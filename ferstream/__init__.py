@@ -6,8 +6,12 @@ Floors, bottom to top (``tests/test_layers.py`` checks them with import-linter):
   ``emotion_model`` (the model file format), ``settings``, ``console``;
 - the stages, one subpackage each, in the order data flows: ``ingest``
   (video in, chunks queued), ``worker`` (detection, tracks, emotions),
-  ``db`` (the results), ``dashboard``, and ``training`` (the model);
-- the commands on top: ``sinks``, ``annotate``, ``api``, ``commands``, ``cli``.
+  ``events``, ``db`` (the results), ``dashboard``, and ``training`` (the model);
+- what several entry points share: ``sinks`` (where chunks go), ``annotate``
+  (results drawn on frames), ``demo`` (the astronaut clip);
+- the entry points on top: the Python API (``api``), the HTTP API
+  (``api_server``), and the command line (``cli``, a module per family of
+  commands).
 
 The shipped model (``ferstream/models/``), the migrations and the dashboard
 script are package data, found through ``importlib.resources``.

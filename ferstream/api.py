@@ -178,7 +178,7 @@ def analyze(source: str | os.PathLike | np.ndarray, *, sample_fps: float | None 
     settings = Settings.from_env(detector=detector, min_face=min_face, model_path=_model_path(model))
     label = ingest.keywords.get("name") or _file_name(ingest.keywords["path"])  # the source's name (rules' sources)
     if rules is not None:
-        from ferstream.event_commands import rules_for_run
+        from ferstream.events.run import rules_for_run
 
         events = rules_for_run(os.fspath(rules), [label])  # a bad rule is refused before anything runs
         ingest = functools.partial(_with_events, ingest, events, label)
@@ -207,7 +207,7 @@ def _file_name(path: str) -> str:
 
 def _with_events(ingest, events, label: str, engine, **kwargs) -> int:
     """``ingest`` with a run's event rules bound to its source and their changes delivered before it returns."""
-    from ferstream.event_commands import EventsRun
+    from ferstream.events.run import EventsRun
 
     with EventsRun(engine, events, [label]) as run:
         source_id = ingest(engine, on_source=lambda sid: run.bind(sid, label), **kwargs)

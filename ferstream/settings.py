@@ -86,7 +86,7 @@ DEFAULT_LIVE_CHUNK_SECONDS = 0.4
 
 def positive_number(value: object, what: str) -> float:
     """``value`` as a finite number above 0 (frames per second, seconds); ``ConfigError`` naming ``what`` for
-    anything else, in the command line's words (``cli.positive_number`` parses its text, then asks this)."""
+    anything else, in the command line's words (``cli.options.positive_number`` parses its text, then asks this)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{what}: not a number: {value!r}")
     if not math.isfinite(value) or value <= 0:

@@ -17,7 +17,7 @@ LEFT_X = 100
 
 
 def test_the_summary_leaves_uncertain_faces_out_and_says_how_many(database_url):
-    from ferstream.commands import print_summary
+    from ferstream.cli.summary import print_summary
 
     engine = db.connect(database_url)
     sid = write_flagged_source(database_url)

@@ -203,9 +203,9 @@ def test_training_without_the_training_extra_names_the_extra(tmp_path):
 @pytest.mark.parametrize("url, message", [
     ("rtsp://127.0.0.1:{port}/cam", "a live stream, not a video file: watch it with `ferstream watch"),
     ("http://127.0.0.1:{port}/clip.mp4", "connection refused by 127.0.0.1:{port}"),
-    ("gopher://127.0.0.1:{port}/clip.mp4", "gopher:// URLs are not read: a video is a path, or an http:// or https://"),
-    ("ftp://127.0.0.1:{port}/clip.mp4", "ftp:// URLs are not read"),
-    ("", "an empty path: give a video file's path, or the http(s):// URL of one"),
+    ("gopher://127.0.0.1:{port}/clip.mp4", "the gopher: protocol is refused: a video is an http:// or https:// URL"),
+    ("ftp://127.0.0.1:{port}/clip.mp4", "the ftp: protocol is refused"),
+    ("", "an empty URL: a video is an http:// or https:// URL, a file:// URL or a path of this machine"),
 ])
 def test_a_url_is_never_taken_for_a_path(sqlite_url, url, message):
     port = free_port()

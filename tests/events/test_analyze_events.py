@@ -47,7 +47,7 @@ def analyze(tmp_path, video, rules, *extra):
 
 
 def test_a_face_sad_long_enough_raises_one_event_on_both_deliveries(tmp_path, media, receiver, mosquitto, capsys):
-    from ferstream.event_commands import events_deliveries, events_export, events_list
+    from ferstream.cli.events import events_deliveries, events_export, events_list
     from ferstream.settings import Settings
 
     sub = Subscriber(mosquitto.port, "ferstream/#")

@@ -168,7 +168,7 @@ def test_a_broker_restart_loses_nothing(sqlite_url, mosquitto):
 
 
 def test_events_deliveries_lists_and_events_deliver_sends_what_was_left(sqlite_url, receiver, tmp_path, capsys):
-    from ferstream.event_commands import events_deliver, events_deliveries
+    from ferstream.cli.events import events_deliver, events_deliveries
     from ferstream.settings import Settings
 
     settings = Settings(database_url=sqlite_url)

@@ -1,91 +1,67 @@
-"""The events' side of the commands: rules bound to a run's sources and the change feed delivered while it runs
-(``analyze --rules``, ``watch --rules``, a cameras file's ``rules:``), and ``ferstream events list/export/
-deliveries/deliver``."""
+"""``ferstream events list/export/deliveries/deliver``: the events the rules raised, and their delivery."""
 
 from __future__ import annotations
 
-import logging
+import argparse
 import sys
-import threading
 from pathlib import Path
 
-import pandas as pd
-
+from ferstream.cli.options import add_services, int_at_least, positive_number, settings_of
+from ferstream.console import run_command
 from ferstream.errors import ConfigError, FerstreamError
 from ferstream.events.rules import EventsConfig, load_rules
 from ferstream.settings import Settings
 
-log = logging.getLogger(__name__)
 
-#: seconds a finished ``analyze`` waits for its event changes to be delivered before it leaves them to the next run
-DEFAULT_DRAIN_S = 10.0
-
-
-class EventsRun:
-    """A run's events: binds the rules to each source it records (``bind``), delivers the change feed while it
-    runs, and at the end ends the sources' open events, waits for the deliveries and reports."""
-
-    def __init__(self, engine, config: EventsConfig | None, names: list[str] | None = None):
-        self.engine, self.config = engine, config or EventsConfig()
-        self.names = list(names or [])
-        self.source_ids: list[int] = []
-        self.dispatcher = None
-        self.lock = threading.Lock()
-
-    def bind(self, source_id: int, name: str) -> None:
-        from ferstream.events.evaluator import bind_rules
-
-        rules = self.config.rules_for(name)
-        if rules and source_id not in self.source_ids:  # once per source, however often a caller says so
-            bind_rules(self.engine, source_id, rules)
-            with self.lock:
-                self.source_ids.append(source_id)
-
-    def __enter__(self) -> "EventsRun":
-        if self.config and self.config.endpoints:
-            from ferstream.events.dispatcher import Dispatcher
-
-            self.dispatcher = Dispatcher(self.engine, self.config, self.names).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
-
-    def finish(self, drain_s: float = DEFAULT_DRAIN_S, settle: bool = True, file=None) -> None:
-        """End the open events of sources that have ended (``settle``), deliver what is left, print a line."""
-        if not self.config:
-            return
-        from ferstream.events.evaluator import settle as settle_source
-        from ferstream.events.store import list_events, undelivered
-        from ferstream.metrics import EVENTS
-
-        file = file or sys.stdout
-        if settle:
-            for sid in self.source_ids:
-                for rule, kind in settle_source(self.engine, sid):
-                    EVENTS.labels(rule, kind).inc()
-        counts = {}
-        for sid in self.source_ids:
-            for rule in list_events(self.engine, sid)["rule"]:
-                counts[rule] = counts.get(rule, 0) + 1
-        print(f"  events: {sum(counts.values())}" + (f" ({', '.join(f'{r}: {n}' for r, n in sorted(counts.items()))})"
-                                                      if counts else "") + " (`ferstream events list`)", file=file)
-        if self.dispatcher is not None:
-            delivered = self.dispatcher.drain(drain_s)
-            if not delivered:
-                left = undelivered(self.engine, self.dispatcher.endpoints, self.dispatcher.rules)
-                print(f"  {len(left)} event change(s) not yet delivered ({', '.join(sorted(set(left['endpoint'])))}): "
-                      "`ferstream events deliveries` lists them, `ferstream events deliver` sends them", file=file)
+def register(sub) -> None:
+    """events and its actions."""
+    p = sub.add_parser("events", help="emotion events: list, export, deliveries not yet made, deliver",
+                       description="Events raised by the rules of `analyze --rules`, `watch --rules` or a cameras file "
+                                   "(people or crowds showing emotions over time), and their delivery to webhooks and MQTT.")
+    events = p.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    q = events.add_parser("list", help="the events (active and ended), oldest first")
+    q.add_argument("--source", metavar="ID|NAME", help="only this source")
+    q.add_argument("--rule", metavar="NAME", help="only this rule")
+    q.add_argument("--state", choices=("active", "ended"), help="only this state")
+    q.add_argument("--severity", choices=("alert", "detection"), help="only this severity")
+    q.add_argument("--limit", type=int_at_least(1), metavar="N", help="at most N events")
+    q = events.add_parser("export", help="the events as CSV, JSON lines or Parquet, or the change feed (JSON lines)")
+    q.add_argument("--source", metavar="ID|NAME", help="only this source")
+    q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv", help="default: %(default)s")
+    q.add_argument("--feed", action="store_true", help="the change feed instead (new, update, end; each with before "
+                   "and after, as delivered), JSON lines")
+    q.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    q = events.add_parser("deliveries", help="event changes not yet delivered to webhooks or MQTT",
+                          description="With --rules or --config: what each of its endpoints has yet to receive; "
+                                      "without: every change whose delivery failed and is still being tried.")
+    q.add_argument("--rules", metavar="FILE", help="the rules file whose endpoints to check")
+    q.add_argument("--config", metavar="FILE", help="the cameras file whose endpoints to check")
+    q = events.add_parser("deliver", help="deliver the change feed to the endpoints of a rules file until Ctrl-C",
+                          description="Deliver event changes to the webhooks and MQTT of a rules (or cameras) file: "
+                                      "what the workers' evaluation of queued videos raised, or what a run left undelivered.")
+    q.add_argument("--rules", metavar="FILE", help="the rules file (its webhooks and mqtt)")
+    q.add_argument("--config", metavar="FILE", help="a cameras file (its webhooks and mqtt)")
+    q.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop after this many seconds")
+    for q in events.choices.values():
+        add_services(q, redis=False)
+    p.set_defaults(handler=_events)
 
 
-def rules_for_run(path: str | None, names: list[str]) -> EventsConfig | None:
-    """The rules file of a run, checked against its sources' names (None without one)."""
-    return load_rules(path, names) if path else None
+def _events(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    if args.events_command == "list":
+        return run_command(lambda: events_list(settings, args.source, args.rule, args.state, args.severity, args.limit))
+    if args.events_command == "export":
+        return run_command(lambda: events_export(settings, args.source, args.format, args.output, args.feed))
+    if args.events_command == "deliveries":
+        return run_command(lambda: events_deliveries(settings, args.rules, args.config))
+    return run_command(lambda: events_deliver(settings, args.rules, args.config, args.duration))
 
 
 def events_list(settings: Settings, source: str | None, rule: str | None, state: str | None, severity: str | None,
                 limit: int | None) -> int:
+    import pandas as pd
+
     from ferstream import db
     from ferstream.db.queries import find_source
     from ferstream.events.store import list_events
@@ -156,6 +132,8 @@ def _config_of(rules: str | None, config: str | None) -> EventsConfig | None:
 
 def events_deliveries(settings: Settings, rules: str | None, config: str | None) -> int:
     """Changes not yet delivered: to each endpoint of a rules (cameras) file, or every failed attempt."""
+    import pandas as pd
+
     from ferstream import db
     from ferstream.events.store import undelivered
 
