@@ -9,7 +9,9 @@ Keras model (use_tflite=False) too. The data are read with training.data.load_da
 Time per face: batches of --batch faces through each model's own batch call, for
 --seconds seconds each, in this process with the libraries' default threads.
 
-    python bench/accuracy.py [--data fer2013.csv.gz] [--split PublicTest] [--faces N] [--batch 32] [--quick]
+    python bench/accuracy.py [--data fer2013.csv.gz|ferplus.csv.gz] [--split PublicTest] [--faces N] [--batch 32] [--quick]
+
+With FER+'s file (votes and pixels) the faces a clear majority labels are scored against that majority.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def measure(args, folder: Path) -> Report:
     faces_limit = args.faces or (64 if args.quick else None)
     seconds = args.seconds if args.seconds is not None else (0.3 if args.quick else 3.0)
     split = fer2013_split(args.data, args.split)
+    scored_on = f"FER+ {args.split} majority votes" if split.votes is not None else args.split
+    split = split.scored()  # FER+: the faces a clear majority labels
     faces, labels = split.faces[:faces_limit], split.labels[:faces_limit]
     timing_batch = np.resize(faces, (args.batch, *faces.shape[1:]))
 
@@ -85,7 +89,7 @@ def measure(args, folder: Path) -> Report:
 
     n = len(labels)
     table = markdown_table(
-        ["side", "model", f"accuracy ({args.split}, {n} faces)", *[f"recall {e}" for e in EMOTIONS],
+        ["side", "model", f"accuracy ({scored_on}, {n} faces)", *[f"recall {e}" for e in EMOTIONS],
          f"ms per face (batch {args.batch})"],
         [[side, name, pct(s["accuracy"], 2), *[fmt(r, 3) for r in s["recall"]], fmt(ms, 3)]
          for side, name, s, ms in results])
@@ -95,7 +99,8 @@ def measure(args, folder: Path) -> Report:
         acc.setdefault(side, s["accuracy"])
         ms.setdefault(side, m)
     summary = [
-        Row("accuracy", f"{args.split} accuracy ({n} faces)", pct(acc["ferstream"], 2), pct(acc.get("fer"), 2), "above fer",
+        Row("accuracy", f"{scored_on} accuracy ({n} faces)", pct(acc["ferstream"], 2), pct(acc.get("fer"), 2),
+            "above fer",
             acc["ferstream"] > acc["fer"] if "fer" in acc else None),
         Row("accuracy", f"ms per face, batches of {args.batch}", fmt(ms["ferstream"], 3),
             fmt(ms["fer"], 3) if "fer" in ms else "n/a"),

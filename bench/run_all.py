@@ -1,6 +1,6 @@
 """Every benchmark of issue 6, ferstream beside fer, in one run; one Markdown table at the end.
 
-Runs throughput, parity, detectors, tracks, accuracy, real emotions, real quality, scale-out, cost curve, memory, events and the HTTP API in this order, in this
+Runs throughput, parity, detectors, tracks, accuracy, real emotions, real quality, scale-out, cost curve, memory, events, the HTTP API and gallery views in this order, in this
 process (scale-out and memory start their own subprocesses), sharing one folder of clips
 made at run time. Each benchmark's detail tables print as it finishes; the summary table,
 with the command, machine and versions, prints last and, with the details, goes to --out.
@@ -27,7 +27,7 @@ from bench.tables import Report, Row, summary_table
 from bench.timing import environment
 
 BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "real_quality", "scaleout",
-              "cost_curve", "memory", "events", "api")
+              "cost_curve", "memory", "events", "api", "gallery")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,10 +91,9 @@ class Analyzer:
 
     def reset(self) -> None:
         """Start a new sequence: frame indexes from 0, new tracks, a full search for faces in the next frame."""
-        from ferstream.worker.detector import FrameSequenceDetector
         from ferstream.worker.tracker import FrameTracker
 
-        self._sequence = FrameSequenceDetector(self._analyzer.detector, self.settings.rescan_seconds)
+        self._sequence = self._analyzer.sequence()
         self._tracker = FrameTracker()
         self._next_index, self._next_time = 0, 0.0
 

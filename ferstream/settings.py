@@ -48,6 +48,11 @@ DEFAULT_MIN_NEIGHBORS = 5
 #: seconds between full-frame face scans while the faces already found are followed frame to frame (a new face
 #: is found at the next full scan); 0 scans every frame in full
 DEFAULT_RESCAN_SECONDS = 0.25
+#: seconds between discovery scans, and one at the start of every chunk: the detector's finest scan (BlazeFace:
+#: the whole analysis frame in tiles at its model's own input size), for faces smaller than the full scans see, down
+#: to 16 analysis pixels (3% of a 16:9 frame's height: a meeting's gallery view, an audience); the faces it finds
+#: are followed between scans like any other. 0 turns it off (the smallest face is then --min-face's)
+DEFAULT_DISCOVER_SECONDS = 1.0
 #: JPEG quality of the grey frames queued in Redis
 DEFAULT_JPEG_QUALITY = 90
 #: seconds a queued chunk's frames live in Redis before they expire
@@ -111,6 +116,7 @@ class Settings:
     min_face: float = DEFAULT_MIN_FACE
     detector: str = DEFAULT_DETECTOR
     rescan_seconds: float = DEFAULT_RESCAN_SECONDS
+    discover_seconds: float = DEFAULT_DISCOVER_SECONDS
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     chunk_ttl: int = DEFAULT_CHUNK_TTL
     failure_ttl: int = DEFAULT_FAILURE_TTL
@@ -138,6 +144,8 @@ class Settings:
         positive_number(self.preview_fps, "live pictures a second (--preview-fps or FERSTREAM_PREVIEW_FPS)")
         if self.rescan_seconds < 0:
             raise ConfigError(f"FERSTREAM_RESCAN_SECONDS must be 0 or more, got {self.rescan_seconds}")
+        if not self.discover_seconds >= 0:
+            raise ConfigError(f"FERSTREAM_DISCOVER_SECONDS must be 0 (off) or more, got {self.discover_seconds}")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -153,6 +161,7 @@ class Settings:
             min_face=_env_float("FERSTREAM_MIN_FACE", DEFAULT_MIN_FACE),
             detector=os.environ.get("FERSTREAM_DETECTOR") or DEFAULT_DETECTOR,
             rescan_seconds=_env_float("FERSTREAM_RESCAN_SECONDS", DEFAULT_RESCAN_SECONDS),
+            discover_seconds=_env_float("FERSTREAM_DISCOVER_SECONDS", DEFAULT_DISCOVER_SECONDS),
             max_pending_chunks=int(_env_float("FERSTREAM_MAX_PENDING_CHUNKS", DEFAULT_MAX_PENDING_CHUNKS)),
             store_faces=os.environ.get("FERSTREAM_STORE_FACES", "") in ("1", "true", "yes"),
             preview=os.environ.get("FERSTREAM_PREVIEW") or DEFAULT_PREVIEW,

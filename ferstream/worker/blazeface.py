@@ -26,6 +26,7 @@ import numpy as np
 from ferstream.errors import ModelError
 from ferstream.native_logs import native_stderr_to_log
 from ferstream.settings import DEFAULT_MIN_FACE
+from ferstream.tracks import box_iou
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,28 @@ NMS_CONTAINMENT = 0.6
 MIN_FACE_INPUT_PX = 14
 #: tiles overlap by this share of their side, so a face on a seam is whole in one tile
 TILE_OVERLAP = 0.25
+#: the discovery scan (``BlazeFaceDetector.detect_many_keypoints(..., fine)``, run by ``worker.detector.
+#: FrameSequenceDetector``): the whole frame, and tiles of these many times the smallest face it reports
+#: (``DISCOVERY_MIN_FACE``), overlapping by a third. In a 640x360 analysis frame the small tiles are 146 px (the
+#: model's 192 px input sees them 1.3 times larger; they overlap by 49 px, about the smallest face the whole-frame
+#: view finds there) and find the faces from 16 px up: a meeting's gallery, an audience. The large ones (292 px) find
+#: the faces too large to be whole in a small tile and crowded too densely for the whole-frame view (a gallery
+#: whose faces fill their tiles and touch: 11 of 16 without them, 16 with). Chosen on bench/gallery.py's galleries in
+#: 640x360 analysis frames: 192 px tiles alone (16 views) found 13 of 16 (4x4) and 38 of 49 faces (7x7), 160 px
+#: (19 views) 15 and 40, 144 px (29 views) 15 and 42, 144 and 288 px (35 views) 15 and 43, at a score of 0.45
+DISCOVERY_TILES = (18, 9)
+DISCOVERY_OVERLAP = 1 / 3
+#: ... and the score a face on its small tiles needs: as on the other tiles (0.45 found 42 of the 7x7's 49 faces and
+#: 0.5 found 40, but both passed letters of noface_face.mov's animated title for faces, in bench/parity.py)
+DISCOVERY_SCORE_THRESHOLD = 0.6
+#: tiles no larger than this share of the frame's longer side are a discovery scan's small ones; its large tiles
+#: need this score (they show the model larger things: letters of a title passed for a face at 0.45)
+DISCOVERY_SMALL_TILE = 0.25
+DISCOVERY_LARGE_TILE_THRESHOLD = 0.6
+#: the smallest face the discovery scan reports, as a fraction of the frame's shorter side (16 px of a 640x360
+#: analysis frame, 48 px of the 1080p frame it came from); where ``min_face`` is smaller (a photo's 3%) the full
+#: scans reach further and a discovery scan is one of them
+DISCOVERY_MIN_FACE = 0.045
 #: views per model call: the tensors stay the same size however many frames or tiles a chunk has
 MAX_VIEWS_PER_CALL = 16
 #: BlazeFace box -> the face crop the emotion model reads: a square of CROP_SIDE times the box's side, its centre
@@ -218,11 +241,13 @@ class _Model:
 class BlazeFaceDetector:
     """BlazeFace full-range on whole frames (and tiles for small faces), short-range to follow known faces.
 
-    ``min_face`` is the smallest face wanted, as a fraction of the frame's shorter side (as for Haar).
+    ``min_face`` is the smallest face of every full scan, as a fraction of the frame's shorter side (as for Haar);
+    a discovery scan (``fine``) searches down to ``DISCOVERY_MIN_FACE`` as well.
     """
 
     name = "blazeface"
     crop_margin = CROP_MARGIN
+    discovers = True  # detect_many_keypoints(..., fine) scans for small faces (FrameSequenceDetector's discovery)
 
     def __init__(self, min_face: float = DEFAULT_MIN_FACE, score_threshold: float = DEFAULT_SCORE_THRESHOLD,
                  num_threads: int | None = None):
@@ -232,17 +257,27 @@ class BlazeFaceDetector:
         self.threshold = score_threshold
         self.model = _Model(model_file(MODEL_FILE), MODEL_FILE, num_threads)
         self.follow_model = _Model(model_file(FOLLOW_MODEL_FILE), FOLLOW_MODEL_FILE, num_threads)
+        self._threads = num_threads
+        self._discovery_model: _Model | None = None  # loaded with the first discovery scan
 
     # ---- views: square regions of a frame, letterboxed to the model's input ------------------
-    def views(self, shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
-        """The square regions (x, y, side) scanned in a frame: the whole frame, and tiles when its faces may be small."""
+    def views(self, shape: tuple[int, ...], fine: bool = False) -> list[tuple[int, int, int]]:
+        """The square regions (x, y, side) scanned in a frame: the whole frame, and tiles when its faces may be small;
+        ``fine``: a discovery scan's, tiles no larger than the model's input (faces down to ``MIN_FACE_INPUT_PX``)."""
         h, w = shape[:2]
         whole = (0, 0, max(w, h))
         smallest = self.min_face * min(w, h)  # frame pixels
+        if fine and self.min_face > DISCOVERY_MIN_FACE:
+            sides = [int(n * DISCOVERY_MIN_FACE * min(w, h)) for n in DISCOVERY_TILES]
+            return [whole, *(t for px in sides if max(w, h) > px for t in tiles(w, h, px, DISCOVERY_OVERLAP))]
+        side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
         if smallest * self.model.size / max(w, h) >= MIN_FACE_INPUT_PX:
             return [whole]
-        side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
         return [whole, *tiles(w, h, max(side, 32))]
+
+    def smallest(self, shape: tuple[int, ...]) -> float:
+        """The smallest face side reported (frame pixels): 80% of the smallest searched by either scan, at least 8."""
+        return max(8.0, 0.8 * min(self.min_face, DISCOVERY_MIN_FACE) * min(shape[:2]))
 
     @staticmethod
     def _view(grey: np.ndarray, region: tuple[int, int, int], size: int) -> np.ndarray:
@@ -254,20 +289,28 @@ class BlazeFaceDetector:
         return np.repeat((small.astype(np.float32) / 127.5 - 1.0)[..., None], 3, axis=2)
 
     def _run(self, model: _Model, greys: list[np.ndarray], regions: list[list[tuple[int, int, int]]],
-             threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+             threshold: float, tile_thresholds: list[float] | None = None,
+             pad: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
         """Haar-framed (x, y, w, h) boxes and their keypoints (N x 6 x 2, frame pixels) per frame, from its
-        ``regions``, all views in batched model calls."""
+        ``regions``, all views in batched model calls; ``tile_thresholds``: the score a face on each frame's tiles
+        needs (default ``TILE_SCORE_THRESHOLD``); ``pad``: every call of ``MAX_VIEWS_PER_CALL`` views."""
+        tile_thresholds = tile_thresholds or [TILE_SCORE_THRESHOLD] * len(greys)
         index = [(f, r) for f, frame_regions in enumerate(regions) for r in frame_regions]
         tiled = [len(frame_regions) > 1 and frame_regions[0] == (0, 0, max(g.shape[:2]))
                  for g, frame_regions in zip(greys, regions)]
         found: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in greys]
         for start in range(0, len(index), MAX_VIEWS_PER_CALL):
             part = index[start:start + MAX_VIEWS_PER_CALL]
-            raw_boxes, raw_scores = model(np.stack([self._view(greys[f], r, model.size) for f, r in part]))
+            views = [self._view(greys[f], r, model.size) for f, r in part]
+            if pad:  # always the same batch: the interpreter never re-allocates its tensors
+                views += [np.zeros_like(views[0])] * (MAX_VIEWS_PER_CALL - len(views))
+            raw_boxes, raw_scores = model(np.stack(views))
             for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
                 tile = tiled[f] and (x, y, side) != regions[f][0]
+                small = side <= DISCOVERY_SMALL_TILE * max(greys[f].shape[:2])  # a discovery scan's small tiles
+                tile_threshold = tile_thresholds[f] if small else max(tile_thresholds[f], DISCOVERY_LARGE_TILE_THRESHOLD)
                 boxes, scores, points = decode(rb, rs, model.anchors, model.size,
-                                               max(threshold, TILE_SCORE_THRESHOLD) if tile else threshold)
+                                               max(threshold, tile_threshold) if tile else threshold)
                 boxes, points = boxes * side + (x, y, x, y), points * side + (x, y)
                 if tiled[f]:  # a face cut by a tile's inner edge is whole in the tile beside it
                     whole = _clear_of_inner_edges(boxes, (x, y, side), greys[f].shape)
@@ -289,7 +332,7 @@ class BlazeFaceDetector:
         x0, y0 = np.clip(boxes[:, 0], 0, w - 1), np.clip(boxes[:, 1], 0, h - 1)
         x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 1, w), np.clip(boxes[:, 1] + boxes[:, 3], 1, h)
         out = np.rint(np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)).astype(np.int32).reshape(-1, 4)
-        big = np.maximum(out[:, 2], out[:, 3]) >= max(8, 0.8 * self.min_face * min(h, w))
+        big = np.maximum(out[:, 2], out[:, 3]) >= self.smallest(shape)
         keep = big & (out[:, 2] > 1) & (out[:, 3] > 1)
         return out[keep], points.reshape(-1, len(KEYPOINTS), 2)[keep].astype(np.float32)
 
@@ -298,9 +341,34 @@ class BlazeFaceDetector:
         """Boxes (N x 4: x, y, w, h) of the faces in each grey frame: one batched pass over all their views."""
         return [boxes for boxes, _ in self.detect_many_keypoints(greys)]
 
-    def detect_many_keypoints(self, greys: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order)."""
-        return self._run(self.model, greys, [self.views(g.shape) for g in greys], self.threshold)
+    def detect_many_keypoints(self, greys: list[np.ndarray],
+                              fine: list[bool] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order);
+        ``fine``: which frames get a discovery scan (``views``)."""
+        fine = [f and self.min_face > DISCOVERY_MIN_FACE for f in (fine or [False] * len(greys))]
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        full = [i for i, f in enumerate(fine) if not f]
+        if full:
+            found.update(zip(full, self._run(self.model, [greys[i] for i in full],
+                                             [self.views(greys[i].shape) for i in full], self.threshold)))
+        discover = [i for i, f in enumerate(fine) if f]
+        if discover:  # the discovery scans' own interpreter, at a batch that never changes (a full scan's does)
+            if self._discovery_model is None:
+                self._discovery_model = _Model(model_file(MODEL_FILE), MODEL_FILE, self._threads)
+            scans = self._run(self._discovery_model, [greys[i] for i in discover],
+                              [self.views(greys[i].shape, True) for i in discover], self.threshold,
+                              [DISCOVERY_SCORE_THRESHOLD] * len(discover), pad=True)
+            found.update((i, self._confirmed(greys[i], *scan)) for i, scan in zip(discover, scans))
+        return [found[i] for i in range(len(greys))]
+
+    def _confirmed(self, grey: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A discovery scan's faces that the follow model also sees where they are (a second opinion: letters of an
+        animated title passed the discovery scan's threshold, and half of such false faces fail this)."""
+        if not len(boxes):
+            return boxes, points
+        seen, _ = self.detect_near_keypoints(grey, boxes)
+        keep = np.array([any(box_iou(b, s) > 0.3 for s in seen) for b in boxes], bool)
+        return boxes[keep], points[keep]
 
     def detect(self, grey: np.ndarray) -> np.ndarray:
         return self.detect_many([grey])[0]

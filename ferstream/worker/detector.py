@@ -21,11 +21,15 @@ import numpy as np
 
 from ferstream.emotion_model import FACE_SIZE
 from ferstream.errors import ModelError
-from ferstream.settings import DEFAULT_MIN_FACE, DEFAULT_MIN_NEIGHBORS, DEFAULT_RESCAN_SECONDS, DEFAULT_SCALE_FACTOR
+from ferstream.settings import (DEFAULT_DISCOVER_SECONDS, DEFAULT_MIN_FACE, DEFAULT_MIN_NEIGHBORS,
+                                DEFAULT_RESCAN_SECONDS, DEFAULT_SCALE_FACTOR)
 from ferstream.tracks import box_iou
 
 #: the cascade shipped inside opencv-python(-headless) 4.x
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
+#: a followed face whose neighbourhood changed by less than this many grey levels on average (JPEG noise, a still
+#: person in a gallery view) since the detector last saw it stays where it was, without a detector call
+STILL_DIFFERENCE = 1.5
 
 
 @dataclass
@@ -96,18 +100,28 @@ class FaceDetector:
 
 
 class FrameSequenceDetector:
-    """Detection over consecutive frames of one source: full scans every ``rescan_s``, the faces followed between.
+    """Detection over consecutive frames of one source: full scans every ``rescan_s``, the faces followed between,
+    and a discovery scan for small faces every ``discover_s`` (the first frame of a chunk included).
 
     Works with any detector of ``worker.detectors``; ``detect_all`` batches the scheduled full scans of a chunk
-    into one ``detect_many`` call.
+    into one ``detect_many`` call. A detector that offers discovery scans (``discovers``: BlazeFace's tiles at its
+    model's own input size) searches its frames for faces smaller than a full scan sees; the faces a discovery scan
+    finds are followed frame to frame like any other, and kept through the full scans between (which cannot see them).
     """
 
-    def __init__(self, detector, rescan_s: float = DEFAULT_RESCAN_SECONDS):
+    def __init__(self, detector, rescan_s: float = DEFAULT_RESCAN_SECONDS, discover_s: float = DEFAULT_DISCOVER_SECONDS):
         self.detector = detector
         self.rescan_s = rescan_s
+        self.discover_s = discover_s if getattr(detector, "discovers", False) else 0.0
         self.previous = np.zeros((0, 4), np.int32)
+        self.points: np.ndarray | None = None  # the keypoints of ``previous``, where the detector gives them
+        self._references: list[np.ndarray] | None = None  # each previous face's neighbourhood when last seen
         self.last_scan: float | None = None
+        self.last_discovery: float | None = None
         self.full_scans = 0
+        self.discoveries = 0
+        #: the last discovery scan found a face smaller than the full scans see (None: no discovery yet)
+        self.small_faces: bool | None = None
         #: the detector gives keypoints with its boxes (BlazeFace: eyes, nose, mouth, ears); Haar gives none
         self.keypoints = hasattr(detector, "detect_many_keypoints")
 
@@ -118,45 +132,124 @@ class FrameSequenceDetector:
     def detect_all_keypoints(self, greys: list[np.ndarray],
                              timestamps: list[float]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """``detect_all``, each frame's boxes with their keypoints (N x 6 x 2), or None where the detector has none."""
-        due, last = [], self.last_scan
+        due, fine, last, found = [], [], self.last_scan, self.last_discovery
         for i, t in enumerate(timestamps):
-            if last is None or not (0 <= t - last < self.rescan_s):
+            discover = self.discover_s > 0 and not _within(t, found, self.discover_s)
+            if discover or not _within(t, last, self.rescan_s):
                 due.append(i)
-                last = t
-        scanned = dict(zip(due, self._scan([greys[i] for i in due])))
+                fine.append(discover)
+                last, found = t, (t if discover else found)
+        scans = self._scan([greys[i] for i in due], fine)
+        scanned = {i: (*scan, f) for i, scan, f in zip(due, scans, fine)}
         return [self._detect(g, t, scanned.get(i)) for i, (g, t) in enumerate(zip(greys, timestamps))]
 
-    def _scan(self, greys: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def _scan(self, greys: list[np.ndarray], fine: list[bool] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        if not greys:
+            return []
         if self.keypoints:
+            if any(fine or []):
+                return self.detector.detect_many_keypoints(greys, fine)
             return self.detector.detect_many_keypoints(greys)
         return [(boxes, None) for boxes in self.detector.detect_many(greys)]
 
-    def _near(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _near(self, grey: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if self.keypoints:
-            return self.detector.detect_near_keypoints(grey, self.previous)
-        return self.detector.detect_near(grey, self.previous), None
+            return self.detector.detect_near_keypoints(grey, previous)
+        return self.detector.detect_near(grey, previous), None
+
+    def _follow(self, grey: np.ndarray, which: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The faces of the frame before (``which`` of them) where they are now: a face whose neighbourhood did not
+        change since the detector last saw it (``_still``) stays where it was, the others are looked for
+        (``_near``)."""
+        which = np.ones(len(self.previous), bool) if which is None else which
+        still = self._still(grey) & which
+        boxes, points = self.previous[still], None if self.points is None else self.points[still]
+        if not (which & ~still).any():
+            return boxes, points
+        moved, moved_points = self._near(grey, self.previous[which & ~still])
+        if points is not None and moved_points is not None:
+            points = np.concatenate([points, moved_points])
+        return np.concatenate([boxes, moved]).astype(np.int32).reshape(-1, 4), points
+
+    def _still(self, grey: np.ndarray) -> np.ndarray:
+        """Which of the ``previous`` faces' neighbourhoods (the box and a quarter of its side around) differ from
+        when the detector last saw them by less than ``STILL_DIFFERENCE`` grey levels on average."""
+        if self._references is None or len(self._references) != len(self.previous):
+            return np.zeros(len(self.previous), bool)
+        return np.array([_unchanged(grey, box, ref) for box, ref in zip(self.previous, self._references)], bool)
+
+    def _seen(self, grey: np.ndarray, boxes: np.ndarray) -> None:
+        """Remember the neighbourhood of each of ``boxes`` (the new ``previous``): as it was when the detector last
+        saw the face, for a face that stayed where it was; as it is now for the others."""
+        old = {tuple(int(v) for v in box): ref for box, ref in zip(self.previous, self._references or [])}
+        self._references = [old.get(tuple(int(v) for v in box)) if tuple(int(v) for v in box) in old
+                            else _neighbourhood(grey, box).copy() for box in boxes]
 
     def detect(self, grey: np.ndarray, timestamp: float, scanned: np.ndarray | None = None) -> np.ndarray:
         """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order); ``scanned``: its full
         scan, when already done."""
-        return self._detect(grey, timestamp, None if scanned is None else (scanned, None))[0]
+        return self._detect(grey, timestamp, None if scanned is None else (scanned, None, False))[0]
 
     def _detect(self, grey: np.ndarray, timestamp: float,
-                scanned: tuple[np.ndarray, np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        if scanned is not None:
-            self.previous, self.last_scan = scanned[0], timestamp
-            self.full_scans += 1
-            return scanned
-        due = self.last_scan is None or not (0 <= timestamp - self.last_scan < self.rescan_s)
-        if len(self.previous) and not due:
-            boxes, points = self._near(grey)
-            if len(boxes) >= len(self.previous):  # every face followed: no full scan needed yet
-                self.previous = boxes
-                return boxes, points
-        boxes, points = self._scan([grey])[0]
-        self.previous, self.last_scan = boxes, timestamp
+                scanned: tuple[np.ndarray, np.ndarray | None, bool] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        if scanned is None:
+            due = not _within(timestamp, self.last_scan, self.rescan_s)
+            discover = self.discover_s > 0 and not _within(timestamp, self.last_discovery, self.discover_s)
+            if discover:
+                scanned = (*self._scan([grey], [True])[0], True)
+            elif len(self.previous) and not due:
+                boxes, points = self._follow(grey)
+                if len(boxes) >= len(self.previous):  # every face followed: no full scan needed yet
+                    self._seen(grey, boxes)
+                    self.previous, self.points = boxes, points
+                    return boxes, points
+        if scanned is None:
+            scanned = (*self._scan([grey])[0], False)
+        boxes, points, fine = scanned
+        if not fine and len(self.previous):
+            boxes, points = self._keep_followed(grey, boxes, points)
+        self.previous, self.points, self.last_scan = boxes, points, timestamp
+        self._seen(grey, boxes)
+        if fine:
+            self.last_discovery = timestamp
+            floor = getattr(self.detector, "min_face", 0.0) * min(grey.shape[:2])
+            self.small_faces = bool(len(boxes)) and bool((boxes[:, 2:].max(axis=1) < floor).any())
         self.full_scans += 1
+        self.discoveries += fine
         return boxes, points
+
+    def _keep_followed(self, grey: np.ndarray, boxes: np.ndarray,
+                       points: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """A full scan's faces and the faces of the frame before that it did not see (too small for it: found by a
+        discovery scan), followed into this frame."""
+        unseen = np.array([all(box_iou(p, b) <= 0.3 for b in boxes) for p in self.previous], bool)
+        if not unseen.any():
+            return boxes, points
+        near, near_points = self._follow(grey, unseen)
+        new = [i for i, n in enumerate(near) if all(box_iou(n, b) <= 0.3 for b in boxes)]
+        if not new:
+            return boxes, points
+        boxes = np.concatenate([boxes, near[new]]).astype(np.int32)
+        if points is not None and near_points is not None:
+            points = np.concatenate([points, near_points[new]])
+        return boxes, points
+
+
+def _neighbourhood(grey: np.ndarray, box: np.ndarray, margin: float = 0.25) -> np.ndarray:
+    x, y, w, h = (int(v) for v in box)
+    pad = int(margin * max(w, h))
+    return grey[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
+
+
+def _unchanged(grey: np.ndarray, box: np.ndarray, reference: np.ndarray | None) -> bool:
+    now = _neighbourhood(grey, box)
+    return reference is not None and now.shape == reference.shape and \
+        cv2.absdiff(now, reference).mean() < STILL_DIFFERENCE
+
+
+def _within(t: float, last: float | None, period: float) -> bool:
+    """Whether ``t`` is less than ``period`` seconds after ``last`` (never before it: a new sequence)."""
+    return last is not None and 0 <= t - last < period
 
 
 def _distinct(boxes: np.ndarray, max_iou: float = 0.5) -> np.ndarray:

@@ -83,7 +83,7 @@ def process_chunk(rt: Runtime, chunk: Chunk, analyzer: Analyzer | None = None,
     """Analyse a decoded chunk and store its results (also the in-process path, without Redis); then draw its live
     pictures where ``pictures`` says how (only while the source is watched)."""
     analyzer = analyzer or rt.analyzer
-    results = analyzer.analyze(chunk.frames)
+    results = analyzer.analyze(chunk.frames, source=chunk.source_id)
     tracks = track_chunk([r.boxes for r in results], [r.frame.index for r in results],
                          [r.frame.timestamp for r in results])
     evaluation = Evaluation()  # the source's event rules, evaluated in the same transaction

@@ -63,7 +63,8 @@ class Runtime:
         found = make_detector(detector, min_face)
         log.info("face detector %s (smallest face %.0f%% of the frame's shorter side) in process %d", found.name,
                  100 * min_face, os.getpid())
-        return Analyzer(self.model, found, keep_crops=self.settings.store_faces, rescan_s=self.settings.rescan_seconds)
+        return Analyzer(self.model, found, keep_crops=self.settings.store_faces, rescan_s=self.settings.rescan_seconds,
+                        discover_s=self.settings.discover_seconds)
 
 
 _runtime: Runtime | None = None

@@ -86,6 +86,20 @@ def test_script_prints_its_table(script, media, tmp_path):
         assert (tmp_path / "crops").is_dir()
 
 
+@pytest.mark.long  # two galleries, ferstream and fer on 4 frames each: 20-60 s
+def test_gallery_prints_its_table(media, tmp_path):
+    from bench.realset import REALSET_ROOTS
+
+    realset = next((p for p in REALSET_ROOTS if p.is_dir()), None)
+    if realset is None:
+        pytest.skip("the real-footage set's photos are not laid out (tools/realset/rebuild.py; $FERSTREAM_REALSET)")
+    out = run_script("gallery", "--quick", "--layouts", "3x3", "4x4", "--realset", str(realset),
+                     "--workdir", str(tmp_path / "work"), media=media)
+    row = next(line for line in out.splitlines() if line.startswith("| gallery | faces a frame, 4x4 at 1280x720 (16 faces)"))
+    assert float(row.split("|")[3]) >= 14, row  # ferstream's faces a frame at default settings
+    assert "| 3x3 at 1280x720 | 9 |" in out, out
+
+
 def test_accuracy_prints_its_table(media, tiny_fer2013, tmp_path):
     out = run_script("accuracy", "--quick", "--data", str(tiny_fer2013), media=media)
     assert SCRIPTS["accuracy"] + " (32 faces)" in out, out
