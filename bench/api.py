@@ -9,7 +9,6 @@ keeps no database): what HTTP adds.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -21,7 +20,11 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Report, Row, base_parser, free_port, fmt, markdown_table, run_main
+from bench.data import REPO
+from bench.processes import CLI
+from bench.script import base_parser, run_main
+from bench.services import free_port
+from bench.tables import Report, Row, fmt, markdown_table
 
 CONCURRENCY = (1, 4, 16)
 #: the issue's target: /v1/analyze adds at most this share of latency over the Python API at concurrency 1
@@ -62,9 +65,8 @@ class Server:
         from ferstream.db.api_keys import create_key
 
         _info, self.key = create_key(db.connect(self.database), "bench")
-        root = Path(__file__).resolve().parent.parent
-        env = {**os.environ, "PYTHONPATH": str(root)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "ferstream.cli", "serve", "--port", str(self.port),
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen([*CLI, "serve", "--port", str(self.port),
                                       "--database", self.database, "--upload-dir", str(self.folder / "uploads")],
                                      stdout=open(self.folder / "serve.log", "w"), stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 120

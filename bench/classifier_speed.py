@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,20 +24,14 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/classifier_speed.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import cpu_flags
+from bench.timing import cpu_flags, ms_per_item
 from ferstream.emotion_model import DEFAULT_MODEL, EmotionModel
 from ferstream.training.cli import TTA_CHOICES
 
 
 def per_face_ms(model: EmotionModel | Prefix, batch: int, seconds: float = 3.0) -> float:
     faces = np.random.default_rng(0).integers(0, 256, (batch, 48, 48, 1)).astype(np.float32)
-    for _ in range(5):
-        model.predict(faces)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        model.predict(faces)
-        n += 1
-    return (time.perf_counter() - start) / (n * batch) * 1000
+    return ms_per_item(lambda: model.predict(faces), batch, seconds, warm_up=5, min_calls=1)
 
 
 def untrained_export(arch: str, tta: str, quantize: str, folder: Path) -> Path:

@@ -22,7 +22,9 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: the repository root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import base_parser, environment, markdown_table
+from bench.script import base_parser
+from bench.tables import markdown_table
+from bench.timing import environment
 from ferstream.ingest.video import VideoReader
 
 #: name -> (encode, decode); each encode returns bytes

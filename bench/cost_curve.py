@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -31,9 +30,12 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/cost_curve.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (CLIP, HEIGHTS, QUICK_FRAMES, Report, Row, Stopwatch, base_parser, clip_info,
-                          ferstream_settings, fmt, load_fer, make_clip, markdown_table, media_file, read_frames, run_main,
-                          sqlite_url)
+from bench import fer_side
+from bench.data import CLIP, HEIGHTS, QUICK_FRAMES, clip_info, make_clip, media_file, read_frames
+from bench.ferstream_side import analysis_frame, ferstream_settings, sqlite_url
+from bench.script import base_parser, run_main
+from bench.tables import Report, Row, fmt, markdown_table
+from bench.timing import Stopwatch, timed
 
 #: frames per chunk, as ingest makes them for a 24 fps file (one second)
 CHUNK = 24
@@ -64,7 +66,6 @@ class FerstreamStages:
         """Milliseconds per frame of each stage, and faces found per frame."""
         from ferstream.db import writes
         from ferstream.results import Frame
-        from ferstream.ingest.video import analysis_scale, to_analysis_frame
         from ferstream.worker.detector import crop_faces
 
         source_id = writes.create_source(self.engine, name=name, kind="file", uri=name)
@@ -73,8 +74,8 @@ class FerstreamStages:
             with clock("prep"):
                 chunk = []
                 for i, image in enumerate(frames[index:index + CHUNK], start=index):
-                    scale = analysis_scale(image.shape[1], self.width)
-                    chunk.append(Frame(i, i / 24, to_analysis_frame(image, scale), None, scale))
+                    grey, scale = analysis_frame(image, width=self.width)
+                    chunk.append(Frame(i, i / 24, grey, None, scale))
             writes.record_chunk(self.engine, source_id, index // CHUNK, chunk[0].index, chunk[-1].index, len(chunk), 0)
             with clock("analyze"):
                 results = self.analyzer.analyze(chunk)
@@ -93,10 +94,9 @@ class FerstreamStages:
 
 
 def fer_ms(detector, frames: list[np.ndarray]) -> tuple[float, float]:
-    start, faces = time.perf_counter(), 0
-    for frame in frames:
-        faces += len(detector.detect_emotions(frame))
-    return (time.perf_counter() - start) * 1000 / len(frames), faces / len(frames)
+    """fer's milliseconds and faces per frame (detect_emotions alone, the frames decoded before)."""
+    found, seconds = fer_side.detect_all(detector, frames)
+    return seconds * 1000 / len(frames), sum(map(len, found)) / len(frames)
 
 
 def face_crops(src: Path, want: int = 16) -> list[np.ndarray]:
@@ -144,7 +144,7 @@ def measure(args, folder: Path) -> Report:
     heights = args.heights or ([1080] if args.quick else list(HEIGHTS))
     width, height = (int(v) for v in args.size.lower().split("x"))
     src = media_file(args, CLIP)
-    fer = load_fer(args)
+    fer = fer_side.load_fer(args)
     ours = FerstreamStages(folder)
     crops = face_crops(src, 4 if args.quick else 16)
     background = cv2.resize(next(read_frames(media_file(args, "no_face.mp4"), 1)), (width, height))
@@ -162,9 +162,8 @@ def measure(args, folder: Path) -> Report:
         summary.append(Row("cost", f"ms per frame, {n} face(s) in {args.size}", fmt(ms["total"], 1), fmt(theirs, 1)))
     for h in heights:
         clip = make_clip(src, folder, h, n_frames)
-        start = time.perf_counter()
-        frames = list(read_frames(clip))
-        decode = (time.perf_counter() - start) * 1000 / len(frames)
+        frames, seconds = timed(lambda: list(read_frames(clip)))
+        decode = seconds * 1000 / len(frames)
         ms, found = ours.run(frames, f"height-{h}")
         theirs, fer_found = fer_ms(fer, frames) if fer is not None else (None, None)
         size = f"{frames[0].shape[1]}x{frames[0].shape[0]}"

@@ -21,18 +21,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 if __package__ in (None, ""):  # run as a file: python bench/db_size.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Report, Row, fmt, markdown_table, postgres_database, run_main
+from bench.script import run_main
+from bench.services import postgres_database, sqlite_database
+from bench.tables import Report, Row, fmt, markdown_table
 
 MIB = 1024 * 1024
 #: the tables of results, in the order the detail table lists them
@@ -63,20 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- the databases -----------------------------------------------------------------------------
-
-@contextmanager
-def sqlite_database(folder: Path, name: str) -> Iterator[str]:
-    path = folder / f"{name}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    url = f"sqlite:///{path}"
-    try:
-        yield url
-    finally:
-        from ferstream.db.engine import dispose
-
-        dispose(url)
-
 
 def sizes(engine) -> dict[str, tuple[int, int]]:
     """Bytes per table, (table, its indexes), and ``"total"``: the whole database (SQLite: file and -wal)."""

@@ -32,7 +32,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/events.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CLI, CLIP, Report, Row, base_parser, fmt, free_port, markdown_table, media_file, run_main
+from bench.data import CLIP, media_file
+from bench.processes import CLI
+from bench.script import base_parser, run_main
+from bench.services import free_port, mosquitto
+from bench.tables import Report, Row, fmt, markdown_table
 
 CAMERAS = 16
 PEOPLE = 3
@@ -71,18 +75,6 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def mosquitto(folder: Path) -> tuple[subprocess.Popen, int]:
-    binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    if binary is None:
-        raise SystemExit("bench: mosquitto is not installed (`make system-deps` installs it)")
-    port = free_port()
-    conf = folder / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    return proc, port
 
 
 def subscriber(port: int, arrivals: list):

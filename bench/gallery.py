@@ -21,9 +21,7 @@ matching no label are counted apart.
 
 from __future__ import annotations
 
-import csv
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +31,13 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/gallery.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (Report, Row, base_parser, ferstream_settings, fmt, load_fer, markdown_table, ratio,
-                          read_frames, run_main, sqlite_url)
-from bench.real_emotions import REALSET_ROOTS
+from bench import fer_side
+from bench.data import read_frames, write_video
+from bench.ferstream_side import analyze_in_process
+from bench.realset import default_realset, photo_faces
+from bench.script import base_parser, run_main
+from bench.tables import Report, Row, fmt, markdown_table, ratio
 
-LABELS = Path(__file__).resolve().parent / "labels" / "emotions.csv"
 LAYOUTS = ("3x3", "4x4", "5x5", "7x7")
 SIZES = ("1280x720", "1920x1080")
 #: the issue's targets (issue 46): faces found per frame at default settings, and ferstream's speed against fer's
@@ -83,12 +83,7 @@ def _crop(image: np.ndarray, face: np.ndarray, others: list[np.ndarray], share: 
 
 def portraits(realset: Path, media: Path, count: int) -> list[Portrait]:
     """``count`` portraits from different photos of the real-footage set (its still photos), largest faces first."""
-    faces: dict[Path, list[np.ndarray]] = {}
-    with open(LABELS, newline="") as f:
-        for r in csv.DictReader(f):
-            path = (media if r["source"] == "media" else realset / r["source"]) / r["file"]
-            if path.suffix.lower() in (".jpg", ".png"):
-                faces.setdefault(path, []).append(np.array([int(r[k]) for k in "xywh"], float))
+    faces = photo_faces(realset, media)
     found: list[Portrait] = []
     for path in sorted(faces):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.exists() else None
@@ -132,18 +127,6 @@ def gallery(photos: list[np.ndarray], faces: list[np.ndarray], rows: int, cols: 
     return frame, np.asarray(boxes, float).reshape(-1, 4)
 
 
-def write_clip(frame: np.ndarray, path: Path, frames: int) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (frame.shape[1], frame.shape[0]))
-    if not writer.isOpened():
-        raise OSError(f"cannot write {path}")
-    try:
-        for _ in range(frames):
-            writer.write(frame)
-    finally:
-        writer.release()
-    return path
-
-
 def matched(truth: np.ndarray, boxes: np.ndarray) -> int:
     """Labelled faces with a detection centred inside them at 0.5 to 2 times their side (one detection each)."""
     used: set[int] = set()
@@ -158,36 +141,14 @@ def matched(truth: np.ndarray, boxes: np.ndarray) -> int:
 
 def ferstream_run(clip: Path, folder: Path, name: str) -> tuple[list[np.ndarray], float]:
     """Each frame's boxes (source pixels) from `ferstream analyze`'s in-process path, and its seconds."""
-    from sqlalchemy import select
-
-    from ferstream import db
-    from ferstream.db.models import Face, Frame
-    from ferstream.ingest.files import ingest_file
-    from ferstream.sinks import make_sink
-
-    settings = ferstream_settings(sqlite_url(folder, name))
-    engine = db.connect(settings.database_url)
-    sink = make_sink(settings, engine)
-    sink.runtime.analyzer  # noqa: B018 - the models load before the clock starts
-    start = time.perf_counter()
-    source_id = ingest_file(engine, clip, sink, settings)
-    seconds = time.perf_counter() - start
-    with engine.connect() as conn:
-        per_frame: dict[int, list] = {i: [] for i in conn.execute(
-            select(Frame.frame_index).where(Frame.source_id == source_id)).scalars()}
-        for index, *box in conn.execute(select(Face.frame_index, Face.x, Face.y, Face.w, Face.h)
-                                        .where(Face.source_id == source_id)):
-            per_frame.setdefault(index, []).append(box)
-    return [np.asarray(per_frame[i], float).reshape(-1, 4) for i in sorted(per_frame)], seconds
+    run = analyze_in_process(clip, folder, name)
+    return run.boxes_per_frame(), run.seconds
 
 
 def fer_run(detector, clip: Path) -> tuple[list[np.ndarray], float]:
     """Each frame's boxes from OpenCV decoding and fer's detect_emotions, and its seconds."""
-    found = []
-    start = time.perf_counter()
-    for frame in read_frames(clip):
-        found.append(np.asarray([f["box"] for f in detector.detect_emotions(frame)], float).reshape(-1, 4))
-    return found, time.perf_counter() - start
+    found, seconds = fer_side.detect_all(detector, read_frames(clip))
+    return [fer_side.boxes(faces) for faces in found], seconds
 
 
 def build_parser():
@@ -195,7 +156,7 @@ def build_parser():
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), metavar="RxC", help="grids (default: %(default)s)")
     parser.add_argument("--sizes", nargs="+", metavar="WxH",
                         help=f"frame sizes (default: {' '.join(SIZES)}; 1280x720 with --quick)")
-    parser.add_argument("--realset", type=Path, default=next((p for p in REALSET_ROOTS if p.is_dir()), REALSET_ROOTS[-1]),
+    parser.add_argument("--realset", type=Path, default=default_realset(),
                         help="the real-footage set's folder (default: %(default)s)")
     return parser
 
@@ -213,12 +174,12 @@ def measure(args, folder: Path) -> Report:
     layouts = [_pair(t, "x") for t in args.layouts]
     sizes = [_pair(t, "x") for t in (args.sizes or (["1280x720"] if args.quick else list(SIZES)))]
     people = portraits(args.realset, args.media, max(r * c for r, c in layouts))
-    fer = load_fer(args)
+    fer = fer_side.load_fer(args)
     rows, summary = [], []
     for (grid_r, grid_c), (width, height) in ((g, s) for s in sizes for g in layouts):
         layout, size = f"{grid_r}x{grid_c}", f"{width}x{height}"
         frame, truth = gallery([p.image for p in people], [p.face for p in people], grid_r, grid_c, width, height)
-        clip = write_clip(frame, folder / f"gallery-{layout}-{size}.mp4", n_frames)
+        clip = write_video(folder / f"gallery-{layout}-{size}.mp4", [frame] * n_frames, FPS)
         if fer is not None:
             fer.detect_emotions(frame)  # warm-up: first-call set-up off the clock
         ours, seconds = ferstream_run(clip, folder, f"gallery-{layout}-{size}")

@@ -39,13 +39,9 @@ import argparse
 import json
 import math
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
-import uuid
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -55,25 +51,25 @@ from typing import Iterator
 if __package__ in (None, ""):  # run as a file: python bench/load.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (CLI, CLIP, DEFAULT_MEDIA, REPO, Report, RedisServer, Row, environment, fmt, markdown_table,
-                          postgres_database, setup_process, workdir)
+from bench.cpu_usage import cores_used, cpu_snapshot, postgres_pids
+from bench.data import DEFAULT_MEDIA
 from bench.load_jobs import FACES_INSERTS
+from bench.load_queue import MemoryPeak, enqueue, payload, queued_chunk_bytes, used_memory
+from bench.processes import Workers
+from bench.script import run_main
+from bench.services import RedisServer, postgres_database
+from bench.tables import Report, Row, fmt, markdown_table
 
-#: the job the workers run in place of ferstream.worker.jobs.analyze_chunk
-JOB = "bench.load_jobs.write_synthetic_chunk"
 #: the PostgreSQL server's admin database, where a fresh database per worker count is made
 DEFAULT_POSTGRES = os.environ.get("FERSTREAM_LOAD_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 #: throughput has bent at the fewest workers that no larger number measured beats by this factor
 BEND = 1.15
 #: chunks queued per Redis pipeline
 BATCH = 50
-#: seconds a worker process has to start and register
-START_TIMEOUT = 180
 #: the default run: about 3.5 minutes on 2 cores
 FULL = dict(workers=[1, 2, 4, 8], faces=[1, 4, 16], chunks=240, sources=20)
 #: the smoke run: two points of a few chunks
 QUICK = dict(workers=[2], faces=[1, 16], chunks=12, sources=3)
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,43 +121,6 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-# --- what is queued ------------------------------------------------------------------------------
-
-def real_chunk(media: Path, frames: int, fps: float) -> tuple[bytes, str]:
-    """A chunk as ingest queues it (``frames`` grey analysis frames, JPEG q90) and where its frames came from."""
-    import itertools
-
-    import cv2
-
-    from ferstream.codec import encode_chunk
-    from ferstream.ingest.chunks import chunk_frames
-    from ferstream.ingest.video import VideoReader
-    from ferstream.results import Chunk, Frame
-    from ferstream.settings import DEFAULT_ANALYSIS_WIDTH, DEFAULT_JPEG_QUALITY, DEFAULT_MIN_FACE
-
-    clip = media / CLIP
-    if clip.exists():
-        reader = VideoReader(clip, fps, DEFAULT_ANALYSIS_WIDTH, DEFAULT_MIN_FACE)
-        chunk = next(itertools.islice(chunk_frames(reader, 1, frames), 2, None))  # the third chunk: people in view
-        origin = f"{CLIP} sampled at {fps:g} fps"
-    else:
-        from ferstream.demo import astronaut_frames
-
-        chunk = Chunk(1, 0, [Frame(i, i / fps, cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
-                             for i, f in enumerate(astronaut_frames(frames))])
-        origin = f"the astronaut demo ({CLIP} not found in {media})"
-    h, w = chunk.frames[0].image.shape
-    blob = encode_chunk(chunk, DEFAULT_JPEG_QUALITY)
-    return blob, f"{len(chunk.frames)} grey {w}x{h} frames of {origin}, JPEG q{DEFAULT_JPEG_QUALITY}"
-
-
-def payload(args: argparse.Namespace) -> tuple[bytes, str]:
-    if args.payload_kib is None:
-        return real_chunk(args.media, args.frames, args.fps)
-    size = int(args.payload_kib * 1024)
-    return os.urandom(size), f"{size} random bytes (--payload-kib)" if size else "none (--payload-kib 0)"
-
-
 # --- databases -----------------------------------------------------------------------------------
 
 @contextmanager
@@ -172,223 +131,6 @@ def fresh_database(args: argparse.Namespace) -> Iterator[str]:
         return
     with postgres_database(args.postgres, "load") as url:
         yield url
-
-
-# --- CPU accounting from /proc -------------------------------------------------------------------
-
-def _proc_stats() -> dict[int, tuple[str, int, int, float]]:
-    """pid -> (command name, parent pid, nice, CPU seconds) of every process this user may read."""
-    found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2:].split()
-        found[int(entry.name)] = (name, int(fields[1]), int(fields[16]), (int(fields[11]) + int(fields[12])) / _TICK)
-    return found
-
-
-def _command(pid: int) -> str:
-    """A process's program and first argument (``ferstream train``)."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return str(pid)
-    words = [a.decode(errors="replace") for a in argv if a]
-    if len(words) > 1 and Path(words[0]).name.startswith("python"):  # a script: name it, not the interpreter
-        words = words[1:]
-    return " ".join([Path(words[0]).name, *words[1:2]]) if words else str(pid)
-
-
-def _machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores)."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(parts[:8]) - parts[3] - parts[4]) / _TICK  # everything but idle and iowait, steal included
-
-
-@dataclass
-class CpuSnapshot:
-    at: float
-    machine: float
-    procs: dict[int, tuple[str, int, int, float]]
-    redis: float
-
-
-def cpu_snapshot(redis) -> CpuSnapshot:
-    info = redis.info("cpu")
-    return CpuSnapshot(time.perf_counter(), _machine_busy(), _proc_stats(),
-                       float(info["used_cpu_sys"]) + float(info["used_cpu_user"]))
-
-
-def descendants(procs: dict, roots: set[int]) -> set[int]:
-    found, grew = set(roots), True
-    while grew:
-        more = {pid for pid, (_, ppid, _, _) in procs.items() if ppid in found} - found
-        found |= more
-        grew = bool(more)
-    return found
-
-
-def postgres_pids(engine) -> set[int]:
-    """The PostgreSQL server processes serving ``engine``'s database, and the server's own (WAL writer,
-    checkpointer ...); none for another database, or when the server is on another machine (not in /proc)."""
-    if engine.dialect.name != "postgresql":
-        return set()
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        return set(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                     "OR backend_type <> 'client backend'")).scalars())
-
-
-def cores_used(before: CpuSnapshot, after: CpuSnapshot, workers: set[int], redis_pid: int | None,
-               postgres: set[int]) -> dict[str, float]:
-    """Cores used between two snapshots by the workers, PostgreSQL, Redis, this script and the rest."""
-    seconds = after.at - before.at
-
-    def delta(pids) -> float:
-        return sum(after.procs[p][3] - (before.procs[p][3] if p in before.procs else 0.0) for p in pids if p in after.procs)
-
-    ours = descendants(after.procs, workers)
-    postgres = {p for p in postgres if p in after.procs}
-    here = {os.getpid()}
-    known = ours | postgres | here | ({redis_pid} if redis_pid else set())
-    machine = (after.machine - before.machine) / seconds
-    used = {"workers": delta(ours) / seconds, "postgres": delta(postgres) / seconds if postgres else float("nan"),
-            "redis": (after.redis - before.redis) / seconds, "generator": delta(here) / seconds}
-    used["other"] = max(0.0, machine - sum(v for v in used.values() if math.isfinite(v)))
-    used["machine"] = machine
-    niced = [(p, v[2], after.procs[p][3] - before.procs[p][3]) for p, v in after.procs.items()
-             if p in before.procs and p not in known and v[2] > 0]
-    used["niced"] = sum(c for _, _, c in niced) / seconds
-    used["niced_names"] = sorted({f"`{_command(p)}` (nice {nice})" for p, nice, c in niced if c / seconds > 0.05})
-    return used
-
-
-# --- Redis memory --------------------------------------------------------------------------------
-
-def used_memory(redis) -> int:
-    return int(redis.info("memory")["used_memory"])
-
-
-class MemoryPeak:
-    """Redis's used_memory, sampled every 20 ms in a thread until stopped; the peak."""
-
-    def __init__(self, redis):
-        self.redis, self.peak, self._stop = redis, used_memory(redis), threading.Event()
-        self._thread = threading.Thread(target=self._run, name="redis-memory", daemon=True)
-
-    def __enter__(self) -> "MemoryPeak":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, used_memory(self.redis))
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def enqueue(queue, pipe, database_id: str, source_id: int, index: int, args, faces: int, mode: str, blob: bytes,
-            settings) -> None:
-    """One chunk onto ``queue`` through ``pipe``, its frames beside it, as ingest's RQSink._send does."""
-    from ferstream.ingest.queue import chunk_key, job_id
-
-    key = chunk_key(database_id, source_id, index) if blob else None
-    queue.enqueue(JOB, database_id, source_id, index, args.frames, faces, key, args.fps, args.seed, mode,
-                  job_id=job_id(database_id, source_id, index),
-                  description=f"load: chunk {index} of source {source_id}, {faces} face(s) per frame",
-                  job_timeout=settings.job_timeout, result_ttl=3600, failure_ttl=settings.failure_ttl, pipeline=pipe)
-    if blob:
-        pipe.set(key, blob, ex=settings.chunk_ttl)
-
-
-def queued_chunk_bytes(redis, settings, database_id: str, args, blob: bytes, n: int = 40) -> dict[str, float]:
-    """Redis bytes of a queued chunk (its job and its frames), on a queue no worker listens to; then removed."""
-    from rq import Queue
-
-    queue = Queue(f"{settings.queue}.load-probe-{uuid.uuid4().hex[:8]}", connection=redis)
-    source = 10**9  # not a source of the database: nothing runs it
-    before = used_memory(redis)
-    with redis.pipeline() as pipe:
-        for i in range(n):
-            enqueue(queue, pipe, database_id, source, i, args, 16, "sqlalchemy", blob, settings)
-        pipe.execute()
-    total = (used_memory(redis) - before) / n
-    job_ids = queue.get_job_ids()
-    job = redis.memory_usage(f"rq:job:{job_ids[0]}") or 0
-    from ferstream.ingest.queue import chunk_key
-
-    keys = [chunk_key(database_id, source, i) for i in range(n)] if blob else []
-    frames = (redis.memory_usage(keys[0]) or 0) if keys else 0
-    redis.delete(*keys, *[f"rq:job:{j}" for j in job_ids], queue.key)
-    redis.srem("rq:queues", queue.key)
-    return {"queued_bytes": total, "job_bytes": job, "frames_bytes": frames}
-
-
-# --- workers -------------------------------------------------------------------------------------
-
-class Workers:
-    """N ``ferstream worker`` processes on one queue; started, awaited until registered, stopped with SIGTERM."""
-
-    def __init__(self, n: int, redis_url: str, database_url: str, queue: str, folder: Path):
-        self.n, self.redis_url, self.database_url, self.queue, self.folder = n, redis_url, database_url, queue, folder
-        self.procs: list[subprocess.Popen] = []
-
-    def __enter__(self) -> "Workers":
-        from redis import Redis
-        from rq import Queue, Worker
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
-        for k in ("REDIS_URL", "DATABASE_URL"):
-            env.pop(k, None)
-        for i in range(self.n):
-            with open(self.folder / f"worker-{i}.log", "w") as log:
-                self.procs.append(subprocess.Popen(
-                    [*CLI, "worker", "--redis", self.redis_url, "--database", self.database_url],
-                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        redis, queue = Redis.from_url(self.redis_url), Queue(self.queue, connection=Redis.from_url(self.redis_url))
-        deadline = time.monotonic() + START_TIMEOUT
-        while Worker.count(connection=redis, queue=queue) < self.n:
-            self.check()
-            if time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"{self.n} workers did not register within {START_TIMEOUT}s:\n{self.logs()}")
-            time.sleep(0.2)
-        return self
-
-    @property
-    def pids(self) -> set[int]:
-        return {p.pid for p in self.procs}
-
-    def check(self) -> None:
-        dead = [p for p in self.procs if p.poll() is not None]
-        if dead:
-            raise RuntimeError(f"a worker exited ({dead[0].returncode}):\n{self.logs()}")
-
-    def logs(self, tail: int = 3000) -> str:
-        return "\n".join(f"--- worker-{i}.log\n{(self.folder / f'worker-{i}.log').read_text(errors='replace')[-tail:]}"
-                         for i in range(len(self.procs)))
-
-    def __exit__(self, *exc) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for p in self.procs:
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
 
 
 # --- one point -----------------------------------------------------------------------------------
@@ -574,14 +316,7 @@ def report(args, chosen: dict[tuple[int, int, str], Point], probe: dict, blob: b
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_process()
-    with workdir(args) as folder:
-        result = measure(args, folder)
-    print(environment(), flush=True)
-    print()
-    print(result.markdown(), flush=True)
-    return 0
+    return run_main(build_parser, measure, argv, needs_media=False, summary=False)
 
 
 if __name__ == "__main__":

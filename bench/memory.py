@@ -19,8 +19,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: python bench/memory.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (CLI, CLIP, Report, RedisServer, Row, base_parser, ferstream_settings, fmt, frames_limit,
-                          make_clip, markdown_table, media_file, queue_clip, run_child, run_main, sqlite_url)
+from bench.data import CLIP, make_clip, media_file
+from bench.ferstream_side import ferstream_settings, queue_clip, sqlite_url
+from bench.processes import CLI, run_child
+from bench.script import base_parser, frames_limit, run_main
+from bench.services import RedisServer
+from bench.tables import Report, Row, fmt, markdown_table
 
 #: peak RSS per process, MiB (issue 6: under 1.5 GB)
 LIMIT_MB = 1536

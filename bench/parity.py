@@ -24,7 +24,6 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -32,8 +31,12 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: python bench/parity.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (CLIP, DEFAULT_OUT, Report, Row, base_parser, ferstream_settings, fmt, frames_limit, load_fer,
-                          make_clip, markdown_table, media_file, read_frames, run_main)
+from bench import fer_side
+from bench.box_matching import match_boxes
+from bench.data import CLIP, DEFAULT_OUT, frames_of, is_photo, make_clip, media_file
+from bench.ferstream_side import analysis_frame, ferstream_settings
+from bench.script import base_parser, frames_limit, run_main
+from bench.tables import Report, Row, markdown_table, pct
 
 #: a fer face is found when a ferstream box overlaps it at least this much
 IOU = 0.3
@@ -65,27 +68,12 @@ def build_parser():
     return parser
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    w = max(0, min(ax2, bx2) - max(a[0], b[0]))
-    h = max(0, min(ay2, by2) - max(a[1], b[1]))
-    inter = w * h
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def match(ours: np.ndarray, theirs: np.ndarray, threshold: float = IOU) -> tuple[list[int], list[int], int]:
     """One-to-one matching, best overlaps first: (our unmatched indices, their unmatched indices, matches)."""
-    pairs = sorted(((iou(a, b), i, j) for i, a in enumerate(ours) for j, b in enumerate(theirs)), reverse=True)
-    used_i, used_j = set(), set()
-    for score, i, j in pairs:
-        if score < threshold:
-            break
-        if i not in used_i and j not in used_j:
-            used_i.add(i)
-            used_j.add(j)
-    return ([i for i in range(len(ours)) if i not in used_i], [j for j in range(len(theirs)) if j not in used_j],
-            len(used_i))
+    pairs = match_boxes(ours, theirs, threshold)
+    used = set(pairs.values())
+    return ([i for i in range(len(ours)) if i not in pairs], [j for j in range(len(theirs)) if j not in used],
+            len(pairs))
 
 
 class FerstreamDetection:
@@ -105,13 +93,12 @@ class FerstreamDetection:
         self.fps, self.per_chunk, self.index, self.sequence = fps, max(1, round(self.settings.chunk_seconds * fps)), 0, None
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        from ferstream.ingest.video import analysis_scale, to_analysis_frame
         from ferstream.worker.detector import FrameSequenceDetector
 
         if self.index % self.per_chunk == 0:
             self.sequence = FrameSequenceDetector(self.detector, self.settings.rescan_seconds)
-        scale = analysis_scale(bgr.shape[1], self.width, bgr.shape[0], self.settings.min_face)
-        boxes = self.sequence.detect(to_analysis_frame(bgr, scale), self.index / self.fps)
+        grey, scale = analysis_frame(bgr, self.settings.min_face, self.width)
+        boxes = self.sequence.detect(grey, self.index / self.fps)
         self.index += 1
         return np.rint(boxes * scale).astype(np.int32) if scale != 1.0 else boxes
 
@@ -180,24 +167,14 @@ def _sheet(crops: list[np.ndarray], columns: int = 8) -> np.ndarray:
     return np.vstack([np.hstack(cells[i:i + columns]) for i in range(0, len(cells), columns)])
 
 
-def frames_of(path: Path, limit: int | None) -> Iterator[np.ndarray]:
-    if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
-        image = cv2.imread(str(path))
-        if image is None:
-            raise SystemExit(f"bench: cannot read {path}")
-        yield image
-    else:
-        yield from read_frames(path, limit)
-
-
 def compare(label: str, path: Path, no_face: tuple, ours, fer, samples: Samples, limit: int | None) -> Tally:
     t = Tally()
-    fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) if path.suffix.lower() not in (".jpg", ".jpeg", ".png") else 0
+    fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) if not is_photo(path) else 0
     ours.start(fps if 0 < fps < 1000 else 25.0)
     for index, frame in enumerate(frames_of(path, limit)):
         t.frames += 1
         mine = ours(frame)
-        theirs = np.asarray(fer.find_faces(frame), dtype=np.int32).reshape(-1, 4) if fer is not None else None
+        theirs = fer_side.find_faces(fer, frame).astype(np.int32) if fer is not None else None
         name = f"{label}_{index:05d}"
         if any(a <= index <= b for a, b in no_face):
             t.no_face_frames += 1
@@ -226,7 +203,7 @@ def compare(label: str, path: Path, no_face: tuple, ours, fer, samples: Samples,
 
 def measure(args, folder: Path) -> Report:
     limit = frames_limit(args)
-    fer = load_fer(args)
+    fer = fer_side.load_fer(args)
     ours = FerstreamDetection()
     samples = Samples(args.sample)
     sources: list[tuple[str, Path, tuple]] = []
@@ -254,7 +231,7 @@ def measure(args, folder: Path) -> Report:
     no_fer = fer is None
     summary = [
         Row("parity", f"share of fer's faces ferstream finds ({total.fer_faces} fer faces, IoU >= {IOU})",
-            "n/a" if no_fer else fmt(None if share is None else 100 * share, 1, "%"), "n/a" if no_fer else "100%",
+            "n/a" if no_fer else pct(share), "n/a" if no_fer else "100%",
             f">= {TARGET_SHARE:.0%}", None if share is None else share >= TARGET_SHARE),
         Row("parity", "faces only one side finds, frames with people (crops to check by eye)",
             "n/a" if no_fer else str(total.ours_only), "n/a" if no_fer else str(total.fer_only)),
@@ -267,7 +244,7 @@ def measure(args, folder: Path) -> Report:
 
 def _row(label: str, t: Tally, with_fer: bool) -> list:
     na = "n/a"
-    share = fmt(100 * t.matched / t.fer_faces, 1, "%") if t.fer_faces else na
+    share = pct(t.matched / t.fer_faces) if t.fer_faces else na
     return [label, t.frames, t.no_face_frames, t.fer_faces if with_fer else na, t.ours_faces,
             t.matched if with_fer else na, share if with_fer else na, t.ours_only if with_fer else na,
             t.fer_only if with_fer else na, t.ours_no_face, t.fer_no_face if with_fer else na]

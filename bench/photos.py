@@ -10,7 +10,6 @@ the group photos (3 faces or more) of the real-footage emotion set ``bench/label
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -19,28 +18,19 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Report, Row, base_parser, markdown_table, run_main
-from bench.real_emotions import REALSET_ROOTS
+from bench.face_labels import photo_boxes
+from bench.realset import default_realset, photo_faces
+from bench.script import base_parser, run_main
+from bench.tables import Report, Row, markdown_table
 from ferstream.tracks import box_iou
 
-LABELS = Path(__file__).resolve().parent / "labels"
 IOU = 0.4
 
 
 def labelled_photos(media: Path, realset: Path) -> dict[str, dict[Path, list[np.ndarray]]]:
-    sets: dict[str, dict[Path, list[np.ndarray]]] = {"shared photos": {}, "group photos of the real set": {}}
-    with open(LABELS / "faces.csv", newline="") as f:
-        for r in csv.DictReader(f):
-            if r["image"].endswith(".jpg") and r["kind"] != "ignore":
-                sets["shared photos"].setdefault(media / r["image"], []).append(
-                    np.array([int(r[k]) for k in "xywh"], float))
-    group: dict[Path, list[np.ndarray]] = {}
-    with open(LABELS / "emotions.csv", newline="") as f:
-        for r in csv.DictReader(f):
-            path = (media if r["source"] == "media" else realset / r["source"]) / r["file"]
-            if path.suffix.lower() in (".jpg", ".png"):
-                group.setdefault(path, []).append(np.array([int(r[k]) for k in "xywh"], float))
-    sets["group photos of the real set"] = {p: b for p, b in group.items() if len(b) >= 3}
+    group = photo_faces(realset, media)
+    sets = {"shared photos": photo_boxes(media),
+            "group photos of the real set": {p: b for p, b in group.items() if len(b) >= 3}}
     return {name: {p: b for p, b in photos.items() if p.exists()} for name, photos in sets.items()}
 
 
@@ -62,7 +52,7 @@ def found(photos: dict[Path, list[np.ndarray]], min_face: float | None) -> tuple
 
 def build_parser():
     parser = base_parser(__doc__, frames_help=None)
-    parser.add_argument("--realset", type=Path, default=next((p for p in REALSET_ROOTS if p.is_dir()), REALSET_ROOTS[-1]))
+    parser.add_argument("--realset", type=Path, default=default_realset())
     return parser
 
 

@@ -22,8 +22,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: the repository root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (RedisServer, base_parser, environment, ferstream_settings, markdown_table, setup_process,
-                          sqlite_url)
+from bench.data import CLIP
+from bench.ferstream_side import ferstream_settings, sqlite_url
+from bench.script import base_parser, setup_process, workdir
+from bench.services import RedisServer
+from bench.tables import markdown_table
+from bench.timing import environment
 
 CHUNK_FRAMES = 2  # 0.4 s at 5 frames a second: a live camera's chunk
 SAMPLE_FPS = 5.0
@@ -32,7 +36,7 @@ SAMPLE_FPS = 5.0
 def clip(args) -> Path:
     if args.video:
         return Path(args.video)
-    real = Path(args.media) / "WolfgangLanger_Pexels.mp4"
+    real = Path(args.media) / CLIP
     if real.exists():
         return real
     from ferstream.demo import make_astronaut_video
@@ -75,7 +79,7 @@ class Viewers:
         self.redis.delete(*[k.watched for k in self.keys])
 
 
-def run_once(frames, cameras: int, redis, workdir: Path, watched: bool, run: int) -> tuple[float, int, float]:
+def run_once(frames, cameras: int, redis, folder: Path, watched: bool, run: int) -> tuple[float, int, float]:
     """Frames per second through the job code, the pictures the viewers saw, and the share of the time the job code
     spent on live pictures (its ``preview`` stage: the check for viewers, drawing, JPEG, Redis)."""
     from ferstream.metrics import STAGE_SECONDS
@@ -88,7 +92,7 @@ def run_once(frames, cameras: int, redis, workdir: Path, watched: bool, run: int
     from ferstream.worker.preview import LivePictures
     from ferstream.worker.runtime import Runtime
 
-    rt = Runtime(ferstream_settings(sqlite_url(workdir, f"preview-{run}-{watched}")))
+    rt = Runtime(ferstream_settings(sqlite_url(folder, f"preview-{run}-{watched}")))
     analyzer, engine = rt.analyzer, rt.engine
     sources = [writes.create_source(engine, name=f"camera {i}", kind="live", uri=f"rtsp://bench/{i}", state="running")
                for i in range(cameras)]
@@ -123,15 +127,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, alternating (default: 3)")
     args = parser.parse_args()
     setup_process()
-    import tempfile
-
     from redis import Redis
 
     from ferstream.ingest.video import VideoReader
 
-    with tempfile.TemporaryDirectory(prefix="ferstream-bench-preview-") as tmp:
-        workdir = Path(args.workdir or tmp)
-        args.workdir = workdir
+    with workdir(args) as folder:
+        args.workdir = folder
         path = clip(args)
         reader = VideoReader(path, SAMPLE_FPS, 640)
         frames = []
@@ -140,13 +141,13 @@ def main() -> None:
             if len(frames) >= (args.frames or 120):
                 break
         load_before = os.getloadavg()
-        with RedisServer(workdir / "redis") as server:
+        with RedisServer(folder / "redis") as server:
             redis = Redis.from_url(server.url)
             results, shares = {False: [], True: []}, {False: [], True: []}
             seen = []
             for run in range(args.repeats):
                 for watched in (False, True):
-                    fps, n, share = run_once(frames, args.cameras, redis, workdir, watched, run)
+                    fps, n, share = run_once(frames, args.cameras, redis, folder, watched, run)
                     results[watched].append(fps)
                     shares[watched].append(share)
                     if watched:

@@ -13,7 +13,6 @@ quality cost per face, beside the box crop, on this machine (``lscpu`` flags in 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,11 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Report, Row, base_parser, fmt, markdown_table, run_main
-from bench.real_emotions import (REALSET_ROOTS, SPLITS, Frames, _analysis_view, aligned_crops, face_keypoints,
-                                 ferstream_crops, read_labels)
+from bench.face_crops import aligned_crops, analysis_box, analysis_view, face_keypoints, ferstream_crops
+from bench.realset import SPLITS, Frames, default_realset, read_labels, source_folders
+from bench.script import base_parser, run_main
+from bench.tables import Report, Row, markdown_table, pct
+from bench.timing import best_ms_per_item, cpu_flags
 
 #: targets (issue 44, after issue 34's 90%): the faces kept right at least this often, at most this share flagged
 TARGET_KEPT = 0.97
@@ -36,7 +37,7 @@ def build_parser():
     from ferstream.worker.quality import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_QUALITY
 
     parser = base_parser(__doc__, frames_help=None)
-    parser.add_argument("--realset", type=Path, default=next((p for p in REALSET_ROOTS if p.is_dir()), REALSET_ROOTS[-1]))
+    parser.add_argument("--realset", type=Path, default=default_realset())
     parser.add_argument("--model", type=Path, help="ferstream model (default: the shipped one)")
     parser.add_argument("--min-quality", type=float, default=DEFAULT_MIN_QUALITY, help="default: %(default)s (the worker's)")
     parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
@@ -51,15 +52,6 @@ def gate(right: np.ndarray, flags: np.ndarray) -> tuple[float, float, float, flo
     return mean(right), mean(flags), mean(right[~flags]), mean(right[flags])
 
 
-def per_face_ms(work, n: int, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return 1000 * best / max(n, 1)
-
-
 def measure(args, _folder: Path) -> Report:
     from ferstream.emotion_model import DEFAULT_MODEL, EmotionModel
     from ferstream.worker import quality
@@ -69,7 +61,7 @@ def measure(args, _folder: Path) -> Report:
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
     everything = read_labels()
-    frames = Frames({**{f.source: args.realset / f.source for f in everything}, "media": args.media})
+    frames = Frames(source_folders(everything, args.realset, args.media))
     rows, aspect_rows, tag_rows, headline = [], [], [], {}
     timing_inputs = []
     for split in SPLITS:
@@ -91,8 +83,7 @@ def measure(args, _folder: Path) -> Report:
             q = np.min(np.stack(list(aspects.values())), axis=0)
             flags = quality.uncertain(q, probabilities, args.min_quality, args.min_confidence)
             acc, share, kept, flagged = gate(right, flags)
-            rows.append([split, len(faces), crop_name, fmt(100 * acc, 1, "%"), fmt(100 * share, 1, "%"),
-                         fmt(100 * kept, 1, "%"), fmt(100 * flagged, 1, "%") if flags.any() else "",
+            rows.append([split, len(faces), crop_name, pct(acc), pct(share), pct(kept), pct(flagged) if flags.any() else "",
                          f"{int((q < args.min_quality).sum())}"])
             if crop_name == "box":
                 headline[split] = (kept, share)
@@ -100,27 +91,25 @@ def measure(args, _folder: Path) -> Report:
                     has = np.array([tag in f.tags for f in faces])
                     if has.any():
                         t_acc, t_share, t_kept, _ = gate(right[has], flags[has])
-                        tag_rows.append([split, tag, f"{int(has.sum())}", fmt(100 * t_acc, 1, "%"),
-                                         fmt(100 * t_share, 1, "%"), fmt(100 * t_kept, 1, "%")])
+                        tag_rows.append([split, tag, f"{int(has.sum())}", pct(t_acc), pct(t_share), pct(t_kept)])
                 for name, values in aspects.items():
                     low = values < 0.5
                     aspect_rows.append([split, name, f"{int(low.sum())}",
-                                        fmt(100 * right[low].mean(), 1, "%") if low.any() else "",
-                                        fmt(100 * right[~low].mean(), 1, "%")])
-        timing_inputs += [(_analysis_view(frames, f)[0], f, p) for f, p in zip(faces, points) if p is not None]
+                                        pct(right[low].mean()) if low.any() else "", pct(right[~low].mean())])
+        timing_inputs += [(*analysis_view(frames, f), f, p) for f, p in zip(faces, points) if p is not None]
     table = markdown_table(["part", "faces", "crop", "right, all", "flagged uncertain", "right, kept",
                             "right, flagged", "quality below threshold"], rows)
     aspects_table = markdown_table(["part", "aspect", "faces below 0.5", "right, those", "right, the rest"], aspect_rows)
     tags_table = markdown_table(["part", "tag", "faces", "right, all", "flagged uncertain", "right, kept"], tag_rows)
     # cost per face, on the set's own frames: the box crop, the aligned crop, the quality score
-    views = [(g, _analysis_box(frames, f), p) for g, f, p in timing_inputs[:200]]
+    views = [(g, analysis_box(f.box, scale), p) for g, scale, f, p in timing_inputs[:200]]
     n = len(views)
-    box_ms = per_face_ms(lambda: [crop_faces(g, b[None], CROP_MARGIN) for g, b, _ in views], n)
-    align_ms = per_face_ms(lambda: [align(g, p[None]) for g, _, p in views], n)
+    box_ms = best_ms_per_item(lambda: [crop_faces(g, b[None], CROP_MARGIN) for g, b, _ in views], n)
+    align_ms = best_ms_per_item(lambda: [align(g, p[None]) for g, _, p in views], n)
     crops = np.stack([crop_faces(g, b[None], CROP_MARGIN)[0] for g, b, _ in views]) if n else np.zeros((0, 48, 48), np.uint8)
     sides = np.array([b[2] for _, b, _ in views], np.float64)
     pts = np.array([p for _, _, p in views]).reshape(-1, 6, 2)
-    quality_ms = per_face_ms(lambda: quality.quality(crops, sides, pts), n)
+    quality_ms = best_ms_per_item(lambda: quality.quality(crops, sides, pts), n)
     cost = markdown_table(["step", "ms per face"], [["box crop (the default)", f"{box_ms:.3f}"],
                                                      ["aligned crop", f"{align_ms:.3f}"],
                                                      ["quality score and flag", f"{quality_ms:.3f}"]])
@@ -129,25 +118,12 @@ def measure(args, _folder: Path) -> Report:
                "Per tag of the set (box crops): how many of its faces are flagged, and how right the rest are:\n\n"
                + tags_table,
                "Each aspect on its own (box crops):\n\n" + aspects_table,
-               f"Cost per face over {n} faces of the set, best of 3 (lscpu flags: {_cpu_flags()}):\n\n" + cost]
+               f"Cost per face over {n} faces of the set, best of 3 (lscpu flags: {cpu_flags()}):\n\n" + cost]
     kept, share = headline.get("judge", (float("nan"), float("nan")))
-    row = Row("uncertain faces", "judging faces: right when kept / flagged uncertain", fmt(100 * kept, 1, "%") + " / "
-              + fmt(100 * share, 1, "%"), "n/a (fer flags nothing)",
+    row = Row("uncertain faces", "judging faces: right when kept / flagged uncertain", f"{pct(kept)} / {pct(share)}",
+              "n/a (fer flags nothing)",
               f">= {TARGET_KEPT:.0%} / <= {TARGET_FLAGGED:.0%}", kept >= TARGET_KEPT and share <= TARGET_FLAGGED)
     return Report("Face quality and uncertain faces on real footage", details, [row])
-
-
-def _analysis_box(frames: Frames, face) -> np.ndarray:
-    _, scale = _analysis_view(frames, face)
-    return np.rint(np.array(face.box, np.float64) / scale).astype(np.int32)
-
-
-def _cpu_flags() -> str:
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "unknown"
-    return " ".join(f for f in ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "amx_bf16") if f in flags)
 
 
 if __name__ == "__main__":

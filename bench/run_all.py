@@ -1,6 +1,6 @@
 """Every benchmark of issue 6, ferstream beside fer, in one run; one Markdown table at the end.
 
-Runs throughput, parity, detectors, tracks, accuracy, real emotions, real quality, scale-out, cost curve, memory, events and the HTTP API in this order, in this
+Runs throughput, parity, detectors, tracks, accuracy, real emotions, real quality, scale-out, cost curve, memory, events, the HTTP API and gallery views in this order, in this
 process (scale-out and memory start their own subprocesses), sharing one folder of clips
 made at run time. Each benchmark's detail tables print as it finishes; the summary table,
 with the command, machine and versions, prints last and, with the details, goes to --out.
@@ -21,8 +21,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: python bench/run_all.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (DEFAULT_FER2013, DEFAULT_MEDIA, Report, Row, environment, setup_process, summary_table,
-                          workdir)
+from bench.data import DEFAULT_FER2013, DEFAULT_MEDIA
+from bench.script import setup_process, workdir
+from bench.tables import Report, Row, summary_table
+from bench.timing import environment
 
 BENCHMARKS = ("throughput", "parity", "detectors", "tracks", "accuracy", "real_emotions", "real_quality", "scaleout",
               "cost_curve", "memory", "events", "api", "gallery")

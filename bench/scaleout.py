@@ -23,9 +23,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: python bench/scaleout.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (CLI, CLIP, Report, RedisServer, Row, base_parser, ferstream_settings, fmt, frames_limit,
-                          frames_recorded, make_clip, markdown_table, media_file, queue_clip, ratio, run_child, run_main,
-                          sqlite_url)
+from bench.data import CLIP, make_clip, media_file
+from bench.ferstream_side import ferstream_settings, frames_recorded, queue_clip, sqlite_url
+from bench.processes import CLI, run_child
+from bench.script import base_parser, frames_limit, run_main
+from bench.services import RedisServer
+from bench.tables import Report, Row, fmt, markdown_table, ratio
 
 #: total frames/s of 2 workers over 1 (issue 6)
 TARGET = 1.7

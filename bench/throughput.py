@@ -23,9 +23,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: python bench/throughput.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (CLIP, HEIGHTS, Report, Row, base_parser, decode_rate, ferstream_settings, fmt,
-                          frames_limit, load_fer, make_clip, markdown_table, media_file, ratio, read_frames,
-                          run_main, sqlite_url)
+from bench import fer_side
+from bench.data import CLIP, HEIGHTS, decode_rate, make_clip, media_file, read_frames
+from bench.ferstream_side import analyze_in_process, ferstream_settings
+from bench.script import base_parser, frames_limit, run_main
+from bench.tables import Report, Row, fmt, markdown_table, ratio
 
 #: ferstream's frames/s as a multiple of fer's, per frame height (issue 6)
 TARGETS = {360: 2.0, 1080: 5.0}
@@ -43,27 +45,14 @@ def build_parser():
 
 def ferstream_run(clip: Path, folder: Path, name: str) -> tuple[int, int, float]:
     """(frames, faces, seconds) of `ferstream analyze`'s in-process path on a fresh SQLite file."""
-    from ferstream import db
-    from ferstream.sinks import make_sink
-    from ferstream.ingest.files import ingest_file
-
-    settings = ferstream_settings(sqlite_url(folder, name))
-    engine = db.connect(settings.database_url)  # migrations run here, off the clock
-    sink = make_sink(settings, engine)
-    sink.runtime.analyzer  # noqa: B018 - the model loads once per process, before the first chunk
-    start = time.perf_counter()
-    ingest_file(engine, clip, sink, settings)
-    return sink.frames_done, sink.faces, time.perf_counter() - start
+    run = analyze_in_process(clip, folder, name)
+    return run.sink.frames_done, run.sink.faces, run.seconds
 
 
 def fer_run(detector, clip: Path) -> tuple[int, int, float]:
     """(frames, faces, seconds) of OpenCV decoding plus fer's detect_emotions on every frame."""
-    frames = faces = 0
-    start = time.perf_counter()
-    for frame in read_frames(clip):
-        faces += len(detector.detect_emotions(frame))
-        frames += 1
-    return frames, faces, time.perf_counter() - start
+    found, seconds = fer_side.detect_all(detector, read_frames(clip))
+    return len(found), sum(map(len, found)), seconds
 
 
 def reader_run(clip: Path) -> tuple[int, float]:
@@ -84,7 +73,7 @@ def median_rate(runs: list[tuple]) -> float:
 def measure(args, folder: Path) -> Report:
     src = media_file(args, CLIP)
     limit = frames_limit(args)
-    fer = load_fer(args)
+    fer = fer_side.load_fer(args)
     if fer is not None:
         fer.detect_emotions(next(read_frames(src, 1)))  # warm-up: first-call set-up off the clock
     rows, summary = [], []

@@ -27,7 +27,11 @@ import pandas as pd
 if __package__ in (None, ""):  # run as a file: python bench/tracks.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CLIP, CLI, Report, Row, base_parser, fmt, markdown_table, media_file, run_child, run_main
+from bench.data import CLIP, media_file, write_video
+from bench.ferstream_side import sqlite_url
+from bench.processes import CLI, run_child
+from bench.script import base_parser, run_main
+from bench.tables import Report, Row, fmt, markdown_table
 
 
 @dataclass
@@ -41,17 +45,18 @@ def pan_clip(photo: Path, out: Path, seconds: float = 4.0, fps: float = 10.0, si
     """A camera panning and zooming across ``photo``: every face stays in view, moving and changing size."""
     image = cv2.imread(str(photo))
     h, w = image.shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     n = int(seconds * fps)
-    for i in range(n):
-        t = i / max(n - 1, 1)
-        zoom = 1.0 - 0.15 * np.sin(np.pi * t)  # the window narrows to 85% and back
-        cw, ch = int(w * zoom), int(min(h, w * zoom * size[1] / size[0]))
-        x0, y0 = int((w - cw) * t), int((h - ch) * (0.5 + 0.5 * np.sin(2 * np.pi * t)) / 1)
-        y0 = min(max(y0, 0), h - ch)
-        writer.write(cv2.resize(image[y0:y0 + ch, x0:x0 + cw], size, interpolation=cv2.INTER_AREA))
-    writer.release()
-    return out
+
+    def views():
+        for i in range(n):
+            t = i / max(n - 1, 1)
+            zoom = 1.0 - 0.15 * np.sin(np.pi * t)  # the window narrows to 85% and back
+            cw, ch = int(w * zoom), int(min(h, w * zoom * size[1] / size[0]))
+            x0, y0 = int((w - cw) * t), int((h - ch) * (0.5 + 0.5 * np.sin(2 * np.pi * t)) / 1)
+            y0 = min(max(y0, 0), h - ch)
+            yield cv2.resize(image[y0:y0 + ch, x0:x0 + cw], size, interpolation=cv2.INTER_AREA)
+
+    return write_video(out, views(), fps, size)
 
 
 def leave_and_return_clip(out: Path, fps: float = 10.0) -> Path:
@@ -60,11 +65,7 @@ def leave_and_return_clip(out: Path, fps: float = 10.0) -> Path:
 
     frames = astronaut_frames(40)
     empty = np.full_like(frames[0], 60)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frames[0].shape[1], frames[0].shape[0]))
-    for frame in frames[:20] + [empty] * 30 + frames[20:]:
-        writer.write(frame)
-    writer.release()
-    return out
+    return write_video(out, frames[:20] + [empty] * 30 + frames[20:], fps)
 
 
 def clips(args, folder: Path) -> list[Clip]:
@@ -113,8 +114,7 @@ def measure(args, folder: Path) -> Report:
     rows, raw_flicker, smooth_flicker, lags = [], [], [], []
     total_people = total_tracks = total_switches = 0
     for clip in clips(args, folder):
-        url = f"sqlite:///{folder / (clip.path.stem + '.db')}"
-        Path(url[len("sqlite:///"):]).unlink(missing_ok=True)
+        url = sqlite_url(folder, clip.path.stem)
         run_child([*CLI, "analyze", str(clip.path), "--database", url]).check(f"ferstream analyze {clip.path.name}")
         df = faces_table(db.connect(url), 1)
         tracks = int(df["track_id"].nunique())

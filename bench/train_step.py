@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a file: python bench/train_step.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.classifier_speed import parse_arch
-from bench.common import cpu_flags
+from bench.timing import cpu_flags
 
 
 #: steps left out of the timing: the first traces the step, and oneDNN sets up its kernels in the next ones

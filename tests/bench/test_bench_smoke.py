@@ -88,7 +88,7 @@ def test_script_prints_its_table(script, media, tmp_path):
 
 @pytest.mark.long  # two galleries, ferstream and fer on 4 frames each: 20-60 s
 def test_gallery_prints_its_table(media, tmp_path):
-    from bench.real_emotions import REALSET_ROOTS
+    from bench.realset import REALSET_ROOTS
 
     realset = next((p for p in REALSET_ROOTS if p.is_dir()), None)
     if realset is None:

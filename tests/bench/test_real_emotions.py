@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.real_emotions import COLUMNS, LABELS, Face, Frames, ferstream_crops, ferstream_labels, read_labels, score
+from bench.face_crops import ferstream_crops
+from bench.real_emotions import ferstream_labels, score
+from bench.realset import COLUMNS, LABELS, Face, Frames, read_labels
 
 
 def _write(path, rows):

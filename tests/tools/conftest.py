@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from bench.real_emotions import COLUMNS
+from bench.realset import COLUMNS
 from tests.training.conftest import make_faces, write_csv
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import finetune_real  # noqa: E402
-from bench import real_emotions  # noqa: E402
+from bench import face_crops, realset  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 
 #: FER-2013's faces are scaled up this many times and padded by half their new side to be looked at by BlazeFace
@@ -79,8 +79,8 @@ def tune_crops(args):
     """The tune part's faces here: box crops (the worker's default), aligned crops at ``--zoom``, accepted labels and
     sources."""
     frames, faces = finetune_real.split_faces(args, "tune")
-    boxed = real_emotions.ferstream_crops(frames, faces)
-    aligned = real_emotions.aligned_crops(frames, faces, args.zoom)[0]
+    boxed = face_crops.ferstream_crops(frames, faces)
+    aligned = face_crops.aligned_crops(frames, faces, args.zoom)[0]
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
     return boxed, aligned, accept, np.array([f.source for f in faces])
 
@@ -90,9 +90,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="FER-2013 (Kaggle CSV with Training and PublicTest)")
     p.add_argument("--model", type=Path, default=finetune_real.SHIPPED, help="the .keras network to start from")
-    p.add_argument("--labels", type=Path, default=real_emotions.LABELS, help="the labelled set (default: %(default)s)")
-    p.add_argument("--realset", type=Path, default=next((r for r in real_emotions.REALSET_ROOTS if r.is_dir()),
-                                                         real_emotions.REALSET_ROOTS[-1]))
+    p.add_argument("--labels", type=Path, default=realset.LABELS, help="the labelled set (default: %(default)s)")
+    p.add_argument("--realset", type=Path, default=realset.default_realset())
     p.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     p.add_argument("--zoom", type=float, default=1.0, help="the framing of every aligned crop (1: FER-2013's own)")
     p.add_argument("--steps", type=int, default=224, help="AdamW steps of each fine-tuning (224: one pass over Training)")
@@ -102,7 +101,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import keras
 
-    from bench.common import markdown_table
+    from bench.tables import markdown_table
     from ferstream.training.data import load_dataset
 
     data = load_dataset(args.data)

@@ -18,7 +18,7 @@ Two ways, each against the shipped network (ferstream/models/ferstream-emotion.k
 ``--augment camera`` measures augmentation as a lever: before the training augmentation, half of each batch's faces
 are degraded as a camera degrades them (``camera_degrade``: shrunk to 16-32 pixels and scaled back, blurred, darkened
 or brightened by a gamma of 0.5-2, sensor noise), the real set's blurred and dim faces being among its worst
-(``bench/real_emotions.py``'s tags). With ``--real-per-batch 0`` it is one run on FER-2013 alone, to set beside the
+(``bench/realset.py``'s tags). With ``--real-per-batch 0`` it is one run on FER-2013 alone, to set beside the
 control.
 
 Each row: the held-out sources' accuracy, and PublicTest accuracy and its lowest class recall (one view, the
@@ -42,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench import real_emotions  # noqa: E402
+from bench import face_crops, realset  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.worker.blazeface import CROP_MARGIN  # noqa: E402
 
@@ -55,10 +55,9 @@ WORKER_MARGIN = CROP_MARGIN
 def split_faces(args, split: str):
     """The real set's ``split`` faces whose files are here (``args.labels``, ``args.realset``, ``args.media``), and
     the frames they are read from; a clear error where none is."""
-    every = [f for f in real_emotions.read_labels(args.labels) if f.split == split]
-    sources = {f.source: args.realset / f.source for f in every}
-    sources["media"] = args.media
-    frames = real_emotions.Frames(sources)
+    every = [f for f in realset.read_labels(args.labels) if f.split == split]
+    sources = realset.source_folders(every, args.realset, args.media)
+    frames = realset.Frames(sources)
     faces = [f for f in every if frames.available(f)]
     if not faces:
         raise SystemExit(f"none of the real set's {split} part's files are in {args.realset} "
@@ -69,7 +68,7 @@ def split_faces(args, split: str):
 def real_faces(args, split: str):
     """The split's faces whose files are here, their crops per margin, accepted labels, labels and sources."""
     frames, faces = split_faces(args, split)
-    crops = {m: real_emotions.ferstream_crops(frames, faces, None if m == WORKER_MARGIN else m) for m in MARGINS}
+    crops = {m: face_crops.ferstream_crops(frames, faces, None if m == WORKER_MARGIN else m) for m in MARGINS}
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
     labels = np.array([EMOTIONS.index(f.emotion) for f in faces])
     return crops, accept, labels, np.array([f.source for f in faces])
@@ -259,9 +258,8 @@ def main(argv=None) -> int:
     p.add_argument("how", choices=("head", "network"))
     p.add_argument("--data", type=Path, required=True, help="FER-2013 (Kaggle CSV with Training and PublicTest)")
     p.add_argument("--model", type=Path, default=SHIPPED, help="the .keras network to start from (default: the shipped)")
-    p.add_argument("--labels", type=Path, default=real_emotions.LABELS, help="the labelled set (default: %(default)s)")
-    p.add_argument("--realset", type=Path, default=next((r for r in real_emotions.REALSET_ROOTS if r.is_dir()),
-                                                         real_emotions.REALSET_ROOTS[-1]))
+    p.add_argument("--labels", type=Path, default=realset.LABELS, help="the labelled set (default: %(default)s)")
+    p.add_argument("--realset", type=Path, default=realset.default_realset())
     p.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     p.add_argument("--lam", type=float, nargs="+", default=[0.05, 0.1, 0.3, 1.0], help="head: weights of the tune faces")
     p.add_argument("--mu", type=float, nargs="+", default=[1e-3, 1e-2, 1e-1], help="head: pulls to the shipped weights")
@@ -272,7 +270,7 @@ def main(argv=None) -> int:
                    help="network: the training augmentation alone, or camera_degrade on half of each batch before it")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    from bench.common import markdown_table
+    from bench.tables import markdown_table
     from ferstream.training.data import load_dataset
 
     data = load_dataset(args.data)

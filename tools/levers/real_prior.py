@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools" / "levers"))
 
-from bench import real_emotions  # noqa: E402
+from bench import face_crops, realset  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 
 
@@ -58,16 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emotion", default="neutral", choices=EMOTIONS, help="the class shifted (default: neutral)")
     parser.add_argument("--grid", type=float, nargs=3, default=(-1.0, 1.0, 0.1), metavar=("FROM", "TO", "STEP"))
     parser.add_argument("--max-drop", type=float, default=0.005, help="FER+ PublicTest may drop this much (default 0.5 points)")
-    parser.add_argument("--labels", type=Path, default=real_emotions.LABELS)
-    parser.add_argument("--realset", type=Path, default=next((p for p in real_emotions.REALSET_ROOTS if p.is_dir()),
-                                                             real_emotions.REALSET_ROOTS[-1]))
+    parser.add_argument("--labels", type=Path, default=realset.LABELS)
+    parser.add_argument("--realset", type=Path, default=realset.default_realset())
     parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     args = parser.parse_args(argv)
 
     model = EmotionModel(args.model)
     frames, faces = split_faces(args, "tune")
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
-    tune = model.predict(real_emotions.ferstream_crops(frames, faces).astype(np.float32))  # as the worker crops
+    tune = model.predict(face_crops.ferstream_crops(frames, faces).astype(np.float32))  # as the worker crops
     public = load_dataset(args.ferplus).splits["PublicTest"].scored()
     pub = predict(model, public.faces)
     rows = []

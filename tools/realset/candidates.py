@@ -4,7 +4,7 @@ photos and video frames, as numbered contact sheets to label by eye and a CSV of
     python tools/realset/candidates.py --source media=../shared/media --every 1.0 --out runs/realset
 
 Each face gets an id (``<source>/<file>#<frame>/<n>``); the sheets show it in colour with some margin around the
-box, the box drawn, and its number. Labels go into bench/labels/emotions.csv (see bench/real_emotions.py).
+box, the box drawn, and its number. Labels go into bench/labels/emotions.csv (its format: bench/realset.py).
 """
 
 from __future__ import annotations

