@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.gallery import gallery, matched, write_clip
+from bench.data import write_video
+from bench.gallery import FPS, gallery, matched
 from ferstream.worker.blazeface import BlazeFaceDetector, non_max_suppression
 from ferstream.worker.detector import FrameSequenceDetector
 
@@ -36,7 +37,7 @@ def gallery_4x4(tmp_path_factory) -> tuple[Path, np.ndarray]:
     """A 4x4 gallery view at 1280x720 as a video file (2 seconds at 24 fps: two chunks), and its 16 faces."""
     photos, faces = skimage_portraits()
     frame, truth = gallery(photos * 2, faces * 2, 4, 4, 1280, 720)
-    return write_clip(frame, tmp_path_factory.mktemp("gallery") / "gallery.mp4", 48), truth
+    return write_video(tmp_path_factory.mktemp("gallery") / "gallery.mp4", [frame] * 48, FPS), truth
 
 
 def faces_per_frame(path: Path, truth: np.ndarray, monkeypatch, **env: str) -> list[int]:
