@@ -59,8 +59,10 @@ def test_a_face_sad_long_enough_raises_one_event_on_both_deliveries(tmp_path, me
         events = list_events(engine)
         assert len(events) == 1
         ev = events.iloc[0]
-        # her sad and afraid faces (smoothed sad + fear at least 0.6) run from about 1.8 s to 9.6 s
-        assert 1.4 <= ev["start"] <= 2.4 and 9.2 <= ev["end"] <= 10.0 and ev["state"] == "ended"
+        # her sad and afraid faces (smoothed sad + fear at least 0.6) run from about 1.0 s to 6.2 s with the FER+ model
+        # of 2026-12-06, which reads some of her later crying as surprise or neutral (the FER-2013 student before it:
+        # 1.8 s to 9.6 s); one event either way
+        assert 0.6 <= ev["start"] <= 2.4 and 5.5 <= ev["end"] <= 10.0 and ev["state"] == "ended"
         feed = changes(engine)
         assert wait_until(lambda: len(sub.events()) >= len(feed), 15)
         for got in (receiver.bodies, sub.events()):
@@ -102,7 +104,7 @@ def test_the_python_api_raises_the_same_event_and_delivers_it(tmp_path, media, r
     assert len(faces) > 50
     engine = db.connect(url)
     events = list_events(engine)
-    assert list(events["rule"]) == ["sad-person"] and 1.4 <= events["start"].iloc[0] <= 2.4
+    assert list(events["rule"]) == ["sad-person"] and 0.6 <= events["start"].iloc[0] <= 2.4
     feed = changes(engine)  # delivered before analyze returned
     assert [(b["id"], b["type"]) for b in receiver.bodies] == [(c["id"], c["type"]) for c in feed]
     bad = tmp_path / "bad.yaml"
