@@ -12,7 +12,7 @@ What happens to FER+'s three columns that are not one of the 7 emotions:
 - As in FER+'s own reference code, a label with a single vote is taken for an annotator's slip and dropped from
   the target (unless no label has two votes).
 - A face whose most voted label (after that) is contempt, unknown or not a face, and so has no emotion as its
-  reading, is left out of every split (``DROPPED_MAJORITIES``); the rest keep the distribution over the 7.
+  reading, is left out of every split (``OTHER_COLUMNS``); the rest keep the distribution over the 7.
 
 ``Split.clear`` marks the faces with a unique majority among all ten columns that is one of the 7 emotions: FER+'s
 majority-vote accuracy is measured on those (ties and contempt/unknown/NF majorities are not scored).
@@ -38,7 +38,6 @@ EMOTION_COLUMNS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happ
                    "surprise": "surprise", "neutral": "neutral"}
 #: columns that are no emotion of the 7: their votes never reach a target
 OTHER_COLUMNS = ("contempt", "unknown", "NF")
-DROPPED_MAJORITIES = OTHER_COLUMNS
 
 
 def is_ferplus(df) -> bool:
