@@ -8,10 +8,10 @@ was pruned of it (``sources.pruned_*``), so its progress and status stay what th
 (``ferstream.events``) go with the results: those that ended (wall clock, else when last written) before the
 cutoff, with their change feed and its deliveries; active events stay.
 
-Each batch is one short transaction that locks rows in the order ``db.writes.write_results`` does (faces,
-then frames; chunk tracks, then chunks), so a worker writing at the same time waits at most one batch. On
-PostgreSQL a batch waits at most ``LOCK_TIMEOUT_MS`` for a lock a writer holds, then gives way and is
-tried again, as after a deadlock or SQLite's busy timeout.
+Each batch is one short transaction that locks rows in the order ``db.writes.write_results`` does (the
+source's row first, then faces, then frames; chunk tracks, then chunks), so a worker writing at the same time
+waits at most one batch. On PostgreSQL a batch waits at most ``LOCK_TIMEOUT_MS`` for a lock a writer holds,
+then gives way and is tried again, as after a deadlock or SQLite's busy timeout.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def _prune_frames(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
             return
 
         def delete_batch(conn: Connection) -> tuple[int, int]:
+            _lock_source(conn, sid)
             faces = conn.execute(delete(Face).where(Face.source_id == sid, Face.frame_index.in_(keys))).rowcount
             # a frame rewritten by a retried chunk since ``keys`` were read keeps its new faces, and so stays
             no_faces = ~exists().where(Face.source_id == Frame.source_id, Face.frame_index == Frame.frame_index)
@@ -128,8 +129,7 @@ def _prune_chunks(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
             return
 
         def delete_batch(conn: Connection) -> tuple[int, int]:
-            if conn.dialect.name == "postgresql":  # the source row first, as a worker's write_results takes it
-                conn.execute(select(Source.id).where(Source.id == sid).with_for_update())
+            _lock_source(conn, sid)
             still_gone = exists().where(Chunk.source_id == ChunkTrack.source_id,
                                         Chunk.chunk_index == ChunkTrack.chunk_index, gone)
             tracks = conn.execute(delete(ChunkTrack).where(
@@ -159,6 +159,7 @@ def _prune_events(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
             return
 
         def delete_batch(conn: Connection) -> int:
+            _lock_source(conn, sid)
             changes = select(EventChange.id).where(EventChange.event_id.in_(keys))
             conn.execute(delete(EventDelivery).where(EventDelivery.change_id.in_(changes)))
             conn.execute(delete(EventChange).where(EventChange.event_id.in_(keys)))
@@ -167,6 +168,13 @@ def _prune_events(engine: Engine, sid: int, cutoff: datetime, batch: int, counts
         counts.events += _in_transaction(engine, delete_batch)
         if len(keys) < batch:
             return
+
+
+def _lock_source(conn: Connection, sid: int) -> None:
+    """PostgreSQL: the source's row first, as a worker's ``write_results`` takes it before the faces' rows, so a
+    batch and a chunk landing at once wait for each other instead of deadlocking (SQLite: one writer at a time)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(Source.id).where(Source.id == sid).with_for_update())
 
 
 def _count_pruned(conn: Connection, sid: int, **deleted: int) -> None:

@@ -83,10 +83,10 @@ def write_results(engine: Engine, source_id: int, chunk_index: int, results: lis
             row.update(zip(labels, probs))
             face_rows.append(row)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql" and (tracks is not None or then is not None):
+        if conn.dialect.name == "postgresql":
             # the source's row first, before the inserts take their foreign-key share locks on it: two chunks landing
-            # at once then wait for each other here instead of deadlocking on the upgrade (SQLite: the deletes below
-            # take the database's write lock)
+            # at once, or a chunk and a prune batch (``db.retention``), then wait for each other here instead of
+            # deadlocking on the faces' rows or the upgrade (SQLite: the deletes below take the database's write lock)
             conn.execute(select(Source.id).where(Source.id == source_id).with_for_update())
         conn.execute(delete(Face).where(Face.source_id == source_id, Face.frame_index.between(first, last)))
         conn.execute(delete(Frame).where(Frame.source_id == source_id, Frame.frame_index.between(first, last)))

@@ -6,6 +6,7 @@ analyzer when no Redis is configured.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -85,11 +86,12 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
         on_source(source_id)
     per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
-        for chunk in read_ahead(chunk_frames(reader, source_id, per_chunk)):
-            sink.wait_for_room()
-            send(engine, sink, chunk, reader.frames_read)
-            if on_chunk:
-                on_chunk(chunk, reader)
+        with contextlib.closing(read_ahead(chunk_frames(reader, source_id, per_chunk))) as chunks:  # its thread ends here
+            for chunk in chunks:
+                sink.wait_for_room()
+                send(engine, sink, chunk, reader.frames_read)
+                if on_chunk:
+                    on_chunk(chunk, reader)
     except BaseException as exc:
         state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
         writes.update_source(engine, source_id, state=state, error=f"{type(exc).__name__}: {exc}", frames_read=reader.frames_read)

@@ -19,20 +19,24 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand_over(entry: tuple) -> bool:
+        """Put ``entry`` in the buffer as soon as there is room; False once the consumer has stopped."""
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over((item, None)):
                     return
-            buffer.put((_END, None))
+            hand_over((_END, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            buffer.put((_END, exc))
+            hand_over((_END, exc))
 
     thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
     thread.start()

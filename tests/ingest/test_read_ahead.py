@@ -8,9 +8,14 @@ import pytest
 from ferstream.ingest.read_ahead import read_ahead
 
 
+def readers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "read-ahead"}
+
+
 def test_items_arrive_in_order_and_the_thread_ends():
+    before = readers()  # another test's reader may still be winding down; this test answers for its own
     assert list(read_ahead(range(100), depth=3)) == list(range(100))
-    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+    assert not readers() - before
 
 
 def test_an_error_in_the_reader_reaches_the_consumer_after_what_came_before():
@@ -36,6 +41,7 @@ def test_a_consumer_that_stops_early_stops_the_reader():
             yield i
             i += 1
 
+    before = readers()
     items = read_ahead(endless(), depth=2)
     assert [next(items) for _ in range(3)] == [0, 1, 2]
     items.close()
@@ -43,4 +49,15 @@ def test_a_consumer_that_stops_early_stops_the_reader():
     count = len(produced)
     time.sleep(0.3)
     assert len(produced) == count <= 3 + 2 + 1  # bounded look-ahead, and nothing more after close
-    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+    assert not readers() - before
+
+
+def test_a_reader_that_finishes_while_the_consumer_has_stopped_does_not_hang():
+    """The end marker waits for room like any item: a consumer gone after the last item leaves no thread behind."""
+    before = readers()
+    items = read_ahead(iter(range(3)), depth=1)
+    assert next(items) == 0
+    time.sleep(0.3)  # the reader has put 1 and waits with 2 and then the end marker
+    items.close()
+    time.sleep(0.5)
+    assert not readers() - before
