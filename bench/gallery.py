@@ -1,10 +1,14 @@
 """Gallery views: every face of a video call's grid of tiles, ferstream beside fer, at default settings.
 
 A gallery frame is what meeting software shows in gallery view: 16:9 tiles with a thin dark border, one person per
-tile, laid out rows x columns on a 16:9 frame. Each tile is a different real photo: a 16:9 crop around one
+tile, laid out rows x columns on a 16:9 frame. Each tile is a different person of a real photo: a 16:9 crop around one
 hand-labelled face of the real-footage set (bench/labels/emotions.csv, under --realset; its sources and licences:
-bench/labels/SOURCES.md; only measured here, never copied into the project), one face per file, the face about 40%
-of the tile's height (less where the photo has no room), no other labelled face in the crop. The frames are
+bench/labels/SOURCES.md; only measured here, never copied into the project), one face per photo where there are enough photos (a
+group photo's next faces fill the rest), the face about 40%
+of the tile's height (less where the photo has no room, more where another labelled face would show:
+``CLOSER_SHARES``), no other labelled face in the crop. A meeting's people face
+their cameras, so a tile's face is one the labels do not call turned away or hidden (``AWAY``: the human labels'
+tags, never a detector's verdict); dim, tilted, blurred, small and laughing faces stay. The frames are
 written as an MP4 clip (mp4v, 24 fps, the same gallery in every frame) per layout and size: 3x3, 4x4, 5x5 and 7x7 at
 1280x720 and 1920x1080.
 
@@ -34,7 +38,7 @@ if __package__ in (None, ""):  # run as a file: python bench/gallery.py
 from bench import fer_side
 from bench.data import read_frames, write_video
 from bench.ferstream_side import analyze_in_process
-from bench.realset import default_realset, photo_faces
+from bench.realset import default_realset, read_labels
 from bench.script import base_parser, run_main
 from bench.tables import Report, Row, fmt, markdown_table, ratio
 
@@ -48,10 +52,14 @@ DEFAULT_FRAMES = 24
 FPS = 24.0
 #: the face's height as a share of its tile's, where the photo has room (a webcam's head-and-shoulders framing)
 FACE_SHARE = 0.4
+#: ... and the closer framings tried, in order, where another labelled face would show in the tile
+CLOSER_SHARES = (FACE_SHARE, 0.55, 0.7)
 #: the border between tiles and around the grid, as a share of the frame's height
 BORDER = 0.006
 #: the smallest labelled face used (source pixels): smaller ones would be blown up past recognition in a 3x3 tile
 MIN_SOURCE_FACE = 32
+#: the labels' tags of a face that is not a webcam's view of its person: a head turned away (a profile), a face hidden
+AWAY = frozenset({"turned", "hidden"})
 
 
 @dataclass
@@ -82,22 +90,37 @@ def _crop(image: np.ndarray, face: np.ndarray, others: list[np.ndarray], share: 
 
 
 def portraits(realset: Path, media: Path, count: int) -> list[Portrait]:
-    """``count`` portraits from different photos of the real-footage set (its still photos), largest faces first."""
-    faces = photo_faces(realset, media)
-    found: list[Portrait] = []
+    """``count`` portraits of different people of the real-footage set's still photos, each of a face facing the camera
+    (none of the ``AWAY`` tags): every photo's largest such face, then (where that is not enough) the photos' next
+    largest; the largest of them first."""
+    faces: dict[Path, list[tuple[np.ndarray, bool]]] = {}
+    for face in read_labels():
+        path = (media if face.source == "media" else realset / face.source) / face.file
+        if face.kind == "photo":
+            faces.setdefault(path, []).append((np.array(face.box, float), not face.tags & AWAY))
+    per_photo: list[list[Portrait]] = []
     for path in sorted(faces):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.exists() else None
         if image is None:
             continue
-        boxes = sorted(faces[path], key=lambda b: -b[3])
-        for i, box in enumerate(boxes):
+        boxes = sorted(faces[path], key=lambda b: -b[0][3])
+        crops = []
+        for i, (box, facing) in enumerate(boxes):
             if box[3] < MIN_SOURCE_FACE:
                 break
-            portrait = _crop(image, box, boxes[:i] + boxes[i + 1:])
+            others = [b for j, (b, _) in enumerate(boxes) if j != i]
+            # closer framings where a neighbour would show (a person sitting nearer their webcam)
+            portrait = next((p for share in CLOSER_SHARES if (p := _crop(image, box, others, share)) is not None),
+                            None) if facing else None
             if portrait is not None:
-                portrait.name = f"{path.parent.name}/{path.name}"
-                found.append(portrait)
-                break
+                portrait.name = f"{path.parent.name}/{path.name}" + (f"#{len(crops) + 1}" if crops else "")
+                crops.append(portrait)
+        per_photo.append(crops)
+    found: list[Portrait] = []
+    for layer in range(max(map(len, per_photo), default=0)):  # each photo's largest face first, then its next
+        if len(found) >= count:
+            break
+        found += [crops[layer] for crops in per_photo if len(crops) > layer]
     if len(found) < count:
         raise SystemExit(f"bench: {len(found)} usable portraits under {realset} and {media}, {count} wanted "
                          "(tools/realset/rebuild.py lays out the real set)")

@@ -1,8 +1,10 @@
 """The frame codec: chunks of grey frames as compact bytes for Redis.
 
 Layout: a 4-byte big-endian header length, a JSON header (source, chunk index,
-per-frame index, timestamp, wall-clock time, scale, JPEG length), then the
-JPEG-encoded grey frames back to back.
+per-frame index, timestamp, wall-clock time, scale, JPEG length, and the JPEG
+length of its higher-resolution copy where it has one), then the JPEG-encoded
+grey frames back to back, then the higher-resolution copies back to back (after
+every frame, so a decoder that does not know them still reads the frames).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def decode_image(data: bytes) -> np.ndarray:
 
 def encode_chunk(chunk: Chunk, quality: int = 90) -> bytes:
     blobs = [encode_image(f.image, quality) for f in chunk.frames]
+    details = [encode_image(f.detail, quality) if f.detail is not None else None for f in chunk.frames]
     header = {
         "format": FORMAT,
         "source_id": chunk.source_id,
@@ -51,12 +54,13 @@ def encode_chunk(chunk: Chunk, quality: int = 90) -> bytes:
                 "captured_at": f.captured_at.isoformat() if f.captured_at else None,
                 "scale": f.scale,
                 "bytes": len(b),
+                **({"detail_bytes": len(d)} if d is not None else {}),
             }
-            for f, b in zip(chunk.frames, blobs)
+            for f, b, d in zip(chunk.frames, blobs, details)
         ],
     }
     head = json.dumps(header, separators=(",", ":")).encode()
-    return struct.pack(">I", len(head)) + head + b"".join(blobs)
+    return struct.pack(">I", len(head)) + head + b"".join(blobs) + b"".join(d for d in details if d is not None)
 
 
 def decode_chunk(data: bytes) -> Chunk:
@@ -72,6 +76,11 @@ def decode_chunk(data: bytes) -> Chunk:
             offset += meta["bytes"]
             captured = datetime.fromisoformat(meta["captured_at"]) if meta["captured_at"] else None
             frames.append(Frame(meta["index"], meta["timestamp"], decode_image(blob), captured, meta["scale"]))
+        for frame, meta in zip(frames, header["frames"]):
+            if meta.get("detail_bytes"):
+                frame.detail = decode_image(data[offset:offset + meta["detail_bytes"]])
+                offset += meta["detail_bytes"]
+                frame.__post_init__()
     except CodecError:
         raise
     except (struct.error, ValueError, KeyError, TypeError) as exc:

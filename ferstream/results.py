@@ -17,10 +17,18 @@ class Frame:
     image: np.ndarray  # H x W uint8 grey
     captured_at: datetime | None = None  # wall-clock time, live sources only
     scale: float = 1.0  # source pixels per analysed pixel
+    #: the same frame, grey, at a higher resolution than ``image`` (ingest adds it to the frames where the worker's
+    #: discovery scan for small faces may be due: the first of each chunk); None on the others
+    detail: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.image.ndim != 2 or self.image.dtype != np.uint8:
             raise ValueError(f"frame {self.index}: image must be a 2-D uint8 grey array, got {self.image.dtype} {self.image.shape}")
+        if self.detail is not None and (self.detail.ndim != 2 or self.detail.dtype != np.uint8
+                                        or self.detail.shape[0] < self.image.shape[0]
+                                        or self.detail.shape[1] < self.image.shape[1]):
+            raise ValueError(f"frame {self.index}: detail must be a 2-D uint8 grey array at least as large as the image "
+                             f"{self.image.shape}, got {self.detail.dtype} {self.detail.shape}")
 
 
 @dataclass

@@ -53,6 +53,9 @@ DEFAULT_RESCAN_SECONDS = 0.25
 #: to 16 analysis pixels (3% of a 16:9 frame's height: a meeting's gallery view, an audience); the faces it finds
 #: are followed between scans like any other. 0 turns it off (the smallest face is then --min-face's)
 DEFAULT_DISCOVER_SECONDS = 1.0
+#: the detectors with discovery scans: ingest sends them a higher-resolution copy of the frames where one may be due
+#: (``results.Frame.detail``)
+DISCOVERING_DETECTORS = ("blazeface",)
 #: JPEG quality of the grey frames queued in Redis
 DEFAULT_JPEG_QUALITY = 90
 #: seconds a queued chunk's frames live in Redis before they expire
@@ -127,6 +130,11 @@ class Settings:
     store_faces: bool = False
     preview: str = DEFAULT_PREVIEW
     preview_fps: float = DEFAULT_PREVIEW_FPS
+
+    @property
+    def sends_detail(self) -> bool:
+        """Whether ingest adds a higher-resolution copy to the frames where a discovery scan may be due."""
+        return self.discover_seconds > 0 and self.detector in DISCOVERING_DETECTORS
 
     def __post_init__(self) -> None:
         if isinstance(self.min_face, bool) or not isinstance(self.min_face, numbers.Real) or not 0 < self.min_face <= 1:

@@ -75,6 +75,9 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
                                 uri=str(Path(path).resolve()), on_source=on_source,
                                 size_bytes=Path(path).stat().st_size)
     reader = VideoReader(path, sample_fps, settings.analysis_width, settings.min_face)
+    per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
+    if settings.sends_detail:  # a higher-resolution copy of each chunk's first frame, for the discovery scans
+        reader.add_detail(per_chunk, settings.discover_seconds)
     info = reader.info
     uri = mask_url(str(path)) if is_remote(path) else str(Path(path).resolve())
     source_id = writes.create_source(
@@ -84,7 +87,6 @@ def ingest_file(engine: Engine, path: str | os.PathLike, sink: Sink, settings: S
     )
     if on_source:
         on_source(source_id)
-    per_chunk = max(1, round(settings.chunk_seconds * reader.effective_fps))
     try:
         with contextlib.closing(read_ahead(chunk_frames(reader, source_id, per_chunk))) as chunks:  # its thread ends here
             for chunk in chunks:

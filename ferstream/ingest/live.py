@@ -25,7 +25,7 @@ from ferstream.urls import mask_url
 from ferstream.ingest.files import Sink, send
 from ferstream.ingest.stream import (DEFAULT_OPEN_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, FAILED, STALLED, STOPPED,
                                      LatestFrameReader, LiveFrame)
-from ferstream.ingest.video import analysis_scale, to_analysis_frame
+from ferstream.ingest.video import analysis_scale, detail_scale, to_analysis_frames
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def watch_source(engine: Engine, source: str, sink: Sink, settings: Settings, *,
         if on_source:
             on_source(source_id)  # before its first chunk: the run's event rules are bound to it
         live = LiveIngest(engine, source_id, sink, reader, max(1, round(settings.live_chunk_seconds * sample_fps)),
-                          (settings.analysis_width, settings.min_face), start, on_chunk)
+                          (settings.analysis_width, settings.min_face), start, on_chunk, detail=settings.sends_detail)
         if on_live:
             on_live(live)  # its figures, for /metrics
         live.watch(stop, max_seconds)
@@ -75,7 +75,9 @@ class LiveIngest:
     """The sampling loop of one watched source and its counters."""
 
     def __init__(self, engine: Engine, source_id: int, sink: Sink, reader: LatestFrameReader, per_chunk: int,
-                 analysis: tuple[int, float], start: float, on_chunk: OnChunk | None = None):
+                 analysis: tuple[int, float], start: float, on_chunk: OnChunk | None = None, detail: bool = False):
+        """``detail``: add a higher-resolution copy to each chunk's first frame (``Frame.detail``: where the worker's
+        discovery scan for small faces runs)."""
         self.engine = engine
         self.source_id = source_id
         self.sink = sink
@@ -83,6 +85,7 @@ class LiveIngest:
         self.per_chunk = per_chunk
         self.analysis_width, self.min_face = analysis  # frames wider are scaled down, keeping the smallest face
         self.on_chunk = on_chunk
+        self.detail = detail
         self.sampled = 0  # frames taken from the reader
         self.sent = 0  # ... and sent to the sink
         self.thinned = 0  # ... and dropped because the sink had no room
@@ -161,8 +164,9 @@ class LiveIngest:
     def add(self, live: LiveFrame) -> None:
         h, w = live.image.shape[:2]
         scale = analysis_scale(w, self.analysis_width, h, self.min_face)
-        self.batch.append(Frame(live.seq, live.monotonic - self.start, to_analysis_frame(live.image, scale),
-                                live.captured_at, scale))
+        grey, copy = to_analysis_frames(live.image, scale, detail_scale(w, scale) if self.detail and not self.batch
+                                        else None)
+        self.batch.append(Frame(live.seq, live.monotonic - self.start, grey, live.captured_at, scale, copy))
         self.sampled += 1
         if len(self.batch) == self.per_chunk:
             self.flush()

@@ -104,13 +104,36 @@ def analysis_scale(width: int, analysis_width: int, height: int | None = None, m
     return scale
 
 
+#: the widest higher-resolution copy ingest adds to a frame for the worker's discovery scan (``Frame.detail``): the
+#: source's own width up to full HD (a 7x7 gallery's faces are 59 px there, 20 px of the 640 px analysis frame)
+DETAIL_WIDTH = 1920
+#: ... added only where it is at least this many times the analysis frame's width (else it adds little)
+DETAIL_MIN_GAIN = 1.5
+
+
+def detail_scale(width: int, scale: float) -> float | None:
+    """Source pixels per pixel of a frame's higher-resolution copy (``DETAIL_WIDTH`` wide at most), or None where it
+    would not be ``DETAIL_MIN_GAIN`` times the analysis frame (``scale`` source pixels per pixel)."""
+    detail = max(1.0, width / DETAIL_WIDTH)
+    return detail if scale / detail >= DETAIL_MIN_GAIN else None
+
+
+def _scaled(grey, scale: float):
+    if scale == 1.0:
+        return grey
+    h, w = grey.shape
+    return cv2.resize(grey, (round(w / scale), round(h / scale)), interpolation=cv2.INTER_AREA)
+
+
 def to_analysis_frame(image, scale: float):
     """A decoded BGR (or grey) frame as the grey, scaled-down image the worker analyses."""
+    return _scaled(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image, scale)
+
+
+def to_analysis_frames(image, scale: float, detail: float | None):
+    """``to_analysis_frame``, and the same grey frame at ``detail`` source pixels per pixel (None: no copy)."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    if scale != 1.0:
-        h, w = grey.shape
-        grey = cv2.resize(grey, (round(w / scale), round(h / scale)), interpolation=cv2.INTER_AREA)
-    return grey
+    return _scaled(grey, scale), None if detail is None else _scaled(grey, detail)
 
 
 class VideoReader:
@@ -126,9 +149,18 @@ class VideoReader:
             raise VideoError(f"--sample-fps must be positive, got {sample_fps}")
         self.sample_fps = sample_fps if sample_fps and sample_fps < self.info.fps else None
         self.scale = analysis_scale(self.info.width, analysis_width, self.info.height, min_face)
+        self.detail_scale: float | None = None  # source pixels per pixel of the frames' higher-resolution copies
+        self.detail_every, self.detail_seconds = 0, 0.0
         self.frames_read = 0
         self.frames_sampled = 0
         self.error: str | None = None
+
+    def add_detail(self, every: int, seconds: float = 0.0) -> None:
+        """Add a higher-resolution copy (``Frame.detail``, ``detail_scale``) to every ``every``-th sampled frame from
+        the first (a chunk's first) and to the first ``seconds`` or more after the last copy (the worker's discovery
+        scans are due there), where the source is large enough for one to show more than the analysis frame."""
+        self.detail_scale = detail_scale(self.info.width, self.scale)
+        self.detail_every, self.detail_seconds = max(1, every), seconds
 
     @property
     def effective_fps(self) -> float:
@@ -137,7 +169,7 @@ class VideoReader:
     def __iter__(self) -> Iterator[Frame]:
         cap = open_video(self.info.path)
         step = 1.0 / self.sample_fps if self.sample_fps else 0.0
-        next_t = 0.0
+        next_t, last_detail = 0.0, None
         try:
             index = 0
             while True:
@@ -151,8 +183,13 @@ class VideoReader:
                     if not ok or image is None:
                         break
                     next_t += step
+                    detail = self.detail_scale is not None and (
+                        self.frames_sampled % self.detail_every == 0
+                        or (self.detail_seconds > 0 and t - last_detail >= self.detail_seconds - 1e-9))
+                    last_detail = t if detail else last_detail
+                    grey, copy = to_analysis_frames(image, self.scale, self.detail_scale if detail else None)
                     self.frames_sampled += 1
-                    yield Frame(index, t, to_analysis_frame(image, self.scale), None, self.scale)
+                    yield Frame(index, t, grey, None, self.scale, copy)
                 index += 1
                 self.frames_read = index
         finally:

@@ -56,7 +56,8 @@ class Analyzer:
         ``source``: which source they come from (a chunk's), so that its discovery scans back off (``_quiet``)."""
         sequence = sequence or self._sequence_for(source, frames[0].timestamp if frames else 0.0)
         with STAGE_SECONDS.labels("detect").time():
-            found = sequence.detect_all_keypoints([f.image for f in frames], [f.timestamp for f in frames])
+            found = sequence.detect_all_keypoints([f.image for f in frames], [f.timestamp for f in frames],
+                                                  [f.detail for f in frames])
         with STAGE_SECONDS.labels("classify").time():
             crops = [self._crops(f.image, b, k) for f, (b, k) in zip(frames, found)]
             counts = [len(b) for b, _ in found]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 from pathlib import Path
 
 import cv2
@@ -27,6 +26,11 @@ from ferstream.errors import ModelError
 from ferstream.native_logs import native_stderr_to_log
 from ferstream.settings import DEFAULT_MIN_FACE
 from ferstream.tracks import box_iou
+from ferstream.worker.discovery import (DISCOVERY_LARGE_TILE_THRESHOLD, DISCOVERY_MIN_FACE, DISCOVERY_SCORE_THRESHOLD,
+                                        DISCOVERY_SMALL_TILE, TILE_OVERLAP, discovery_views, finer_views, in_frame,
+                                        merged, tiles)
+
+__all__ = ["BlazeFaceDetector", "TILE_OVERLAP", "decode", "non_max_suppression", "ssd_anchors", "tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +52,6 @@ NMS_CONTAINMENT = 0.6
 #: the smallest face (side, in model input pixels) the full-range model finds reliably; smaller wanted
 #: faces make the detector add tiles
 MIN_FACE_INPUT_PX = 14
-#: tiles overlap by this share of their side, so a face on a seam is whole in one tile
-TILE_OVERLAP = 0.25
-#: the discovery scan (``BlazeFaceDetector.detect_many_keypoints(..., fine)``, run by ``worker.detector.
-#: FrameSequenceDetector``): the whole frame, and tiles of these many times the smallest face it reports
-#: (``DISCOVERY_MIN_FACE``), overlapping by a third. In a 640x360 analysis frame the small tiles are 146 px (the
-#: model's 192 px input sees them 1.3 times larger; they overlap by 49 px, about the smallest face the whole-frame
-#: view finds there) and find the faces from 16 px up: a meeting's gallery, an audience. The large ones (292 px) find
-#: the faces too large to be whole in a small tile and crowded too densely for the whole-frame view (a gallery
-#: whose faces fill their tiles and touch: 11 of 16 without them, 16 with). Chosen on bench/gallery.py's galleries in
-#: 640x360 analysis frames: 192 px tiles alone (16 views) found 13 of 16 (4x4) and 38 of 49 faces (7x7), 160 px
-#: (19 views) 15 and 40, 144 px (29 views) 15 and 42, 144 and 288 px (35 views) 15 and 43, at a score of 0.45
-DISCOVERY_TILES = (18, 9)
-DISCOVERY_OVERLAP = 1 / 3
-#: ... and the score a face on its small tiles needs: as on the other tiles (0.45 found 42 of the 7x7's 49 faces and
-#: 0.5 found 40, but both passed letters of noface_face.mov's animated title for faces, in bench/parity.py)
-DISCOVERY_SCORE_THRESHOLD = 0.6
-#: tiles no larger than this share of the frame's longer side are a discovery scan's small ones; its large tiles
-#: need this score (they show the model larger things: letters of a title passed for a face at 0.45)
-DISCOVERY_SMALL_TILE = 0.25
-DISCOVERY_LARGE_TILE_THRESHOLD = 0.6
-#: the smallest face the discovery scan reports, as a fraction of the frame's shorter side (16 px of a 640x360
-#: analysis frame, 48 px of the 1080p frame it came from); where ``min_face`` is smaller (a photo's 3%) the full
-#: scans reach further and a discovery scan is one of them
-DISCOVERY_MIN_FACE = 0.045
 #: views per model call: the tensors stay the same size however many frames or tiles a chunk has
 MAX_VIEWS_PER_CALL = 16
 #: BlazeFace box -> the face crop the emotion model reads: a square of CROP_SIDE times the box's side, its centre
@@ -178,18 +158,6 @@ def to_crop_framing(boxes: np.ndarray) -> np.ndarray:
     return np.stack([cx - side / 2, cy - side / 2, side, side], axis=1)
 
 
-def tiles(width: int, height: int, side: int, overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int]]:
-    """Square tiles (x, y, side) covering a frame, overlapping by ``overlap`` of their side."""
-    side = min(side, width, height)
-    step = max(1, int(side * (1 - overlap)))
-
-    def starts(length: int) -> list[int]:
-        n = max(1, math.ceil((length - side) / step) + 1)
-        return sorted({min(i * step, length - side) for i in range(n)})
-
-    return [(x, y, side) for y in starts(height) for x in starts(width)]
-
-
 class _Model:
     """One BlazeFace model with LiteRT, called with batches of square views."""
 
@@ -268,8 +236,7 @@ class BlazeFaceDetector:
         whole = (0, 0, max(w, h))
         smallest = self.min_face * min(w, h)  # frame pixels
         if fine and self.min_face > DISCOVERY_MIN_FACE:
-            sides = [int(n * DISCOVERY_MIN_FACE * min(w, h)) for n in DISCOVERY_TILES]
-            return [whole, *(t for px in sides if max(w, h) > px for t in tiles(w, h, px, DISCOVERY_OVERLAP))]
+            return discovery_views(shape)
         side = int(smallest * self.model.size / MIN_FACE_INPUT_PX)
         if smallest * self.model.size / max(w, h) >= MIN_FACE_INPUT_PX:
             return [whole]
@@ -296,8 +263,7 @@ class BlazeFaceDetector:
         needs (default ``TILE_SCORE_THRESHOLD``); ``pad``: every call of ``MAX_VIEWS_PER_CALL`` views."""
         tile_thresholds = tile_thresholds or [TILE_SCORE_THRESHOLD] * len(greys)
         index = [(f, r) for f, frame_regions in enumerate(regions) for r in frame_regions]
-        tiled = [len(frame_regions) > 1 and frame_regions[0] == (0, 0, max(g.shape[:2]))
-                 for g, frame_regions in zip(greys, regions)]
+        tiled = [any(r != (0, 0, max(g.shape[:2])) for r in frame_regions) for g, frame_regions in zip(greys, regions)]
         found: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in greys]
         for start in range(0, len(index), MAX_VIEWS_PER_CALL):
             part = index[start:start + MAX_VIEWS_PER_CALL]
@@ -306,7 +272,7 @@ class BlazeFaceDetector:
                 views += [np.zeros_like(views[0])] * (MAX_VIEWS_PER_CALL - len(views))
             raw_boxes, raw_scores = model(np.stack(views))
             for (f, (x, y, side)), rb, rs in zip(part, raw_boxes, raw_scores):
-                tile = tiled[f] and (x, y, side) != regions[f][0]
+                tile = tiled[f] and (x, y, side) != (0, 0, max(greys[f].shape[:2]))
                 small = side <= DISCOVERY_SMALL_TILE * max(greys[f].shape[:2])  # a discovery scan's small tiles
                 tile_threshold = tile_thresholds[f] if small else max(tile_thresholds[f], DISCOVERY_LARGE_TILE_THRESHOLD)
                 boxes, scores, points = decode(rb, rs, model.anchors, model.size,
@@ -341,25 +307,35 @@ class BlazeFaceDetector:
         """Boxes (N x 4: x, y, w, h) of the faces in each grey frame: one batched pass over all their views."""
         return [boxes for boxes, _ in self.detect_many_keypoints(greys)]
 
-    def detect_many_keypoints(self, greys: list[np.ndarray],
-                              fine: list[bool] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    def detect_many_keypoints(self, greys: list[np.ndarray], fine: list[bool] | None = None,
+                              details: list[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """``detect_many``, each frame's boxes with their keypoints (N x 6 x 2, frame pixels, ``KEYPOINTS`` order);
-        ``fine``: which frames get a discovery scan (``views``)."""
+        ``fine``: which frames get a discovery scan (``worker.discovery``), on the frame's higher-resolution copy in
+        ``details`` where it has one (its faces come back in the frame's own pixels)."""
         fine = [f and self.min_face > DISCOVERY_MIN_FACE for f in (fine or [False] * len(greys))]
         found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         full = [i for i, f in enumerate(fine) if not f]
         if full:
             found.update(zip(full, self._run(self.model, [greys[i] for i in full],
                                              [self.views(greys[i].shape) for i in full], self.threshold)))
-        discover = [i for i, f in enumerate(fine) if f]
-        if discover:  # the discovery scans' own interpreter, at a batch that never changes (a full scan's does)
-            if self._discovery_model is None:
-                self._discovery_model = _Model(model_file(MODEL_FILE), MODEL_FILE, self._threads)
-            scans = self._run(self._discovery_model, [greys[i] for i in discover],
-                              [self.views(greys[i].shape, True) for i in discover], self.threshold,
-                              [DISCOVERY_SCORE_THRESHOLD] * len(discover), pad=True)
-            found.update((i, self._confirmed(greys[i], *scan)) for i, scan in zip(discover, scans))
+        for i in (i for i, f in enumerate(fine) if f):
+            detail = details[i] if details and details[i] is not None else greys[i]
+            found[i] = in_frame(*self._discover(detail), detail.shape, greys[i].shape)
         return [found[i] for i in range(len(greys))]
+
+    def _discover(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A discovery scan's faces: its first pass (``discovery_views``), then, where that found a face smaller than
+        a full scan sees, its second (``finer_views``); each face confirmed (``_confirmed``)."""
+        if self._discovery_model is None:  # its own interpreter, at a batch that never changes (a full scan's does)
+            self._discovery_model = _Model(model_file(MODEL_FILE), MODEL_FILE, self._threads)
+        scan = self._confirmed(grey, *self._run(self._discovery_model, [grey], [discovery_views(grey.shape)],
+                                                self.threshold, [DISCOVERY_SCORE_THRESHOLD], pad=True)[0])
+        floor = self.min_face * min(grey.shape[:2])
+        if len(scan[0]) and (scan[0][:, 2:].max(axis=1) < floor).any():
+            finer = self._run(self._discovery_model, [grey], [finer_views(grey.shape)], self.threshold,
+                              [DISCOVERY_SCORE_THRESHOLD], pad=True)[0]
+            scan = merged(scan, self._confirmed(grey, *finer))
+        return scan
 
     def _confirmed(self, grey: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A discovery scan's faces that the follow model also sees where they are (a second opinion: letters of an

@@ -129,9 +129,11 @@ class FrameSequenceDetector:
         """Boxes in each of consecutive frames: the full scans due by time run first, in one batched call."""
         return [boxes for boxes, _ in self.detect_all_keypoints(greys, timestamps)]
 
-    def detect_all_keypoints(self, greys: list[np.ndarray],
-                             timestamps: list[float]) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """``detect_all``, each frame's boxes with their keypoints (N x 6 x 2), or None where the detector has none."""
+    def detect_all_keypoints(self, greys: list[np.ndarray], timestamps: list[float],
+                             details: list[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``detect_all``, each frame's boxes with their keypoints (N x 6 x 2), or None where the detector has none;
+        ``details``: each frame's higher-resolution copy, or None (a discovery scan due on a frame searches its copy
+        where it has one)."""
         due, fine, last, found = [], [], self.last_scan, self.last_discovery
         for i, t in enumerate(timestamps):
             discover = self.discover_s > 0 and not _within(t, found, self.discover_s)
@@ -139,16 +141,17 @@ class FrameSequenceDetector:
                 due.append(i)
                 fine.append(discover)
                 last, found = t, (t if discover else found)
-        scans = self._scan([greys[i] for i in due], fine)
+        scans = self._scan([greys[i] for i in due], fine, [details[i] for i in due] if details else None)
         scanned = {i: (*scan, f) for i, scan, f in zip(due, scans, fine)}
         return [self._detect(g, t, scanned.get(i)) for i, (g, t) in enumerate(zip(greys, timestamps))]
 
-    def _scan(self, greys: list[np.ndarray], fine: list[bool] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def _scan(self, greys: list[np.ndarray], fine: list[bool] | None = None,
+              details: list[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         if not greys:
             return []
         if self.keypoints:
             if any(fine or []):
-                return self.detector.detect_many_keypoints(greys, fine)
+                return self.detector.detect_many_keypoints(greys, fine, details)
             return self.detector.detect_many_keypoints(greys)
         return [(boxes, None) for boxes in self.detector.detect_many(greys)]
 
