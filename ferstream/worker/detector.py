@@ -211,8 +211,8 @@ class FrameSequenceDetector:
         boxes, points, fine = scanned
         if not fine and len(self.previous):
             boxes, points = self._keep_followed(grey, boxes, points)
+        self._seen(grey, boxes)  # before ``previous`` changes: the references it keeps are those of its boxes
         self.previous, self.points, self.last_scan = boxes, points, timestamp
-        self._seen(grey, boxes)
         if fine:
             self.last_discovery = timestamp
             floor = getattr(self.detector, "min_face", 0.0) * min(grey.shape[:2])

@@ -57,6 +57,40 @@ def test_every_face_of_a_gallery_view_is_found_at_default_settings(gallery_4x4, 
     assert min(found) == 16, found  # every frame: the discovery scan's faces followed between scans, in both chunks
 
 
+@pytest.fixture(scope="module")
+def gallery_8x8_1080p(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """An 8x8 gallery view at 1920x1080 (one second at 24 fps: one chunk), and its 64 faces: 49 px each, 4.6% of the
+    frame's height, 16 px of the 640 px analysis frame."""
+    photos, faces = skimage_portraits()
+    frame, truth = gallery(photos * 8, faces * 8, 8, 8, 1920, 1080)
+    return write_video(tmp_path_factory.mktemp("gallery") / "gallery-8x8.mp4", [frame] * 24, FPS), truth
+
+
+def test_a_dense_full_hd_gallery_is_found_on_the_chunks_higher_resolution_copy(gallery_8x8_1080p, monkeypatch):
+    path, truth = gallery_8x8_1080p
+    monkeypatch.delenv("FERSTREAM_MIN_FACE", raising=False)
+    found = faces_per_frame(path, truth, monkeypatch)
+    assert len(found) == 24
+    assert min(found) >= 63, found  # of 64, in every frame: found on the copy, followed on the analysis frames
+
+
+def test_the_analysis_frame_alone_misses_a_dense_full_hd_gallery(gallery_8x8_1080p):
+    """What the test above would see without the copy ingest sends (``Frame.detail``): the discovery scan on the
+    640 px analysis frame alone."""
+    from ferstream.codec import decode_chunk, encode_chunk
+    from ferstream.ingest.chunks import chunk_frames
+    from ferstream.ingest.video import VideoReader
+
+    path, truth = gallery_8x8_1080p
+    reader = VideoReader(path, None, 640)
+    reader.add_detail(24)
+    first = decode_chunk(encode_chunk(next(chunk_frames(reader, 1, 24)))).frames[0]  # as queued
+    detector = BlazeFaceDetector()
+    alone = detector.detect_many_keypoints([first.image], [True])[0][0]
+    copy = detector.detect_many_keypoints([first.image], [True], [first.detail])[0][0]
+    assert matched(truth / first.scale, alone) < 56 <= matched(truth / first.scale, copy)
+
+
 def test_the_same_picture_as_a_photo_gives_the_same_faces(gallery_4x4, tmp_path, monkeypatch):
     import ferstream
 
