@@ -78,7 +78,8 @@ def match(ours: np.ndarray, theirs: np.ndarray, threshold: float = IOU) -> tuple
 
 class FerstreamDetection:
     """ferstream's detection as the worker runs it on an ingested chunk: frames in order, faces followed between
-    full scans (worker.detector.FrameSequenceDetector), its state starting afresh with every 1-second chunk."""
+    full scans (worker.detector.FrameSequenceDetector), its state starting afresh with every 1-second chunk, its
+    discovery scans on the higher-resolution copy ingest sends."""
 
     def __init__(self):
         from ferstream.worker.detectors import make_detector
@@ -98,7 +99,14 @@ class FerstreamDetection:
         if self.index % self.per_chunk == 0:
             self.sequence = FrameSequenceDetector(self.detector, self.settings.rescan_seconds)
         grey, scale = analysis_frame(bgr, self.settings.min_face, self.width)
-        boxes = self.sequence.detect(grey, self.index / self.fps)
+        t = self.index / self.fps
+        detail = None  # the higher-resolution copy ingest sends where a discovery scan is due (ingest.video)
+        if self.settings.sends_detail and self.sequence.discovery_due(t):
+            from ferstream.ingest.video import detail_scale, to_analysis_frames
+
+            factor = detail_scale(bgr.shape[1], scale)
+            detail = None if factor is None else to_analysis_frames(bgr, scale, factor)[1]
+        boxes = self.sequence.detect(grey, t, detail=detail)
         self.index += 1
         return np.rint(boxes * scale).astype(np.int32) if scale != 1.0 else boxes
 

@@ -100,7 +100,7 @@ class Analyzer:
     def analyze_frames(self, frames: Iterable[np.ndarray], fps: float = 25.0) -> Iterator[FaceResults]:
         """Faces and emotions of each of consecutive frames (BGR ``H x W x 3`` or grey ``H x W`` uint8 arrays),
         ``fps`` apart, yielded frame by frame as they are analysed; they continue the frames of earlier calls."""
-        from ferstream.ingest.video import analysis_scale, to_analysis_frame
+        from ferstream.ingest.video import analysis_scale, detail_scale, to_analysis_frames
         from ferstream.results import Frame
 
         step = 1.0 / positive_number(fps, "fps")
@@ -109,8 +109,10 @@ class Analyzer:
             image = as_image(image, f"frame {index}")
             h, w = image.shape[:2]
             scale = analysis_scale(w, self.settings.analysis_width, h, self.settings.min_face)
-            (result,) = self._analyzer.analyze([Frame(index, self._next_time, to_analysis_frame(image, scale), None,
-                                                      scale)], self._sequence)
+            copy = self.settings.sends_detail and self._sequence.discovery_due(self._next_time)  # as ingest sends one
+            grey, detail = to_analysis_frames(image, scale, detail_scale(w, scale) if copy else None)
+            (result,) = self._analyzer.analyze([Frame(index, self._next_time, grey, None, scale, detail)],
+                                               self._sequence)
             ids = self._tracker.update(result.boxes, index, self._next_time)
             self._next_index, self._next_time = index + 1, self._next_time + step
             yield FaceResults(index, result.boxes, result.probabilities, self.labels, ids + 1,  # ids from 1, as exports

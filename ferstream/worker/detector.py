@@ -188,18 +188,22 @@ class FrameSequenceDetector:
         self._references = [old.get(tuple(int(v) for v in box)) if tuple(int(v) for v in box) in old
                             else _neighbourhood(grey, box).copy() for box in boxes]
 
-    def detect(self, grey: np.ndarray, timestamp: float, scanned: np.ndarray | None = None) -> np.ndarray:
-        """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order); ``scanned``: its full
-        scan, when already done."""
-        return self._detect(grey, timestamp, None if scanned is None else (scanned, None, False))[0]
+    def discovery_due(self, timestamp: float) -> bool:
+        """Whether the frame at ``timestamp`` gets a discovery scan (where its higher-resolution copy is wanted)."""
+        return self.discover_s > 0 and not _within(timestamp, self.last_discovery, self.discover_s)
 
-    def _detect(self, grey: np.ndarray, timestamp: float,
-                scanned: tuple[np.ndarray, np.ndarray | None, bool] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def detect(self, grey: np.ndarray, timestamp: float, scanned: np.ndarray | None = None,
+               detail: np.ndarray | None = None) -> np.ndarray:
+        """Boxes in ``grey``, the frame at ``timestamp`` seconds (frames come in time order); ``scanned``: its full
+        scan, when already done; ``detail``: its higher-resolution copy, for a discovery scan (``discovery_due``)."""
+        return self._detect(grey, timestamp, None if scanned is None else (scanned, None, False), detail)[0]
+
+    def _detect(self, grey: np.ndarray, timestamp: float, scanned: tuple[np.ndarray, np.ndarray | None, bool] | None = None,
+                detail: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         if scanned is None:
             due = not _within(timestamp, self.last_scan, self.rescan_s)
-            discover = self.discover_s > 0 and not _within(timestamp, self.last_discovery, self.discover_s)
-            if discover:
-                scanned = (*self._scan([grey], [True])[0], True)
+            if self.discovery_due(timestamp):
+                scanned = (*self._scan([grey], [True], [detail])[0], True)
             elif len(self.previous) and not due:
                 boxes, points = self._follow(grey)
                 if len(boxes) >= len(self.previous):  # every face followed: no full scan needed yet
