@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+from functools import partial
 from datetime import datetime
 
 import cv2
@@ -42,7 +43,7 @@ def decode_image(data: bytes) -> np.ndarray:
 
 def encode_chunk(chunk: Chunk, quality: int = 90) -> bytes:
     blobs = [encode_image(f.image, quality) for f in chunk.frames]
-    details = [encode_image(f.detail, quality) if f.detail is not None else None for f in chunk.frames]
+    details = [encode_image(f.detailed(), quality) if f.detailed() is not None else None for f in chunk.frames]
     header = {
         "format": FORMAT,
         "source_id": chunk.source_id,
@@ -77,10 +78,9 @@ def decode_chunk(data: bytes) -> Chunk:
             captured = datetime.fromisoformat(meta["captured_at"]) if meta["captured_at"] else None
             frames.append(Frame(meta["index"], meta["timestamp"], decode_image(blob), captured, meta["scale"]))
         for frame, meta in zip(frames, header["frames"]):
-            if meta.get("detail_bytes"):
-                frame.detail = decode_image(data[offset:offset + meta["detail_bytes"]])
+            if meta.get("detail_bytes"):  # decoded where a discovery scan reads it (Frame.detailed)
+                frame.detail_loader = partial(decode_image, data[offset:offset + meta["detail_bytes"]])
                 offset += meta["detail_bytes"]
-                frame.__post_init__()
     except CodecError:
         raise
     except (struct.error, ValueError, KeyError, TypeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 import numpy as np
 
@@ -20,6 +21,16 @@ class Frame:
     #: the same frame, grey, at a higher resolution than ``image`` (ingest adds it to the frames where the worker's
     #: discovery scan for small faces may be due: the first of each chunk); None on the others
     detail: np.ndarray | None = None
+    #: where the copy came through the codec: its decoder, run on first use (``detailed``), so that a worker whose
+    #: discovery scans back off (faces all large) does not decode copies it never reads
+    detail_loader: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def detailed(self) -> np.ndarray | None:
+        """The higher-resolution copy (decoded now, where it came through the codec), or None where there is none."""
+        if self.detail is None and self.detail_loader is not None:
+            self.detail, self.detail_loader = self.detail_loader(), None
+            self.__post_init__()
+        return self.detail
 
     def __post_init__(self) -> None:
         if self.image.ndim != 2 or self.image.dtype != np.uint8:

@@ -57,7 +57,7 @@ class Analyzer:
         sequence = sequence or self._sequence_for(source, frames[0].timestamp if frames else 0.0)
         with STAGE_SECONDS.labels("detect").time():
             found = sequence.detect_all_keypoints([f.image for f in frames], [f.timestamp for f in frames],
-                                                  [f.detail for f in frames])
+                                                  [f.detailed for f in frames])
         with STAGE_SECONDS.labels("classify").time():
             crops = [self._crops(f.image, b, k) for f, (b, k) in zip(frames, found)]
             counts = [len(b) for b, _ in found]

@@ -15,6 +15,7 @@ and a face that is lost triggers a full scan at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -130,10 +131,11 @@ class FrameSequenceDetector:
         return [boxes for boxes, _ in self.detect_all_keypoints(greys, timestamps)]
 
     def detect_all_keypoints(self, greys: list[np.ndarray], timestamps: list[float],
-                             details: list[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+                             details: list[Callable[[], np.ndarray | None]] | None = None
+                             ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """``detect_all``, each frame's boxes with their keypoints (N x 6 x 2), or None where the detector has none;
-        ``details``: each frame's higher-resolution copy, or None (a discovery scan due on a frame searches its copy
-        where it has one)."""
+        ``details``: for each frame, what gives its higher-resolution copy or None (``results.Frame.detailed``: called
+        only for a frame with a discovery scan due, which searches the copy where there is one)."""
         due, fine, last, found = [], [], self.last_scan, self.last_discovery
         for i, t in enumerate(timestamps):
             discover = self.discover_s > 0 and not _within(t, found, self.discover_s)
@@ -141,7 +143,8 @@ class FrameSequenceDetector:
                 due.append(i)
                 fine.append(discover)
                 last, found = t, (t if discover else found)
-        scans = self._scan([greys[i] for i in due], fine, [details[i] for i in due] if details else None)
+        copies = [details[i]() if details and f else None for i, f in zip(due, fine)]
+        scans = self._scan([greys[i] for i in due], fine, copies)
         scanned = {i: (*scan, f) for i, scan, f in zip(due, scans, fine)}
         return [self._detect(g, t, scanned.get(i)) for i, (g, t) in enumerate(zip(greys, timestamps))]
 

@@ -87,7 +87,7 @@ def test_the_analysis_frame_alone_misses_a_dense_full_hd_gallery(gallery_8x8_108
     first = decode_chunk(encode_chunk(next(chunk_frames(reader, 1, 24)))).frames[0]  # as queued
     detector = BlazeFaceDetector()
     alone = detector.detect_many_keypoints([first.image], [True])[0][0]
-    copy = detector.detect_many_keypoints([first.image], [True], [first.detail])[0][0]
+    copy = detector.detect_many_keypoints([first.image], [True], [first.detailed()])[0][0]
     assert matched(truth / first.scale, alone) < 56 <= matched(truth / first.scale, copy)
 
 
