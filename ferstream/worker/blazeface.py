@@ -27,9 +27,9 @@ from ferstream.native_logs import native_stderr_to_log
 from ferstream.settings import DEFAULT_MIN_FACE
 from ferstream.tracks import box_iou
 from ferstream.worker.anchors import KEYPOINTS, NMS_CONTAINMENT, NMS_IOU, decode, non_max_suppression, ssd_anchors
-from ferstream.worker.discovery import (DISCOVERY_LARGE_TILE_THRESHOLD, DISCOVERY_MIN_FACE, DISCOVERY_SCORE_THRESHOLD,
-                                        DISCOVERY_SMALL_TILE, TILE_OVERLAP, discovery_views, finer_views, in_frame,
-                                        merged, tiles)
+from ferstream.worker.discovery import (DISCOVERY_FINER_BELOW, DISCOVERY_LARGE_TILE_THRESHOLD, DISCOVERY_MIN_FACE,
+                                        DISCOVERY_SCORE_THRESHOLD, DISCOVERY_SMALL_TILE, TILE_OVERLAP, discovery_views,
+                                        finer_views, in_frame, merged, tiles)
 
 __all__ = ["BlazeFaceDetector", "KEYPOINTS", "NMS_CONTAINMENT", "NMS_IOU", "TILE_OVERLAP", "decode",
            "non_max_suppression", "ssd_anchors", "tiles"]
@@ -270,13 +270,14 @@ class BlazeFaceDetector:
         return [found[i] for i in range(len(greys))]
 
     def _discover(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A discovery scan's faces: its first pass (``discovery_views``), then, where that found a face smaller than
-        a full scan sees, its second (``finer_views``); each face confirmed (``_confirmed``)."""
+        """A discovery scan's faces: its first pass (``discovery_views``), then, where that found a face under
+        ``DISCOVERY_FINER_BELOW`` (and smaller than a full scan sees), its second (``finer_views``); each face
+        confirmed (``_confirmed``)."""
         if self._discovery_model is None:  # its own interpreter, at a batch that never changes (a full scan's does)
             self._discovery_model = _Model(model_file(MODEL_FILE), MODEL_FILE, self._threads)
         scan = self._confirmed(grey, *self._run(self._discovery_model, [grey], [discovery_views(grey.shape)],
                                                 self.threshold, [DISCOVERY_SCORE_THRESHOLD], pad=True)[0])
-        floor = self.min_face * min(grey.shape[:2])
+        floor = min(self.min_face, DISCOVERY_FINER_BELOW) * min(grey.shape[:2])
         if len(scan[0]) and (scan[0][:, 2:].max(axis=1) < floor).any():
             finer = self._run(self._discovery_model, [grey], [finer_views(grey.shape)], self.threshold,
                               [DISCOVERY_SCORE_THRESHOLD], pad=True)[0]

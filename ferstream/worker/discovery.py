@@ -4,9 +4,10 @@ there is one), and how its faces come back to the analysis frame.
 
 The discovery scan (``BlazeFaceDetector.detect_many_keypoints(..., fine)``, run by ``worker.detector.
 FrameSequenceDetector`` on the first frame of each chunk and every ``FERSTREAM_DISCOVER_SECONDS``) is two passes:
-the whole frame and the ``DISCOVERY_TILES`` tiles (35 views); and, only where those found a face smaller than the full
-scans see (a gallery, a crowd), the ``DISCOVERY_FINER_TILES`` tiles, where such faces show the model twice their size in the
-analysis frame. Video whose faces are all large pays the first pass only.
+the whole frame and the ``DISCOVERY_TILES`` tiles (35 views); and, only where those found a face under
+``DISCOVERY_FINER_BELOW`` of the frame's shorter side (a dense gallery, a crowd), the ``DISCOVERY_FINER_TILES`` tiles,
+where such faces show the model 1.5 times the size the first pass shows. Video whose faces are all large pays the first
+pass only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ DISCOVERY_OVERLAP = 1 / 3
 #: 44 of 49 faces with the first pass alone on the 640 px analysis frame, 45 on a 1920 px copy, 47 with this pass
 #: on the copy (45 with it on the analysis frame, 46 on a 1280 px copy); tiles of 110 and 220 px instead found 44
 DISCOVERY_FINER_TILES = (6,)
+#: ... run where the first pass found a face smaller than this share of the frame's shorter side (or than the full
+#: scans see, where that is less): twice the smallest, faces the first pass's small tiles show the model under 42 px
+#: of its input. A 4x4 gallery's faces (9.4% at 720p) are all found by the first pass and skip it
+DISCOVERY_FINER_BELOW = 2 * 0.045
 #: ... and the score a face on its small tiles needs: as on the other tiles (0.45 found 42 of the 7x7's 49 faces and
 #: 0.5 found 40, but both passed letters of noface_face.mov's animated title for faces, in bench/parity.py)
 DISCOVERY_SCORE_THRESHOLD = 0.6
