@@ -37,7 +37,7 @@ DISCOVERY_OVERLAP = 1 / 3
 DISCOVERY_FINER_TILES = (6,)
 #: ... run where the first pass found a face smaller than this share of the frame's shorter side (or than the full
 #: scans see, where that is less): twice the smallest, faces the first pass's small tiles show the model under 42 px
-#: of its input. A 4x4 gallery's faces (9.4% at 720p) are all found by the first pass and skip it
+#: of its input. A 4x4 gallery's faces (about 10%) are all found by the first pass and skip it
 DISCOVERY_FINER_BELOW = 2 * 0.045
 #: ... and the score a face on its small tiles needs: as on the other tiles (0.45 found 42 of the 7x7's 49 faces and
 #: 0.5 found 40, but both passed letters of noface_face.mov's animated title for faces, in bench/parity.py)
