@@ -10,6 +10,7 @@ every frame, so a decoder that does not know them still reads the frames).
 from __future__ import annotations
 
 import json
+import logging
 import struct
 from functools import partial
 from datetime import datetime
@@ -19,6 +20,8 @@ import numpy as np
 
 from ferstream.errors import FerstreamError
 from ferstream.results import Chunk, Frame
+
+log = logging.getLogger(__name__)
 
 FORMAT = "ferstream-chunk/1"
 
@@ -39,6 +42,16 @@ def decode_image(data: bytes) -> np.ndarray:
     if image is None:
         raise CodecError("frame is not a decodable JPEG")
     return image
+
+
+def _decode_detail(data: bytes, index: int) -> np.ndarray | None:
+    """A frame's higher-resolution copy, or None where it does not decode: the discovery scan then reads the frame
+    itself, and the chunk's frames are analysed as ever (a damaged copy never loses them)."""
+    try:
+        return decode_image(data)
+    except CodecError:
+        log.warning("frame %d: its higher-resolution copy is not a decodable JPEG; the discovery scan reads the frame", index)
+        return None
 
 
 def encode_chunk(chunk: Chunk, quality: int = 90) -> bytes:
@@ -79,7 +92,7 @@ def decode_chunk(data: bytes) -> Chunk:
             frames.append(Frame(meta["index"], meta["timestamp"], decode_image(blob), captured, meta["scale"]))
         for frame, meta in zip(frames, header["frames"]):
             if meta.get("detail_bytes"):  # decoded where a discovery scan reads it (Frame.detailed)
-                frame.detail_loader = partial(decode_image, data[offset:offset + meta["detail_bytes"]])
+                frame.detail_loader = partial(_decode_detail, data[offset:offset + meta["detail_bytes"]], meta["index"])
                 offset += meta["detail_bytes"]
     except CodecError:
         raise

@@ -68,3 +68,17 @@ def test_the_copy_travels_in_the_chunk_after_every_frame(tmp_path):
     assert all(np.array_equal(a.image, b.image) and b.detailed() is None for a, b in zip(decoded.frames, older.frames))
     without = encode_chunk(Chunk(7, 0, [f.__class__(f.index, f.timestamp, f.image) for f in chunk.frames]))
     assert len(data) > len(without)  # the copy's bytes, only on the frame that has one
+
+
+def test_a_damaged_copy_loses_nothing_but_itself(tmp_path, caplog):
+    """Bad input: a chunk whose copy's bytes are garbage still gives every frame; the copy reads as none, with a warning."""
+    reader = VideoReader(_clip(tmp_path / "fhd.mp4", 1920, 1080, 24), None, 640)
+    reader.add_detail(12)
+    chunk = next(chunk_frames(reader, 7, 12))
+    data = encode_chunk(chunk)
+    (n,) = struct.unpack(">I", data[:4])
+    size = json.loads(data[4:4 + n])["frames"][0]["detail_bytes"]
+    damaged = decode_chunk(data[:-size] + b"\0" * size)  # the copy's bytes are the chunk's last
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(decode_chunk(data).frames, damaged.frames))
+    assert damaged.frames[0].detailed() is None
+    assert "higher-resolution copy is not a decodable JPEG" in caplog.text
