@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -20,6 +21,7 @@ def test_connect_twice_is_a_no_op(database_url):
     assert db.connect(database_url) is db.connect(database_url)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_processes_that_start_together_on_a_fresh_sqlite_file_all_get_the_schema(tmp_path):
     """Ingest and a worker often start at once on a new file; SQLite's DDL is not transactional."""
     import subprocess

@@ -42,6 +42,7 @@ def test_a_dead_stream_url_gives_one_clear_line(sqlite_url):
     assert _native(result.stderr) == [], result.stderr
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 @pytest.mark.timeout(180)
 def test_a_stream_that_drops_and_comes_back_logs_only_ferstreams_lines(tmp_path, astronaut_video, sqlite_url):
     _require_ffmpeg()

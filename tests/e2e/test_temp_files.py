@@ -3,10 +3,13 @@ metrics folder go when they are done with. Real commands, each with TMPDIR point
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import free_port
 from tests.helpers import ferstream
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_commands_leave_nothing_in_the_temporary_folder(tmp_path, astronaut_video, redis_url):
     scratch = tmp_path / "tmp"
     scratch.mkdir()

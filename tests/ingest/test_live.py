@@ -346,6 +346,7 @@ def test_sigterm_stops_watch_cleanly_and_flushes_the_last_chunk(mjpeg_server, tm
     print(f"stopped {stopped_in:.1f}s after SIGTERM; {sampled} frames sampled and analysed")
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 @pytest.mark.timeout(180)
 def test_watch_with_a_retention_prunes_old_results_while_it_runs(mjpeg_server, tmp_path):
     url = f"sqlite:///{tmp_path / 'watch.db'}"

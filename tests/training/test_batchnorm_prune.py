@@ -102,6 +102,7 @@ def test_a_trained_run_and_a_re_export_use_plain_statistics_by_default(teacher, 
                                expected.predict(faces, verbose=0), atol=1e-4)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_a_student_narrowed_from_its_teacher_keeps_the_strongest_filters(teacher, tiny_csv, tmp_path):
     import keras
 

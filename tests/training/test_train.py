@@ -141,6 +141,7 @@ def test_training_on_the_image_folder_layout(tiny_folder, tmp_path):
     assert EmotionModel(tmp_path / "ferstream-emotion.tflite").predict(np.zeros((2, 48, 48))).shape == (2, 7)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_resume_continues_from_the_checkpoint(tiny_csv, tmp_path):
     from ferstream.training.train import run
 
@@ -174,6 +175,7 @@ def test_cli_reports_bad_data_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_init_starts_from_another_models_weights(trained, tiny_csv, tmp_path):
     import keras
 
@@ -213,6 +215,7 @@ def test_an_ensemble_of_trained_models_keeps_the_contract_and_averages_them(trai
     np.testing.assert_allclose(reloaded(faces).numpy(), single, atol=1e-5)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_averaging_weights_exports_one_network_with_the_members_mean_weights(trained, tiny_csv, tmp_path):
     import keras
 
@@ -266,6 +269,7 @@ def test_class_prior_refuses_a_network_without_the_output_layer_it_shifts():
         np.testing.assert_array_equal(w, b)  # nothing changed
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_class_weights_none_trains_every_face_alike_and_refuses_a_prior_to_undo(tmp_path):
     from ferstream.errors import ConfigError
     from ferstream.training.train import run
@@ -348,6 +352,7 @@ def test_one_model_is_exported_again_with_the_views_asked_for(trained, tiny_csv,
     np.testing.assert_allclose(EmotionModel(tmp_path / "flip.tflite").predict(faces), expected, atol=1e-4)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_class_prior_data_undoes_the_class_weights_in_the_output_bias(trained, tiny_csv, tmp_path):
     import keras
 
@@ -384,6 +389,7 @@ def test_class_prior_data_undoes_the_class_weights_in_the_output_bias(trained, t
                                best / best.sum(axis=1, keepdims=True), atol=1e-4)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its_layers(trained, tiny_csv, tmp_path):
     import keras
 
@@ -427,6 +433,7 @@ def test_distillation_learns_from_the_teachers_probabilities_and_starts_from_its
                        "--depths", "1", "--init-layers", str(teacher / "ferstream-emotion.keras")))
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_online_distillation_runs_the_frozen_teacher_on_the_students_faces(trained, tiny_csv, tmp_path):
     import keras
 
@@ -519,6 +526,7 @@ def test_training_on_jax_compiles_one_step_and_its_checkpoint_exports_here(train
     assert EmotionModel(tmp_path / "x" / "student.tflite").predict(np.zeros((2, 48, 48))).shape == (2, 7)
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_mixed_bfloat16_training_saves_and_exports_a_float32_network(tiny_csv, tmp_path):
     import keras
 
@@ -557,6 +565,7 @@ def test_float32_copy_keeps_the_weights_and_the_outputs():
     assert keras.config.dtype_policy().name == "float32"
 
 
+@pytest.mark.long  # 10-20 s: `make test-long`
 def test_ema_scores_and_saves_the_averaged_weights_and_resumes(trained, tiny_csv, tmp_path):
     import keras
 
