@@ -7,6 +7,8 @@
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 -d .gpu/whl keras==3.15.1 namex optree
 # then run `BUDGET=420s HARD=540 bash tools/gpu/train_students.sh` with carry [".gpu"] and timeout_s 595, and here:
+# (FER+, issue 44: `python tools/gpu/pack_ferplus.py pack ...ferplus-train-publictest.csv.gz .gpu/ferplus.npz
+#  --extra runs/wild/faces.npz`, then KIND=ferplus RUNS_FILE=tools/gpu/runs/issue44-ferplus.txt before the command)
 #   ferstream ensemble --models runs/<run>/best.keras --tta none --data ../shared/.../fer2013-train-publictest.csv.gz --out runs/<run>/export
 set -u
 export PYTHONUNBUFFERED=1 KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=2
@@ -15,9 +17,16 @@ PY=${PY:-python3}
 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl || exit 3
 export PYTHONPATH=/tmp/site:$PWD
 nvidia-smi -L; $PY -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" || exit 4
-rm -rf /tmp/fer /tmp/runs; $PY tools/gpu/pack_fer2013.py unpack ${DATA:-.gpu/fer2013.npz} /tmp/fer || exit 5
+rm -rf /tmp/fer /tmp/ferplus /tmp/runs
 T=checkpoints/teacher-vgg32/ferstream-emotion.tflite
-COMMON="--data /tmp/fer --teacher $T --distill online --learning-rate 5e-4 --teacher-tta ${TEACHER_TTA:-flip-zoom} --tta none --epochs 1000 --patience 1000 --time-budget $BUDGET"
+if [ "${KIND:-fer2013}" = ferplus ]; then  # FER+ votes (+ real photos' faces), packed by tools/gpu/pack_ferplus.py; no teacher
+  $PY tools/gpu/pack_ferplus.py unpack ${DATA:-.gpu/ferplus.npz} /tmp/ferplus || exit 5
+  COMMON="--data /tmp/ferplus/ferplus.csv.gz $([ -f /tmp/ferplus/extra.npz ] && echo --extra /tmp/ferplus/extra.npz) --learning-rate 5e-4"
+else
+  $PY tools/gpu/pack_fer2013.py unpack ${DATA:-.gpu/fer2013.npz} /tmp/fer || exit 5
+  COMMON="--data /tmp/fer --teacher $T --distill online --learning-rate 5e-4 --teacher-tta ${TEACHER_TTA:-flip-zoom}"
+fi
+COMMON="$COMMON --tta none --epochs 1000 --patience 1000 --time-budget $BUDGET"
 # students narrowed from the shipped network (--prune-from): dropping whole convolutions of this plain network
 # leaves it near chance, narrowing it keeps most of it (model card, "Smaller models"); multiply-adds per face in ().
 # On a 2-core AVX2 EPYC (2026-12-01) 105 M took 1.14-1.32 ms a face, over the 1.2 ms target; about 86 M took
