@@ -27,6 +27,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--data", required=True, help="FER-2013: the Kaggle CSV (emotion,pixels,Usage; .csv or .csv.gz) or an image folder with train/<emotion>/ and test/<emotion>/; "
                         "or FER+: a CSV with FER+'s ten vote columns, Usage and pixels (learns the vote distributions)")
     add_votes_arguments(parser)
+    parser.add_argument("--fer2013-weight", type=float, default=0.0, metavar="W",
+                        help="with FER+ votes: each Training face whose FER-2013 label is known learns (1 - W) x its "
+                             "votes + W x that label (FER-2013's one annotator beside FER+'s ten; from --votes' row "
+                             "join, or from --fer2013 matched face by face); 0 learns the votes alone (default: %(default)s)")
     parser.add_argument("--extra", metavar="NPZ",
                         help="more labelled faces for the Training split: an .npz of 48x48 crops and labels, as "
                              "tools/wild/faces.py makes from real photos (never the faces that judge the model)")

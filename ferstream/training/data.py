@@ -74,11 +74,23 @@ class Split:
             votes = np.concatenate([self.votes, (1 - smoothing) * np.eye(len(EMOTIONS), dtype=np.float32)[labels]
                                     + smoothing / len(EMOTIONS)]).astype(np.float32)
         clear = None if self.clear is None else np.concatenate([self.clear, np.ones(len(labels), bool)])
-        return Split(np.concatenate([self.faces, faces]), np.concatenate([self.labels, labels]), votes, clear)
+        fer2013 = None if self.fer2013_labels is None else \
+            np.concatenate([self.fer2013_labels, np.full(len(labels), -1, dtype=np.int64)])
+        return Split(np.concatenate([self.faces, faces]), np.concatenate([self.labels, labels]), votes, clear, fer2013)
 
-    def targets(self) -> np.ndarray:
-        """Training targets: the vote distributions, or one-hot labels."""
-        return self.votes if self.votes is not None else np.eye(len(EMOTIONS), dtype=np.float32)[self.labels]
+    def targets(self, fer2013_weight: float = 0.0) -> np.ndarray:
+        """Training targets: the vote distributions, or one-hot labels. With votes and ``fer2013_weight`` w > 0,
+        each face whose FER-2013 label is known (``fer2013_labels`` >= 0) learns (1 - w) x its votes + w x that label:
+        the one person of FER-2013 counted beside FER+'s ten."""
+        if self.votes is None:
+            return np.eye(len(EMOTIONS), dtype=np.float32)[self.labels]
+        if fer2013_weight <= 0 or self.fer2013_labels is None:
+            return self.votes
+        known = self.fer2013_labels >= 0
+        mixed = self.votes.copy()
+        mixed[known] = (1 - fer2013_weight) * mixed[known] + \
+            fer2013_weight * np.eye(len(EMOTIONS), dtype=np.float32)[self.fer2013_labels[known]]
+        return mixed
 
 
 @dataclass

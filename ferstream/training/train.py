@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -25,7 +26,7 @@ import keras  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.errors import ConfigError, DataError, ModelError  # noqa: E402
 from ferstream.training.batchnorm import reestimate, reestimate_if_better  # noqa: E402
-from ferstream.training.data import load_dataset, load_extra  # noqa: E402
+from ferstream.training.data import Split, load_dataset, load_extra  # noqa: E402
 from ferstream.training.distill import (  # noqa: E402
     StudentAccuracy,
     distillation_loss,
@@ -37,6 +38,7 @@ from ferstream.training.distill import (  # noqa: E402
 )
 from ferstream.training.evaluate import evaluate_fer2013, evaluate_splits  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
+from ferstream.training.face_join import labels_by_face  # noqa: E402
 from ferstream.training.model import build_augmentation, build_model, build_trainer, float32_copy, multiply_adds  # noqa: E402
 from ferstream.training.prune import narrow  # noqa: E402
 from ferstream.training.prior import shift_bias, shift_to_data_prior  # noqa: E402
@@ -63,6 +65,11 @@ def run(args: argparse.Namespace) -> dict:
     if getattr(args, "class_weights", "sqrt") == "none" and getattr(args, "class_prior", "as-trained") == "data":
         raise ConfigError("--class-prior data undoes the class weights of training: with --class-weights none there "
                           "are none to undo")
+    if not 0 <= (getattr(args, "fer2013_weight", 0.0) or 0.0) < 1:
+        raise ConfigError(f"--fer2013-weight is a share in [0, 1), got {args.fer2013_weight}")
+    if getattr(args, "fer2013_weight", 0.0) and args.teacher:
+        raise ConfigError("--fer2013-weight mixes FER-2013's labels into FER+'s votes; with --teacher the targets are "
+                          "the teacher's: leave one of them out")
     if backup.exists() and not args.resume:
         raise DataError(f"{out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out")
     if args.resume and not backup.exists():
@@ -74,6 +81,9 @@ def run(args: argparse.Namespace) -> dict:
     data.require("Training", "PublicTest")
     # with votes, PublicTest is scored (and checkpoints chosen) on the faces a clear majority labels
     train, public = data.splits["Training"], data.splits["PublicTest"].scored()
+    fer2013_weight = getattr(args, "fer2013_weight", 0.0) or 0.0
+    if fer2013_weight:
+        train = with_fer2013_labels(train, args)
     if getattr(args, "extra", None):
         extra_faces, extra_labels = load_extra(args.extra)
         train = train.extended(extra_faces, extra_labels)
@@ -86,7 +96,7 @@ def run(args: argparse.Namespace) -> dict:
 
     keras.utils.set_random_seed(args.seed)
     out.mkdir(parents=True, exist_ok=True)
-    targets = train.targets()
+    targets = train.targets(fer2013_weight)
     online = bool(args.teacher) and args.distill == "online"
     if args.teacher and not online:
         teacher = teacher_probabilities(args.teacher, train.faces, data.sha256, out)
@@ -195,6 +205,31 @@ def run(args: argparse.Namespace) -> dict:
     meta = record_accuracy(paths["json"], metrics)
     log.info("exported %s (%s accuracy %.4f)", paths["tflite"], next(iter(meta["accuracy"]), ""), next(iter(meta["accuracy"].values()), float("nan")))
     return meta
+
+
+def with_fer2013_labels(train: Split, args: argparse.Namespace) -> Split:
+    """``train`` (FER+ votes) with FER-2013's own label of each face where it is known: from ``--votes``' row join,
+    or else from the ``--fer2013`` file, matched face by face (``face_join``)."""
+    if train.votes is None:
+        raise ConfigError("--fer2013-weight mixes FER-2013's labels into FER+'s votes: --data must hold FER+ votes "
+                          "(or pass --votes)")
+    if train.fer2013_labels is None:
+        if not getattr(args, "fer2013", None):
+            raise ConfigError("--fer2013-weight needs FER-2013's labels for the FER+ faces: pass --fer2013 CSV (its "
+                              "faces are matched to FER+'s), or join Kaggle's fer2013.csv with --votes")
+        reference = load_dataset(args.fer2013)
+        if "Training" not in reference.splits or reference.splits["Training"].votes is not None:
+            raise DataError(f"--fer2013 {args.fer2013}: expected FER-2013's single labels with a Training split")
+        t0 = time.time()
+        known = labels_by_face(train.faces, reference.splits["Training"].faces, reference.splits["Training"].labels)
+        train = dataclasses.replace(train, fer2013_labels=known)
+        log.info("--fer2013-weight: matched %d of %d Training faces to %s face by face (%.1fs)", (known >= 0).sum(),
+                 len(known), args.fer2013, time.time() - t0)
+    known = train.fer2013_labels >= 0
+    agree = float((train.fer2013_labels[known] == train.labels[known]).mean()) if known.any() else float("nan")
+    log.info("--fer2013-weight %.2f: %d Training faces learn their FER-2013 label beside the votes (it is FER+'s most "
+             "voted emotion for %.1f%% of them)", args.fer2013_weight, known.sum(), 100 * agree)
+    return train
 
 
 class EpochLog(keras.callbacks.Callback):
