@@ -47,8 +47,7 @@ def match_faces(faces: np.ndarray, reference: np.ndarray, min_correlation: float
         top2, values = np.take_along_axis(top2, order, axis=1), np.take_along_axis(values, order, axis=1)
         sure = (values[:, 0] >= min_correlation) & (values[:, 0] - values[:, 1] >= min_gap)
         index[start:start + BLOCK] = np.where(sure, top2[:, 0], -1)
-    matched = index[index >= 0]
-    taken_twice = np.unique(matched)[np.bincount(matched)[np.unique(matched)] > 1]
+    taken_twice = np.flatnonzero(np.bincount(index[index >= 0], minlength=len(b)) > 1)
     index[np.isin(index, taken_twice)] = -1
     return index
 

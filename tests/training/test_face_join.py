@@ -56,6 +56,7 @@ def test_a_face_missing_from_the_reference_or_there_twice_gets_no_label():
     doubled = np.concatenate([reference, reference[[busy]]])
     assert labels_by_face(faces[[busy]], doubled, np.append(labels, 0))[0] == -1
     assert labels_by_face(faces[[busy]], reference, labels)[0] == labels[busy]
+    assert labels_by_face(faces[[busy, busy]], reference, labels).tolist() == [-1, -1]  # two faces, one twin: neither
 
 
 def test_mixed_targets_count_fer2013s_label_beside_the_votes_and_extra_faces_have_none():
