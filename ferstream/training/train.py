@@ -65,9 +65,10 @@ def run(args: argparse.Namespace) -> dict:
     if getattr(args, "class_weights", "sqrt") == "none" and getattr(args, "class_prior", "as-trained") == "data":
         raise ConfigError("--class-prior data undoes the class weights of training: with --class-weights none there "
                           "are none to undo")
-    if not 0 <= (getattr(args, "fer2013_weight", 0.0) or 0.0) < 1:
-        raise ConfigError(f"--fer2013-weight is a share in [0, 1), got {args.fer2013_weight}")
-    if getattr(args, "fer2013_weight", 0.0) and args.teacher:
+    fer2013_weight = getattr(args, "fer2013_weight", 0.0) or 0.0
+    if not 0 <= fer2013_weight < 1:
+        raise ConfigError(f"--fer2013-weight is a share in [0, 1), got {fer2013_weight}")
+    if fer2013_weight and args.teacher:
         raise ConfigError("--fer2013-weight mixes FER-2013's labels into FER+'s votes; with --teacher the targets are "
                           "the teacher's: leave one of them out")
     if backup.exists() and not args.resume:
@@ -81,7 +82,6 @@ def run(args: argparse.Namespace) -> dict:
     data.require("Training", "PublicTest")
     # with votes, PublicTest is scored (and checkpoints chosen) on the faces a clear majority labels
     train, public = data.splits["Training"], data.splits["PublicTest"].scored()
-    fer2013_weight = getattr(args, "fer2013_weight", 0.0) or 0.0
     if fer2013_weight:
         train = with_fer2013_labels(train, args)
     if getattr(args, "extra", None):

@@ -11,7 +11,7 @@ import pytest
 from skimage import data as skimage_data
 
 from ferstream.emotion_model import EMOTIONS
-from ferstream.errors import ConfigError
+from ferstream.errors import ConfigError, DataError
 from ferstream.training.data import Split, load_dataset
 from ferstream.training.face_join import labels_by_face, match_faces
 from tests.training.conftest import make_faces, write_csv
@@ -128,6 +128,15 @@ def test_a_fer2013_weight_without_what_it_needs_is_refused(shuffled_fer2013, tmp
     ferplus, _, _ = shuffled_fer2013
     with pytest.raises(ConfigError, match=message):
         run(train_args("--data", str(ferplus), "--out", str(tmp_path), *argv))
+
+
+def test_a_fer2013_file_with_votes_is_no_fer2013_file(shuffled_fer2013, tmp_path):
+    from ferstream.training.train import run
+
+    ferplus, _, _ = shuffled_fer2013
+    with pytest.raises(DataError, match="expected FER-2013's single labels"):
+        run(train_args("--data", str(ferplus), "--fer2013", str(ferplus), "--fer2013-weight", "0.2",
+                       "--out", str(tmp_path)))
 
 
 def test_a_fer2013_weight_needs_votes(tiny_csv, tmp_path):
