@@ -91,9 +91,13 @@ def build_parser():
     parser.add_argument("--margin", type=float, help="lever: grow each box by this share of its side (default: the "
                                                      "default detector's crop margin, as the worker crops)")
     parser.add_argument("--shift", type=float, default=0.0, help="lever: move each box down by this share of its side")
-    parser.add_argument("--align", action="store_true", help="lever: crop each face aligned on BlazeFace's keypoints "
-                                                             "(worker.align; the box crop where none are found)")
-    parser.add_argument("--zoom", type=float, help="with --align: the framing around the face (default: worker.align's)")
+    parser.add_argument("--crop", choices=("box", "aligned"),
+                        help="box: the detector's box grown by --margin; aligned: each face aligned on BlazeFace's "
+                             "keypoints (worker.align; the box crop where none are found) (default: as the model's "
+                             "metadata says, as the worker crops for it)")
+    parser.add_argument("--align", dest="crop", action="store_const", const="aligned", help="the same as --crop aligned")
+    parser.add_argument("--zoom", type=float, help="with aligned crops: the framing around the face (default: the "
+                                                   "model's, or worker.align's for a model of box crops)")
     parser.add_argument("--normalise", choices=tuple(NORMALISE), default="none",
                         help="lever: the contrast of each crop before the model (and of PublicTest's with --publictest)")
     parser.add_argument("--publictest", type=Path, metavar="CSV",
@@ -111,8 +115,9 @@ def measure(args, _folder: Path) -> Report:
         faces = faces[:12]
     missing = sorted({f.source for f in every if not frames.available(f)})
     model = EmotionModel(args.model or DEFAULT_MODEL)
-    crops = (aligned_crops(frames, faces, args.zoom)[0] if args.align
-             else ferstream_crops(frames, faces, args.margin, args.shift))
+    aligned = (args.crop or model.metadata.crop) == "aligned"
+    zoom = args.zoom or (model.metadata.zoom if model.metadata.crop == "aligned" else None)
+    crops = aligned_crops(frames, faces, zoom)[0] if aligned else ferstream_crops(frames, faces, args.margin, args.shift)
     crops = normalised(crops, args.normalise)
     sides = {"ferstream": score(faces, ferstream_labels(model, crops))}
     fer = fer_side.load_fer(args)
@@ -132,7 +137,7 @@ def measure(args, _folder: Path) -> Report:
     from ferstream.worker.blazeface import CROP_MARGIN
 
     levers = (f"margin {CROP_MARGIN if args.margin is None else args.margin:g}, shift {args.shift:g}, "
-              f"normalise {args.normalise}" + (f", aligned (zoom {args.zoom or 'default'})" if args.align else ""))
+              f"normalise {args.normalise}" + (f", aligned (zoom {zoom or 'default'})" if aligned else ""))
     details = [table, note + f"; ferstream's crops: {levers}"]
     if args.publictest:
         split = fer2013_split(args.publictest, "PublicTest")

@@ -60,6 +60,9 @@ def measure(args, _folder: Path) -> Report:
     from ferstream.worker.detector import crop_faces
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
+    zoom = model.metadata.zoom if model.metadata.crop == "aligned" else DEFAULT_ZOOM
+    aligned_name = f"aligned (zoom {zoom:g})"
+    worker_crop = aligned_name if model.metadata.crop == "aligned" else "box"  # how the worker crops for this model
     everything = read_labels()
     frames = Frames(source_folders(everything, args.realset, args.media))
     rows, aspect_rows, tag_rows, headline = [], [], [], {}
@@ -75,7 +78,7 @@ def measure(args, _folder: Path) -> Report:
         pts = np.array([p if p is not None else np.full((6, 2), np.nan, np.float32) for p in points]).reshape(-1, 6, 2)
         sides = np.array([max(f.box[2:]) for f in faces], np.float64)
         for crop_name, crops in (("box", ferstream_crops(frames, faces)),
-                                 (f"aligned (zoom {DEFAULT_ZOOM:g})", aligned_crops(frames, faces)[0])):
+                                 (aligned_name, aligned_crops(frames, faces, zoom)[0])):
             probabilities = model.predict(crops.astype(np.float32))
             right = np.array([model.labels[i] in f.accept for f, i in zip(faces, probabilities.argmax(axis=1))])
             aspects = quality.aspects(crops, sides, pts)
@@ -85,7 +88,7 @@ def measure(args, _folder: Path) -> Report:
             acc, share, kept, flagged = gate(right, flags)
             rows.append([split, len(faces), crop_name, pct(acc), pct(share), pct(kept), pct(flagged) if flags.any() else "",
                          f"{int((q < args.min_quality).sum())}"])
-            if crop_name == "box":
+            if crop_name == worker_crop:
                 headline[split] = (kept, share)
                 for tag in TAGS:
                     has = np.array([tag in f.tags for f in faces])
@@ -105,19 +108,19 @@ def measure(args, _folder: Path) -> Report:
     views = [(g, analysis_box(f.box, scale), p) for g, scale, f, p in timing_inputs[:200]]
     n = len(views)
     box_ms = best_ms_per_item(lambda: [crop_faces(g, b[None], CROP_MARGIN) for g, b, _ in views], n)
-    align_ms = best_ms_per_item(lambda: [align(g, p[None]) for g, _, p in views], n)
+    align_ms = best_ms_per_item(lambda: [align(g, p[None], zoom) for g, _, p in views], n)
     crops = np.stack([crop_faces(g, b[None], CROP_MARGIN)[0] for g, b, _ in views]) if n else np.zeros((0, 48, 48), np.uint8)
     sides = np.array([b[2] for _, b, _ in views], np.float64)
     pts = np.array([p for _, _, p in views]).reshape(-1, 6, 2)
     quality_ms = best_ms_per_item(lambda: quality.quality(crops, sides, pts), n)
-    cost = markdown_table(["step", "ms per face"], [["box crop (the default)", f"{box_ms:.3f}"],
+    cost = markdown_table(["step", "ms per face"], [["box crop", f"{box_ms:.3f}"],
                                                      ["aligned crop", f"{align_ms:.3f}"],
                                                      ["quality score and flag", f"{quality_ms:.3f}"]])
     details = [table, f"Thresholds: quality < {args.min_quality:g} or confidence < {args.min_confidence:g}; model "
                f"{model.path.name}. The judge part judges; the thresholds were chosen on the tune part.",
-               "Per tag of the set (box crops): how many of its faces are flagged, and how right the rest are:\n\n"
-               + tags_table,
-               "Each aspect on its own (box crops):\n\n" + aspects_table,
+               f"Per tag of the set ({worker_crop} crops, as the worker crops for this model): how many of its faces "
+               "are flagged, and how right the rest are:\n\n" + tags_table,
+               f"Each aspect on its own ({worker_crop} crops):\n\n" + aspects_table,
                f"Cost per face over {n} faces of the set, best of 3 (lscpu flags: {cpu_flags()}):\n\n" + cost]
     kept, share = headline.get("judge", (float("nan"), float("nan")))
     row = Row("uncertain faces", "judging faces: right when kept / flagged uncertain", f"{pct(kept)} / {pct(share)}",

@@ -33,6 +33,8 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 #: Side of the square grey face crop every model takes.
 FACE_SIZE = 48
+#: how a model's faces are cropped (``ModelMetadata.crop``)
+CROPS = ("box", "aligned")
 
 #: The model the project ships, trained by ``ferstream train``.
 #: Package data (``ferstream/models/``), found through importlib.resources wherever ferstream is installed.
@@ -53,12 +55,21 @@ class ModelMetadata:
     architecture: str = ""
     parameters: int = 0
     training_command: str = ""
+    #: how the worker crops a face for this model: "box" (the detector's box, grown) or "aligned" (``worker.align``,
+    #: from the detector's keypoints, at ``zoom``; a face found without keypoints keeps the box crop). A model learns
+    #: and is scored on faces cropped its way (``ferstream train --crop``)
+    crop: str = "box"
+    zoom: float = 1.0
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise ModelError(f"metadata labels must be distinct and at least two: {self.labels}")
         if len(self.input_shape) != 3:
             raise ModelError(f"metadata input_shape must be [height, width, channels]: {self.input_shape}")
+        if self.crop not in CROPS:
+            raise ModelError(f"metadata crop must be one of {', '.join(CROPS)}: {self.crop!r}")
+        if not isinstance(self.zoom, (int, float)) or not 0.5 <= self.zoom <= 2.0:
+            raise ModelError(f"metadata zoom must be a number from 0.5 to 2: {self.zoom!r}")
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

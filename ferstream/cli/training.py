@@ -47,4 +47,5 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    return run_command(lambda: training_module("ferstream.training.evaluate").evaluate(args.model, args.data, args.split, args.out, args.votes))
+    return run_command(lambda: training_module("ferstream.training.evaluate").evaluate(args.model, args.data, args.split, args.out, args.votes,
+                                                                                           args.crop))

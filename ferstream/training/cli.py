@@ -87,9 +87,33 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                              "activations, calibrated on 500 training faces, about 15%% faster, probabilities in steps of 1/256; "
                              "none: float32, about 3x slower than dynamic, same accuracy (default: %(default)s)")
     parser.add_argument("--no-quantize", dest="quantize", action="store_const", const="none", help="the same as --quantize none")
+    add_crop_arguments(parser)
     add_tta_arguments(parser)
     add_adjustment_arguments(parser)
     return parser
+
+
+def add_crop_arguments(parser: argparse.ArgumentParser, default: str | None = "box") -> None:
+    """How the faces are framed for the model (``ModelMetadata.crop``): as given, or aligned as the worker aligns."""
+    parser.add_argument("--crop", choices=CROP_CHOICES, default=default,
+                        help="box: the faces as the data gives them, the worker cropping the detector's box grown by its "
+                             "margin; aligned: every face aligned as the worker aligns a real one (eyes level, eyes and "
+                             "mouth where FER-2013 has them, from BlazeFace's keypoints; about a minute for FER+), the "
+                             "export's metadata telling the worker to align real faces so"
+                             + (" (default: %(default)s)" if default else " (default: as the model's metadata says)"))
+    parser.add_argument("--zoom", type=_zoom, default=1.0,
+                        help="with --crop aligned: how much around the face the aligned crop shows, against FER-2013's "
+                             "own framing (default: %(default)s)")
+
+
+def _zoom(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.5 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a zoom from 0.5 to 2 (1: FER-2013's framing)")
+    return value
 
 
 def add_votes_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +151,8 @@ def _duration(text: str) -> float:
     return value
 
 
+#: ``emotion_model.CROPS``, named here so that ``--help`` needs no model code
+CROP_CHOICES = ("box", "aligned")
 #: the keys of ``export.TTA_VIEWS``, named here so that ``--help`` needs no Keras
 TTA_CHOICES = ("none", "flip", "flip-zoom", "flip-unsure")
 
@@ -178,6 +204,7 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--name", default=DEFAULT_NAME, help="file stem of the exported model (default: %(default)s)")
     parser.add_argument("--version", default=None, help="model version written to the metadata (default: today's date)")
     parser.add_argument("--quantize", choices=("dynamic", "int8", "none"), default="dynamic", help="as for `ferstream train` (default: %(default)s)")
+    add_crop_arguments(parser)
     add_tta_arguments(parser)
     add_adjustment_arguments(parser)
     return parser
@@ -189,6 +216,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--votes", metavar="FER2013NEW_CSV", help="FER+'s fer2013new.csv joined to --data (see `ferstream train --help`)")
     parser.add_argument("--split", action="append", default=None, help="split(s) to evaluate (default: PublicTest and PrivateTest where present, else every split)")
     parser.add_argument("--out", default=".", help="folder for the confusion-matrix PNGs (default: %(default)s)")
+    parser.add_argument("--crop", choices=CROP_CHOICES, default=None,
+                        help="box: score the faces as the data gives them; aligned: align them first, at the model's "
+                             "zoom (default: as the model's metadata says, i.e. as the worker crops real faces for it)")
     return parser
 
 

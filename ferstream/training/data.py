@@ -98,6 +98,8 @@ class Dataset:
     splits: dict[str, Split]
     sha256: str
     source: str
+    crop: str = "box"  # how its faces are framed: "box" (as given) or "aligned" (``training.align_faces``) ...
+    zoom: float = 1.0  # ... at this zoom
 
     def require(self, *names: str) -> None:
         for name in names:
@@ -128,18 +130,25 @@ def load_dataset(path: str | Path, votes: str | Path | None = None) -> Dataset:
     return _load_frame(p, df)
 
 
-def load_extra(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def load_extra(path: str | Path, crop: str = "box", zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """More labelled faces for the Training split (``ferstream train --extra``): an ``.npz`` with ``faces`` (N x 48 x
     48 uint8, cropped as the worker crops) and ``labels`` (N ints in the FER-2013 order), as ``tools/wild/faces.py``
-    writes it from real photos."""
+    writes it from real photos; a ``DataError`` where its faces are framed otherwise than ``crop`` and ``zoom`` (its
+    ``crop`` and ``zoom`` entries; none: box crops)."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"--extra {p}: no such file")
     try:
         with np.load(p, allow_pickle=False) as npz:
             faces, labels = npz["faces"], npz["labels"]
+            framing = (str(npz["crop"]), float(npz["zoom"])) if "crop" in npz else ("box", 1.0)
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise DataError(f"--extra {p}: not an .npz with 'faces' and 'labels' arrays ({exc})") from exc
+    if framing[0] != crop or (crop == "aligned" and framing[1] != zoom):
+        def said(c, z):
+            return f"{c} crops" + (f" at zoom {z:g}" if c == "aligned" else "")
+        raise DataError(f"--extra {p}: its faces are {said(*framing)}, this training's are {said(crop, zoom)}: make "
+                        f"them again with tools/wild/faces.py --crop {crop}" + (f" --zoom {zoom:g}" if crop == "aligned" else ""))
     if faces.ndim != 3 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE) or faces.dtype != np.uint8:
         raise DataError(f"--extra {p}: faces must be N x {FACE_SIZE} x {FACE_SIZE} uint8, got {faces.shape} {faces.dtype}")
     if len(labels) != len(faces) or not np.isin(labels, range(len(EMOTIONS))).all():

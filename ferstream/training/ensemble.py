@@ -33,6 +33,7 @@ import keras  # noqa: E402
 from ferstream.emotion_model import EMOTIONS, FACE_SIZE, ModelMetadata, model_paths  # noqa: E402
 from ferstream.errors import ModelError  # noqa: E402
 from ferstream.training.batchnorm import reestimate_if_better  # noqa: E402
+from ferstream.training.align_faces import framed  # noqa: E402
 from ferstream.training.data import load_dataset  # noqa: E402
 from ferstream.training.evaluate import evaluate_fer2013, evaluate_splits, keras_accuracy  # noqa: E402
 from ferstream.training.export import calibration_faces, export_model  # noqa: E402
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> dict:
     members = [load_member(p, None if alone or soup else i) for i, p in enumerate(args.models)]
     data = load_dataset(args.data, getattr(args, "votes", None))
     data.require("Training", "PublicTest")
+    data = framed(data, getattr(args, "crop", "box"), getattr(args, "zoom", 1.0))
     if soup and getattr(args, "greedy", False):
         public = data.splits["PublicTest"].scored()
         check_one_architecture(members)
@@ -149,7 +151,8 @@ def run(args: argparse.Namespace) -> dict:
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["ensemble"])
     paths = export_model(model, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(data.splits["Training"].faces), data_sha256=data.sha256,
-                         epochs=epochs, version=args.version, training_command=command)
+                         epochs=epochs, version=args.version, training_command=command, crop=data.crop,
+                         zoom=data.zoom)
     metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)
     if getattr(args, "fer2013", None):
         metrics.update(evaluate_fer2013(paths["tflite"], args.fer2013, out))

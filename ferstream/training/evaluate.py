@@ -85,12 +85,16 @@ def plot_confusion(cm: np.ndarray, labels: tuple[str, ...], title: str, path: Pa
     return path
 
 
-def evaluate_splits(model_path, data: Dataset, splits=None, out: Path | str = ".") -> dict[str, dict]:
-    """Scores of the model on each requested split present in ``data``; prints a report and writes PNGs."""
+def evaluate_splits(model_path, data: Dataset, splits=None, out: Path | str = ".", crop: str | None = None) -> dict[str, dict]:
+    """Scores of the model on each requested split present in ``data``; prints a report and writes PNGs. The faces
+    are framed as ``crop`` says (default: the model's metadata, as the worker crops real faces for it)."""
+    from ferstream.training.align_faces import framed
+
     model = EmotionModel(model_path)
     wanted = [s for s in (splits or ("PublicTest", "PrivateTest")) if s in data.splits]
     if not wanted:
         wanted = [s for s in SPLITS if s in data.splits]
+    data = framed(data, crop or model.metadata.crop, model.metadata.zoom, wanted)
     results = {}
     for split in wanted:
         scored = data.splits[split].scored()  # with FER+ votes: the faces a clear majority labels
@@ -118,5 +122,6 @@ def evaluate_fer2013(model_path, path: str | Path, out: Path | str = ".") -> dic
     return {"FER-2013 PublicTest": evaluate_splits(model_path, data, ("PublicTest",), out)["PublicTest"]}
 
 
-def evaluate(model_path: str | None, data_path: str, splits=None, out: str = ".", votes: str | None = None) -> dict[str, dict]:
-    return evaluate_splits(model_path or DEFAULT_MODEL, load_dataset(data_path, votes), splits, Path(out))
+def evaluate(model_path: str | None, data_path: str, splits=None, out: str = ".", votes: str | None = None,
+             crop: str | None = None) -> dict[str, dict]:
+    return evaluate_splits(model_path or DEFAULT_MODEL, load_dataset(data_path, votes), splits, Path(out), crop)

@@ -41,7 +41,8 @@ _TTA_NAMES = {"none": "", "flip": " + flip TTA", "flip-zoom": " + flip/zoom TTA 
 
 def export_model(model: keras.Model, stem: Path, *, tta: str = DEFAULT_TTA, quantize: str = DEFAULT_QUANTIZATION,
                  calibration: np.ndarray | None = None, data_sha256: str = "", epochs: int = 0,
-                 version: str | None = None, training_command: str = "") -> dict[str, Path]:
+                 version: str | None = None, training_command: str = "", crop: str = "box",
+                 zoom: float = 1.0) -> dict[str, Path]:
     """Write ``<stem>.keras``, ``<stem>.tflite`` and ``<stem>.json``; returns their paths.
 
     ``calibration``: N x 48 x 48 grey training faces for ``quantize="int8"``.
@@ -64,6 +65,8 @@ def export_model(model: keras.Model, stem: Path, *, tta: str = DEFAULT_TTA, quan
                       f"{_QUANTIZATION_NAMES[quantize]} (ferstream {__version__})"),
         parameters=int(model.count_params()),
         training_command=training_command,
+        crop=crop,
+        zoom=zoom,
     ).write(paths["json"])
     return paths
 

@@ -25,6 +25,7 @@ import keras  # noqa: E402
 
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
 from ferstream.errors import ConfigError, DataError, ModelError  # noqa: E402
+from ferstream.training.align_faces import framed  # noqa: E402
 from ferstream.training.batchnorm import reestimate, reestimate_if_better  # noqa: E402
 from ferstream.training.data import Split, load_dataset, load_extra  # noqa: E402
 from ferstream.training.distill import (  # noqa: E402
@@ -80,12 +81,13 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.time()
     data = load_dataset(args.data, getattr(args, "votes", None))
     data.require("Training", "PublicTest")
+    if fer2013_weight:  # matched to FER-2013's faces by their own pixels, before any alignment
+        data = dataclasses.replace(data, splits={**data.splits, "Training": with_fer2013_labels(data.splits["Training"], args)})
+    data = framed(data, getattr(args, "crop", "box"), getattr(args, "zoom", 1.0))
     # with votes, PublicTest is scored (and checkpoints chosen) on the faces a clear majority labels
     train, public = data.splits["Training"], data.splits["PublicTest"].scored()
-    if fer2013_weight:
-        train = with_fer2013_labels(train, args)
     if getattr(args, "extra", None):
-        extra_faces, extra_labels = load_extra(args.extra)
+        extra_faces, extra_labels = load_extra(args.extra, data.crop, data.zoom)
         train = train.extended(extra_faces, extra_labels)
         log.info("extra: %d labelled faces from %s added to Training (%s)", len(extra_labels), args.extra,
                  ", ".join(f"{e} {n}" for e, n in zip(EMOTIONS, np.bincount(extra_labels, minlength=len(EMOTIONS)))))
@@ -198,7 +200,8 @@ def run(args: argparse.Namespace) -> dict:
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["train"])
     paths = export_model(best, out / args.name, tta=args.tta, quantize=args.quantize,
                          calibration=calibration_faces(train.faces, seed=args.seed), data_sha256=data.sha256,
-                         epochs=epochs_run, version=args.version, training_command=command)
+                         epochs=epochs_run, version=args.version, training_command=command, crop=data.crop,
+                         zoom=data.zoom)
     metrics = evaluate_splits(paths["tflite"], data, ("PublicTest", "PrivateTest"), out)
     if getattr(args, "fer2013", None):  # FER-2013's own single labels beside FER+'s votes
         metrics.update(evaluate_fer2013(paths["tflite"], args.fer2013, out))

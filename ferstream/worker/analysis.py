@@ -24,12 +24,12 @@ class Analyzer:
     """Detector and model, loaded once and reused for every chunk of a process."""
 
     def __init__(self, model: EmotionModel, detector: Detector | None = None, keep_crops: bool = False,
-                 rescan_s: float = DEFAULT_RESCAN_SECONDS, align: bool = False,
+                 rescan_s: float = DEFAULT_RESCAN_SECONDS, align: bool | None = None,
                  discover_s: float = DEFAULT_DISCOVER_SECONDS,
                  min_quality: float = quality.DEFAULT_MIN_QUALITY,
                  min_confidence: float = quality.DEFAULT_MIN_CONFIDENCE):
-        """``align``: crop faces aligned on their keypoints (``worker.align``; detectors with keypoints only): measured
-        on the real-footage set, not the default (models/README.md, "Aligned crops"). ``min_quality`` and
+        """``align``: crop faces aligned on their keypoints (``worker.align``; detectors with keypoints only), or the
+        detector's box; default: as the model's metadata says (``crop``, ``zoom``). ``min_quality`` and
         ``min_confidence``: below either a face is flagged uncertain (``worker.quality``). ``rescan_s`` and
         ``discover_s``: seconds between full scans and between discovery scans (``FrameSequenceDetector``)."""
         self.model = model
@@ -38,7 +38,9 @@ class Analyzer:
         self.rescan_s = rescan_s
         self.discover_s = discover_s
         self._quiet: dict[object, float] = {}  # source -> media time of its last discovery that found no small face
-        self.align = align
+        meta = getattr(model, "metadata", None)
+        self.align = (meta is not None and meta.crop == "aligned") if align is None else align
+        self.zoom = meta.zoom if meta is not None and meta.crop == "aligned" else DEFAULT_ZOOM
         self.min_quality, self.min_confidence = min_quality, min_confidence
 
     @property
@@ -122,5 +124,5 @@ class Analyzer:
 
     def _crops(self, image: np.ndarray, boxes: np.ndarray, points: np.ndarray | None) -> np.ndarray:
         if self.align and points is not None and len(points):
-            return aligned_crops(image, points, DEFAULT_ZOOM)
+            return aligned_crops(image, points, self.zoom)
         return crop_faces(image, boxes, self.detector.crop_margin)

@@ -95,3 +95,17 @@ def test_a_broken_row_is_refused_naming_its_line(tmp_path, change, message):
     _write(tmp_path / "e.csv", [row, {**row, **change}])
     with pytest.raises(ValueError, match=re.escape(f"e.csv:3: {message}")):
         read_labels(tmp_path / "e.csv")
+
+
+def test_the_faces_are_cropped_as_the_model_says_unless_told(astronaut_set, tmp_path):
+    from bench.real_emotions import build_parser, measure
+    from tests.training.test_align_faces import aligned_copy
+
+    path, sources = astronaut_set
+    (tmp_path / "model").mkdir()
+    model = aligned_copy(tmp_path / "model", zoom=1.1)
+    common = ["--labels", str(path), "--no-fer", "--model", str(model),
+              *[f"--source={name}={folder}" for name, folder in sources.items()]]
+    as_the_model = measure(build_parser().parse_args(common), tmp_path).markdown()
+    assert "aligned (zoom 1.1)" in as_the_model and "faces right" in as_the_model
+    assert "aligned" not in measure(build_parser().parse_args([*common, "--crop", "box"]), tmp_path).markdown()

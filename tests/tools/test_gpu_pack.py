@@ -27,7 +27,8 @@ def test_ferplus_and_extra_faces_survive_the_pack(tmp_path, bits):
     # PublicTest rows first in the file: the pack reorders, the splits must not mix
     ferplus_frame({"PublicTest": noisy[1], "Training": noisy[0]}).to_csv(tmp_path / "ferplus.csv.gz", index=False)
     extra_faces, extra_labels = make_faces(1, 2)
-    np.savez(tmp_path / "wild.npz", faces=extra_faces, labels=extra_labels, persons=np.array(["p"] * len(extra_labels)))
+    np.savez(tmp_path / "wild.npz", faces=extra_faces, labels=extra_labels, persons=np.array(["p"] * len(extra_labels)),
+             crop="aligned", zoom=1.0)
 
     pack_ferplus.pack(str(tmp_path / "ferplus.csv.gz"), str(tmp_path / "packed.npz"), str(tmp_path / "wild.npz"), bits)
     pack_ferplus.unpack(str(tmp_path / "packed.npz"), str(tmp_path / "there"))
@@ -40,6 +41,6 @@ def test_ferplus_and_extra_faces_survive_the_pack(tmp_path, bits):
         np.testing.assert_array_equal(a.clear, b.clear)
         diff = np.abs(a.faces.astype(int) - b.faces.astype(int)).max()
         assert diff == (0 if name == "PublicTest" else 2 ** (8 - bits - 1))
-    faces, labels = load_extra(tmp_path / "there" / "extra.npz")
+    faces, labels = load_extra(tmp_path / "there" / "extra.npz", "aligned", 1.0)  # their framing travels with them
     np.testing.assert_array_equal(labels, extra_labels)
     assert np.abs(faces.astype(int) - extra_faces.astype(int)).max() <= 2 ** (8 - bits - 1)

@@ -49,6 +49,20 @@ def test_faces_are_cropped_as_the_worker_crops_them_and_the_rest_counted(photo_s
         assert npz["faces"].shape == (2, 48, 48) and npz["faces"].dtype == np.uint8
         assert [EMOTIONS[i] for i in npz["labels"]] == ["happy", "happy"]
         assert list(npz["persons"]) == ["Eileen_Collins", "2:tight"]
+        assert (str(npz["crop"]), float(npz["zoom"])) == ("box", 1.0)
+
+
+def test_faces_for_a_model_of_aligned_crops_are_aligned_and_say_so(photo_set, tmp_path):
+    import faces as wild
+
+    from ferstream.training.data import load_extra
+
+    boxed, aligned = tmp_path / "box.npz", tmp_path / "aligned.npz"
+    assert wild.main(["--set", str(photo_set), "--out", str(boxed)]) == 0
+    assert wild.main(["--set", str(photo_set), "--out", str(aligned), "--crop", "aligned", "--zoom", "1.1"]) == 0
+    faces, labels = load_extra(aligned, "aligned", 1.1)
+    assert faces.shape == (2, 48, 48) and len(labels) == 2
+    assert not np.array_equal(faces, load_extra(boxed)[0])  # framed otherwise than the box crops
 
 
 def test_a_folder_that_is_not_the_set_is_refused(tmp_path):

@@ -42,7 +42,8 @@ def pack(csv: str, out: str, extra: str | None = None, bits: int = 7) -> None:
              "votes": df.loc[order, list(VOTE_COLUMNS)].to_numpy(np.uint8), "n_train": int(train.sum()), "bits": bits}
     if extra:
         with np.load(extra) as z:
-            parts |= {"extra": _blob(encode(z["faces"], bits)), "extra_labels": z["labels"].astype(np.uint8)}
+            parts |= {"extra": _blob(encode(z["faces"], bits)), "extra_labels": z["labels"].astype(np.uint8),
+                      **{f"extra_{k}": z[k] for k in ("crop", "zoom") if k in z}}  # their framing (load_extra checks it)
     np.savez(out, **parts)
     print(out, f"{Path(out).stat().st_size / 2**20:.1f} MiB:", int(train.sum()), "Training,", int(public.sum()),
           "PublicTest", f"and {len(parts['extra_labels'])} extra faces" if extra else "")
@@ -63,7 +64,8 @@ def unpack(packed: str, folder: str) -> None:
     made = {"ferplus.csv.gz": len(df)}
     if "extra" in z:
         labels = z["extra_labels"]
-        np.savez(root / "extra.npz", faces=decode(z["extra"].tobytes(), len(labels), bits), labels=labels.astype(np.int64))
+        np.savez(root / "extra.npz", faces=decode(z["extra"].tobytes(), len(labels), bits), labels=labels.astype(np.int64),
+                 **{k: z[f"extra_{k}"] for k in ("crop", "zoom") if f"extra_{k}" in z})
         made["extra.npz"] = len(labels)
     print("unpacked", made)
 

@@ -22,7 +22,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,31 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import finetune_real  # noqa: E402
 from bench import face_crops, realset  # noqa: E402
 from ferstream.emotion_model import EMOTIONS  # noqa: E402
-
-#: FER-2013's faces are scaled up this many times and padded by half their new side to be looked at by BlazeFace
-UPSCALE = 4
-
-
-def align_fer(faces: np.ndarray, zoom: float, detector=None) -> tuple[np.ndarray, np.ndarray]:
-    """Each 48x48 face aligned at ``zoom`` from BlazeFace's keypoints on it (found on the face scaled up ``UPSCALE``
-    times in a padded canvas, then brought back to the face's pixels); a face with no keypoints is kept as it is.
-    Returns the faces and which were aligned."""
-    from ferstream.worker.align import aligned_crops
-    from ferstream.worker.blazeface import BlazeFaceDetector
-
-    detector = detector or BlazeFaceDetector(min_face=0.1)
-    side = faces.shape[1] * UPSCALE
-    pad = side // 2
-    out, found = faces.copy(), np.zeros(len(faces), bool)
-    for i, face in enumerate(faces):
-        canvas = cv2.copyMakeBorder(cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC),
-                                    pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        points = detector.detect_near_keypoints(canvas, np.array([[pad, pad, side, side]]))[1]
-        if len(points):  # warped from the face itself (the canvas's keypoints brought back): no resampling twice
-            out[i] = aligned_crops(face, (points[:1] - pad) / UPSCALE, zoom)[0]
-            found[i] = True
-    return out, found
-
+from ferstream.training.align_faces import align_faces  # noqa: E402
 
 def aligned_data(args, data) -> dict[str, np.ndarray]:
     """Training and PublicTest aligned (read from ``--cache`` when it holds this zoom's)."""
@@ -67,7 +42,7 @@ def aligned_data(args, data) -> dict[str, np.ndarray]:
             return {k: stored[k] for k in ("Training", "PublicTest", "found_Training", "found_PublicTest")}
     out = {}
     for split in ("Training", "PublicTest"):
-        out[split], out[f"found_{split}"] = align_fer(data.splits[split].faces, args.zoom)
+        out[split], out[f"found_{split}"] = align_faces(data.splits[split].faces, args.zoom)
         print(f"{split}: {out[f'found_{split}'].mean():.1%} of {len(out[split])} faces aligned", flush=True)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)

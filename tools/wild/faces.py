@@ -3,16 +3,18 @@
 The set is muxspace/facial_expressions (Apache-2.0; about 13,700 photos labelled by students: mostly neutral and
 happy, a few hundred each of surprise, sadness, anger and disgust, hardly any fear). Its photos are never committed:
 give a checkout of it (``git clone`` of the public repository, or any copy laid out as ``data/legend.csv`` beside
-``images/``). Each photo's largest face is found by ferstream's default detector on the grey, scaled frame the
-worker sees, and cropped with the detector's margin to 48x48 (``worker.detector.crop_faces``), so the faces are the
-crops the emotion model reads in production. Photos with no face found are counted and left out. ``contempt`` is
+``images/``). Each photo's largest face is found by ferstream's default detector (BlazeFace) on the grey, scaled
+frame the worker sees, and cropped as the worker crops it for the model to be trained: the box grown by the
+detector's margin (``--crop box``, ``worker.detector.crop_faces``) or aligned on its keypoints (``--crop aligned``,
+``worker.align``), so the faces are the crops the emotion model reads in production. Photos with no face found are counted and left out. ``contempt`` is
 dropped as FER+'s contempt is (``ferstream.training.votes``).
 
-The result is one ``.npz`` (``faces`` N x 48 x 48 uint8, ``labels`` in the FER-2013 order, ``persons``, ``files``)
+The result is one ``.npz`` (``faces`` N x 48 x 48 uint8, ``labels`` in the FER-2013 order, ``persons``, ``files``,
+the framing in ``crop`` and ``zoom``)
 that ``ferstream train --extra`` adds to the Training split. ``persons``: the name in an LFW-style file name
 (``First_Last_0001.jpg`` -> ``First_Last``), else the contributor's id and the file name.
 
-    python tools/wild/faces.py --set CHECKOUT [--out runs/wild/faces.npz]
+    python tools/wild/faces.py --set CHECKOUT [--out runs/wild/faces.npz] [--crop aligned --zoom 1.0]
 """
 
 from __future__ import annotations
@@ -59,35 +61,38 @@ def read_legend(root: Path) -> list[dict]:
     return rows
 
 
-def crop_largest_face(detector, image: np.ndarray) -> np.ndarray | None:
-    """The largest face of a decoded photo as the worker crops it, or None where none is found."""
+def crop_largest_face(detector, image: np.ndarray, zoom: float | None = None) -> np.ndarray | None:
+    """The largest face of a decoded photo as the worker crops it (aligned at ``zoom`` on its keypoints where it is
+    given, as for a model of aligned crops), or None where none is found."""
     import cv2
 
     from ferstream.ingest.video import analysis_scale, to_analysis_frame
     from ferstream.settings import DEFAULT_ANALYSIS_WIDTH
+    from ferstream.worker.align import aligned_crops
     from ferstream.worker.detector import crop_faces
 
     h, w = image.shape[:2]
     grey = to_analysis_frame(image, analysis_scale(w, DEFAULT_ANALYSIS_WIDTH, h, MIN_FACE))
-    boxes = detector.detect(grey)
+    boxes, points = detector.detect_many_keypoints([grey])[0]
     if not len(boxes):  # a face cropped tight to the photo's edges: the detector wants some of its surroundings
         pad = int(PAD * max(grey.shape))
         grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        boxes = detector.detect(grey)
+        boxes, points = detector.detect_many_keypoints([grey])[0]
     if not len(boxes):
         return None
-    largest = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
-    return crop_faces(grey, largest[None], detector.crop_margin)[0]
+    largest = int(np.argmax(boxes[:, 2] * boxes[:, 3]))
+    if zoom is not None:
+        return aligned_crops(grey, points[largest][None], zoom)[0]
+    return crop_faces(grey, boxes[largest][None], detector.crop_margin)[0]
 
 
-def build(root: Path, limit: int | None = None) -> dict[str, np.ndarray]:
+def build(root: Path, limit: int | None = None, zoom: float | None = None) -> dict[str, np.ndarray]:
     import cv2
     from tqdm import tqdm
 
-    from ferstream.settings import DEFAULT_DETECTOR
     from ferstream.worker.detectors import make_detector
 
-    detector = make_detector(DEFAULT_DETECTOR, MIN_FACE)
+    detector = make_detector("blazeface", MIN_FACE)  # keypoints for aligned crops; the worker's default
     faces, labels, persons, files = [], [], [], []
     skipped = Counter()
     rows = read_legend(root)[:limit]
@@ -100,7 +105,7 @@ def build(root: Path, limit: int | None = None) -> dict[str, np.ndarray]:
         if image is None:
             skipped["unreadable or missing"] += 1
             continue
-        crop = crop_largest_face(detector, image)
+        crop = crop_largest_face(detector, image, zoom)
         if crop is None:
             skipped["no face found"] += 1
             continue
@@ -111,7 +116,8 @@ def build(root: Path, limit: int | None = None) -> dict[str, np.ndarray]:
     print(f"{len(faces)} faces of {len(rows)} photos; left out: {dict(skipped) or 'none'}")
     print("per emotion: " + ", ".join(f"{e} {n}" for e, n in zip(EMOTIONS, np.bincount(labels, minlength=7))))
     return {"faces": np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8),
-            "labels": np.asarray(labels, np.int64), "persons": np.asarray(persons), "files": np.asarray(files)}
+            "labels": np.asarray(labels, np.int64), "persons": np.asarray(persons), "files": np.asarray(files),
+            "crop": np.asarray("box" if zoom is None else "aligned"), "zoom": np.asarray(zoom or 1.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=Path, required=True, help="a checkout of muxspace/facial_expressions")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "wild" / "faces.npz", help="default: %(default)s")
     parser.add_argument("--limit", type=int, help="only the first N photos (a quick look)")
+    parser.add_argument("--crop", choices=("box", "aligned"), default="box",
+                        help="crop each face as the worker does for a model of this crop (`ferstream train --crop`; the "
+                             "faces' framing is stored with them, and training refuses a mismatch) (default: %(default)s)")
+    parser.add_argument("--zoom", type=float, default=1.0, help="with --crop aligned (default: %(default)s)")
     args = parser.parse_args(argv)
-    result = build(args.set, args.limit)
+    result = build(args.set, args.limit, args.zoom if args.crop == "aligned" else None)
     if not len(result["faces"]):
         raise SystemExit("no face found: nothing written")
     args.out.parent.mkdir(parents=True, exist_ok=True)
