@@ -114,9 +114,11 @@ def measure(args, _folder: Path) -> Report:
     if args.quick:
         faces = faces[:12]
     missing = sorted({f.source for f in every if not frames.available(f)})
+    from ferstream.worker.align import zoom_for
+
     model = EmotionModel(args.model or DEFAULT_MODEL)
     aligned = (args.crop or model.metadata.crop) == "aligned"
-    zoom = args.zoom or (model.metadata.zoom if model.metadata.crop == "aligned" else None)
+    zoom = args.zoom or zoom_for(model.metadata)
     crops = aligned_crops(frames, faces, zoom)[0] if aligned else ferstream_crops(frames, faces, args.margin, args.shift)
     crops = normalised(crops, args.normalise)
     sides = {"ferstream": score(faces, ferstream_labels(model, crops))}
@@ -137,7 +139,7 @@ def measure(args, _folder: Path) -> Report:
     from ferstream.worker.blazeface import CROP_MARGIN
 
     levers = (f"margin {CROP_MARGIN if args.margin is None else args.margin:g}, shift {args.shift:g}, "
-              f"normalise {args.normalise}" + (f", aligned (zoom {zoom or 'default'})" if aligned else ""))
+              f"normalise {args.normalise}" + (f", aligned (zoom {zoom:g})" if aligned else ""))
     details = [table, note + f"; ferstream's crops: {levers}"]
     if args.publictest:
         split = fer2013_split(args.publictest, "PublicTest")

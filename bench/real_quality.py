@@ -55,12 +55,12 @@ def gate(right: np.ndarray, flags: np.ndarray) -> tuple[float, float, float, flo
 def measure(args, _folder: Path) -> Report:
     from ferstream.emotion_model import DEFAULT_MODEL, EmotionModel
     from ferstream.worker import quality
-    from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops as align
+    from ferstream.worker.align import aligned_crops as align, zoom_for
     from ferstream.worker.blazeface import CROP_MARGIN
     from ferstream.worker.detector import crop_faces
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
-    zoom = model.metadata.zoom if model.metadata.crop == "aligned" else DEFAULT_ZOOM
+    zoom = zoom_for(model.metadata)
     aligned_name = f"aligned (zoom {zoom:g})"
     worker_crop = aligned_name if model.metadata.crop == "aligned" else "box"  # how the worker crops for this model
     everything = read_labels()

@@ -30,6 +30,11 @@ FER2013_MOUTH_Y = FER2013_EYES_Y + FER2013_EYES_TO_MOUTH
 DEFAULT_ZOOM = 1.2
 
 
+def zoom_for(metadata) -> float:
+    """The zoom of a model's aligned crops: its metadata's for a model of aligned crops, else ``DEFAULT_ZOOM``."""
+    return metadata.zoom if metadata.crop == "aligned" else DEFAULT_ZOOM
+
+
 def alignment(points: np.ndarray, zoom: float = DEFAULT_ZOOM, size: int = FACE_SIZE) -> np.ndarray:
     """The 2x3 affine matrix taking a face's frame pixels to its aligned ``size`` crop, from its keypoints (6 x 2:
     right eye, left eye, nose, mouth, right ear, left ear; frame pixels)."""

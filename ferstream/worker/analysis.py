@@ -15,7 +15,7 @@ from ferstream.settings import DEFAULT_DISCOVER_SECONDS, DEFAULT_RESCAN_SECONDS
 #: all large, or none): the small faces of a scene that changes are found within this time
 DISCOVER_IDLE_SECONDS = 10.0
 from ferstream.worker import quality
-from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops
+from ferstream.worker.align import aligned_crops, zoom_for
 from ferstream.worker.detector import STILL_DIFFERENCE, FaceDetector, FrameSequenceDetector, crop_faces
 from ferstream.worker.detectors import Detector
 
@@ -38,9 +38,8 @@ class Analyzer:
         self.rescan_s = rescan_s
         self.discover_s = discover_s
         self._quiet: dict[object, float] = {}  # source -> media time of its last discovery that found no small face
-        meta = getattr(model, "metadata", None)
-        self.align = (meta is not None and meta.crop == "aligned") if align is None else align
-        self.zoom = meta.zoom if meta is not None and meta.crop == "aligned" else DEFAULT_ZOOM
+        self.align = model.metadata.crop == "aligned" if align is None else align
+        self.zoom = zoom_for(model.metadata)
         self.min_quality, self.min_confidence = min_quality, min_confidence
 
     @property
