@@ -6,8 +6,8 @@ give a checkout of it (``git clone`` of the public repository, or any copy laid 
 ``images/``). Each photo's largest face is found by ferstream's default detector (BlazeFace) on the grey, scaled
 frame the worker sees, and cropped as the worker crops it for the model to be trained: the box grown by the
 detector's margin (``--crop box``, ``worker.detector.crop_faces``) or aligned on its keypoints (``--crop aligned``,
-``worker.align``), so the faces are the crops the emotion model reads in production. Photos with no face found are counted and left out. ``contempt`` is
-dropped as FER+'s contempt is (``ferstream.training.votes``).
+``worker.align``), so the faces are the crops the emotion model reads in production. Photos with no face found are
+counted and left out. ``contempt`` is dropped as FER+'s contempt is (``ferstream.training.votes``).
 
 The result is one ``.npz`` (``faces`` N x 48 x 48 uint8, ``labels`` in the FER-2013 order, ``persons``, ``files``,
 the framing in ``crop`` and ``zoom``)
@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "wild" / "faces.npz", help="default: %(default)s")
     parser.add_argument("--limit", type=int, help="only the first N photos (a quick look)")
     parser.add_argument("--crop", choices=("box", "aligned"), default="box",
-                        help="crop each face as the worker does for a model of this crop (`ferstream train --crop`; the "
-                             "faces' framing is stored with them, and training refuses a mismatch) (default: %(default)s)")
+                        help="crop each face as the worker does for a model of this crop (`ferstream train --crop`; "
+                             "the faces' framing is stored with them, and training refuses a mismatch) "
+                             "(default: %(default)s)")
     parser.add_argument("--zoom", type=float, default=1.0, help="with --crop aligned (default: %(default)s)")
     args = parser.parse_args(argv)
     result = build(args.set, args.limit, args.zoom if args.crop == "aligned" else None)
