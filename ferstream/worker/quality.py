@@ -4,8 +4,8 @@ A face's quality is its worst aspect, each scored in 0..1 (1: no reason for doub
 
 - **pose**: how frontal it is, from BlazeFace's keypoints: the worse of the eyes' distance against the eyes-to-mouth
   distance (against FER-2013's ratio: a face turned to profile shows its eyes close together) and the yaw read from
-  the nose tip's sideways offset from the eyes' midpoint (a turned face's nose leaves the middle well before its
-  eyes close up); 1 without keypoints;
+  the nose tip's offset from the eyes' midpoint along the line of the eyes (a turned face's nose leaves the middle
+  well before its eyes close up; a head tilted in the picture's plane is not turned); 1 without keypoints;
 - **sharpness**: the variance of the Laplacian of its 48x48 crop (motion blur and focus);
 - **light**: the brightness and the contrast of the crop (dark, burnt-out and flat faces);
 - **size**: the side of its box in source pixels (a 20 px face has little to read).
@@ -52,19 +52,31 @@ def _ramp(value: np.ndarray, zero: float, full: float) -> np.ndarray:
     return np.clip((np.asarray(value, np.float64) - zero) / (full - zero), 0.0, 1.0)
 
 
+def pose_scores(points: np.ndarray) -> np.ndarray:
+    """How frontal each face is, in 0..1, from its keypoints (N x 6 x 2): the worse of its eyes' distance against its
+    eyes-to-mouth distance and its yaw (the pose aspect of ``aspects``)."""
+    points = np.asarray(points, np.float64).reshape(-1, 6, 2)
+    eyes = np.linalg.norm(points[:, 1] - points[:, 0], axis=1)
+    mouth = np.linalg.norm(points[:, 3] - (points[:, 0] + points[:, 1]) / 2, axis=1)
+    ratio = eyes / np.maximum(mouth, 1e-6) / FRONTAL_RATIO
+    # yaw: the nose tip's distance from the eyes' midpoint along the line of the eyes, in eye distances (0 frontal;
+    # along that line, not the picture's rows, so that a head tilted in the picture's plane is not read as turned)
+    along = np.sum((points[:, 2] - (points[:, 0] + points[:, 1]) / 2) * (points[:, 1] - points[:, 0]), axis=1)
+    yaw = np.abs(along) / np.maximum(eyes, 1e-6) ** 2
+    return np.minimum(_ramp(ratio, POSE_ZERO, POSE_FULL), 1.0 - _ramp(yaw, YAW_FULL, YAW_ZERO))
+
+
+def frontal(points: np.ndarray) -> np.ndarray:
+    """Which faces are frontal: pose 1 (``pose_scores``: yaw at most ``YAW_FULL``, the eyes at least ``POSE_FULL`` of
+    FER-2013's ratio apart)."""
+    return pose_scores(points) >= 1.0
+
+
 def aspects(crops: np.ndarray, sides: np.ndarray, points: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each aspect's score (N values in 0..1) for N 48x48 crops, their boxes' sides in source pixels and, where the
     detector gives them, their keypoints (N x 6 x 2)."""
     n = len(crops)
-    if points is not None and len(points):
-        eyes = np.linalg.norm(points[:, 1] - points[:, 0], axis=1)
-        mouth = np.linalg.norm(points[:, 3] - (points[:, 0] + points[:, 1]) / 2, axis=1)
-        ratio = eyes / np.maximum(mouth, 1e-6) / FRONTAL_RATIO
-        # yaw: the nose tip's sideways distance from the eyes' midpoint, in eye distances (0 frontal)
-        yaw = np.abs(points[:, 2, 0] - (points[:, 0, 0] + points[:, 1, 0]) / 2) / np.maximum(eyes, 1e-6)
-        pose = np.minimum(_ramp(ratio, POSE_ZERO, POSE_FULL), 1.0 - _ramp(yaw, YAW_FULL, YAW_ZERO))
-    else:
-        pose = np.ones(n)
+    pose = pose_scores(points) if points is not None and len(points) else np.ones(n)
     flat = crops.reshape(n, -1).astype(np.float64)
     sharp = np.array([cv2.Laplacian(c, cv2.CV_64F).var() for c in crops]) if n else np.zeros(0)
     mean, std = flat.mean(axis=1) if n else np.zeros(0), flat.std(axis=1) if n else np.zeros(0)

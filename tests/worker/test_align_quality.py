@@ -156,3 +156,11 @@ def test_a_nose_off_the_middle_of_the_eyes_reads_as_a_turned_face(detector, astr
     turned[0, 2, 0] = (points[0, 0, 0] + points[0, 1, 0]) / 2 + 0.5 * abs(points[0, 1, 0] - points[0, 0, 0])
     assert frontal > 0.9
     assert quality.aspects(crops, sides, turned)["pose"][0] < quality.DEFAULT_MIN_QUALITY
+
+
+@pytest.mark.parametrize("degrees", [-25, 25])
+def test_a_head_tilted_in_the_pictures_plane_is_not_read_as_turned(detector, astronaut, degrees):
+    _, points = detector.detect_many_keypoints([tilted(astronaut, degrees)])[0]
+    assert len(points) == 1
+    assert quality.pose_scores(points)[0] == pytest.approx(1.0)  # upright she scores 1; tilted, just the same
+    assert quality.frontal(points)[0]
