@@ -1,7 +1,8 @@
 """Classification: accuracy on FER-2013 PublicTest of ferstream's shipped model and of fer's, and time per face.
 
 ferstream: ferstream.emotion_model.EmotionModel, the TFLite export the worker runs, on the
-48x48 crops as they are. fer: its bundled model as FER(mtcnn=False) runs it (TFLite,
+48x48 crops as they are, or aligned as the worker aligns a real face where the model's metadata
+asks for aligned crops (training.align_faces). fer: its bundled model as FER(mtcnn=False) runs it (TFLite,
 64x64 input): each crop resized to 64x64 with cv2.resize as its detect_emotions does,
 scaled by its own preprocessing ((x / 255 - 0.5) * 2), classified by its
 _classify_emotions, which calls the model one face at a time. With --fer-keras, fer's
@@ -71,9 +72,17 @@ def measure(args, folder: Path) -> Report:
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
     order = np.array([EMOTIONS.index(label) for label in model.labels])  # the model's label order -> FER-2013's
-    ours = order[in_batches(model.predict, faces).argmax(axis=1)]
-    results = [("ferstream", f"{model.path.name} (version {model.version}, 48x48)", scores(labels, ours, len(EMOTIONS)),
-                per_face_ms(model.predict, timing_batch.astype(np.float32), seconds))]
+    framing = model.metadata.crop
+    if framing != "box":  # a model of aligned crops reads each face aligned, as the worker crops real faces for it
+        from ferstream.training.align_faces import align_faces
+
+        framed_faces = align_faces(faces, model.metadata.zoom, crop=framing)[0]
+        framing += f" zoom {model.metadata.zoom:g}"
+    else:
+        framed_faces = faces
+    ours = order[in_batches(model.predict, framed_faces).argmax(axis=1)]
+    results = [("ferstream", f"{model.path.name} (version {model.version}, 48x48, {framing} crops)",
+                scores(labels, ours, len(EMOTIONS)), per_face_ms(model.predict, timing_batch.astype(np.float32), seconds))]
 
     fer = fer_side.load_fer(args)
     if fer is not None:

@@ -91,16 +91,18 @@ def face_keypoints(frames: Frames, faces: list[Face]) -> list[np.ndarray | None]
     return out
 
 
-def aligned_crops(frames: Frames, faces: list[Face], zoom: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each face's crop as the worker makes it with alignment (``worker.align``): aligned where keypoints were found,
-    the box crop elsewhere; and which faces had keypoints."""
-    from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops as align
+def aligned_crops(frames: Frames, faces: list[Face], zoom: float | None = None,
+                  crop: str = "aligned") -> tuple[np.ndarray, np.ndarray]:
+    """Each face's crop as the worker makes it with alignment (``worker.align``) for a model of ``crop``: aligned
+    where keypoints were found (and, for ``aligned-frontal``, the face is frontal), the box crop elsewhere; and which
+    faces were aligned."""
+    from ferstream.worker.align import DEFAULT_ZOOM, aligned_crops as align, to_align
 
     boxed = ferstream_crops(frames, faces)
     found = np.zeros(len(faces), bool)
     crops = boxed.copy()
     for i, (face, points) in enumerate(zip(faces, face_keypoints(frames, faces))):
-        if points is not None:
+        if points is not None and to_align(points[None], crop)[0]:
             grey, _ = analysis_view(frames, face)
             crops[i] = align(grey, points[None], DEFAULT_ZOOM if zoom is None else zoom)[0]
             found[i] = True

@@ -34,7 +34,7 @@ from bench.face_crops import NORMALISE, aligned_crops, ferstream_crops, normalis
 from bench.realset import LABELS, SPLITS, Face, Frames, default_realset, read_labels, source_folders
 from bench.script import base_parser, run_main
 from bench.tables import Report, Row, markdown_table, pct
-from ferstream.emotion_model import EMOTIONS
+from ferstream.emotion_model import CROPS, EMOTIONS
 
 #: targets (issue 44): share of the judging faces right; of its laughing faces; of its turned and blurred faces
 TARGET_ACCURACY = 0.95
@@ -91,10 +91,11 @@ def build_parser():
     parser.add_argument("--margin", type=float, help="lever: grow each box by this share of its side (default: the "
                                                      "default detector's crop margin, as the worker crops)")
     parser.add_argument("--shift", type=float, default=0.0, help="lever: move each box down by this share of its side")
-    parser.add_argument("--crop", choices=("box", "aligned"),
+    parser.add_argument("--crop", choices=CROPS,
                         help="box: the detector's box grown by --margin; aligned: each face aligned on BlazeFace's "
-                             "keypoints (worker.align; the box crop where none are found) (default: as the model's "
-                             "metadata says, as the worker crops for it)")
+                             "keypoints (worker.align; the box crop where none are found); aligned-frontal: the frontal "
+                             "faces aligned, turned ones box crops (default: as the model's metadata says, as the "
+                             "worker crops for it)")
     parser.add_argument("--align", dest="crop", action="store_const", const="aligned", help="the same as --crop aligned")
     parser.add_argument("--zoom", type=float, help="with aligned crops: the framing around the face (default: the "
                                                    "model's, or worker.align's for a model of box crops)")
@@ -117,9 +118,10 @@ def measure(args, _folder: Path) -> Report:
     from ferstream.worker.align import zoom_for
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
-    aligned = (args.crop or model.metadata.crop) == "aligned"
+    crop = args.crop or model.metadata.crop
     zoom = args.zoom or zoom_for(model.metadata)
-    crops = aligned_crops(frames, faces, zoom)[0] if aligned else ferstream_crops(frames, faces, args.margin, args.shift)
+    crops = aligned_crops(frames, faces, zoom, crop)[0] if crop != "box" else ferstream_crops(frames, faces, args.margin,
+                                                                                             args.shift)
     crops = normalised(crops, args.normalise)
     sides = {"ferstream": score(faces, ferstream_labels(model, crops))}
     fer = fer_side.load_fer(args)
@@ -139,7 +141,7 @@ def measure(args, _folder: Path) -> Report:
     from ferstream.worker.blazeface import CROP_MARGIN
 
     levers = (f"margin {CROP_MARGIN if args.margin is None else args.margin:g}, shift {args.shift:g}, "
-              f"normalise {args.normalise}" + (f", aligned (zoom {zoom:g})" if aligned else ""))
+              f"normalise {args.normalise}" + (f", {crop} (zoom {zoom:g})" if crop != "box" else ""))
     details = [table, note + f"; ferstream's crops: {levers}"]
     if args.publictest:
         split = fer2013_split(args.publictest, "PublicTest")

@@ -61,8 +61,9 @@ def measure(args, _folder: Path) -> Report:
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
     zoom = zoom_for(model.metadata)
-    aligned_name = f"aligned (zoom {zoom:g})"
-    worker_crop = aligned_name if model.metadata.crop == "aligned" else "box"  # how the worker crops for this model
+    crop = model.metadata.crop if model.metadata.crop != "box" else "aligned"  # the aligned crops to score
+    aligned_name = f"{crop} (zoom {zoom:g})"
+    worker_crop = aligned_name if model.metadata.crop != "box" else "box"  # how the worker crops for this model
     everything = read_labels()
     frames = Frames(source_folders(everything, args.realset, args.media))
     rows, aspect_rows, tag_rows, headline = [], [], [], {}
@@ -78,7 +79,7 @@ def measure(args, _folder: Path) -> Report:
         pts = np.array([p if p is not None else np.full((6, 2), np.nan, np.float32) for p in points]).reshape(-1, 6, 2)
         sides = np.array([max(f.box[2:]) for f in faces], np.float64)
         for crop_name, crops in (("box", ferstream_crops(frames, faces)),
-                                 (aligned_name, aligned_crops(frames, faces, zoom)[0])):
+                                 (aligned_name, aligned_crops(frames, faces, zoom, crop)[0])):
             probabilities = model.predict(crops.astype(np.float32))
             right = np.array([model.labels[i] in f.accept for f, i in zip(faces, probabilities.argmax(axis=1))])
             aspects = quality.aspects(crops, sides, pts)

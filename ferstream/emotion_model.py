@@ -34,7 +34,7 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: Side of the square grey face crop every model takes.
 FACE_SIZE = 48
 #: how a model's faces are cropped (``ModelMetadata.crop``)
-CROPS = ("box", "aligned")
+CROPS = ("box", "aligned", "aligned-frontal")
 
 #: The model the project ships, trained by ``ferstream train``.
 #: Package data (``ferstream/models/``), found through importlib.resources wherever ferstream is installed.
@@ -55,9 +55,10 @@ class ModelMetadata:
     architecture: str = ""
     parameters: int = 0
     training_command: str = ""
-    #: how the worker crops a face for this model: "box" (the detector's box, grown) or "aligned" (``worker.align``,
-    #: from the detector's keypoints, at ``zoom``; a face found without keypoints keeps the box crop). A model learns
-    #: and is scored on faces cropped its way (``ferstream train --crop``)
+    #: how the worker crops a face for this model: "box" (the detector's box, grown), "aligned" (``worker.align``,
+    #: from the detector's keypoints, at ``zoom``; a face found without keypoints keeps the box crop) or
+    #: "aligned-frontal" (aligned where the face is frontal, ``quality.frontal``; the box crop where it is turned).
+    #: A model learns and is scored on faces cropped its way (``ferstream train --crop``)
     crop: str = "box"
     zoom: float = 1.0
 

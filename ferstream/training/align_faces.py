@@ -28,9 +28,11 @@ UPSCALE = 4
 CHUNK = 4000
 
 
-def align_faces(faces: np.ndarray, zoom: float, detector=None) -> tuple[np.ndarray, np.ndarray]:
-    """N x 48 x 48 uint8 faces, each aligned at ``zoom``; the aligned faces and which of them had keypoints."""
-    from ferstream.worker.align import aligned_crops
+def align_faces(faces: np.ndarray, zoom: float, detector=None,
+                crop: str = "aligned") -> tuple[np.ndarray, np.ndarray]:
+    """N x 48 x 48 uint8 faces, each aligned at ``zoom`` as a model of ``crop`` reads it (``worker.align.to_align``:
+    every face with keypoints, or the frontal ones); the faces and which of them were aligned."""
+    from ferstream.worker.align import aligned_crops, to_align
     from ferstream.worker.blazeface import BlazeFaceDetector
 
     detector = detector or BlazeFaceDetector(min_face=0.1)
@@ -41,7 +43,7 @@ def align_faces(faces: np.ndarray, zoom: float, detector=None) -> tuple[np.ndarr
         canvas = cv2.copyMakeBorder(cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC),
                                     pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         points = detector.detect_near_keypoints(canvas, np.array([[pad, pad, side, side]]))[1]
-        if len(points):
+        if len(points) and to_align(points[:1], crop)[0]:
             out[i] = aligned_crops(face, (points[:1] - pad) / UPSCALE, zoom)[0]
             found[i] = True
     return out, found
@@ -52,15 +54,15 @@ def framed(data: Dataset, crop: str, zoom: float, splits=None) -> Dataset:
     where given: the others are left out); a ``DataError`` where its faces are already framed otherwise."""
     if crop == data.crop and (crop == "box" or zoom == data.zoom):
         return data
-    if data.crop == "aligned":
-        raise DataError(f"{data.source}: its faces are aligned at zoom {data.zoom:g}; they cannot be framed again as "
-                        f"{crop}{f' at zoom {zoom:g}' if crop == 'aligned' else ''}: load them again")
-    return aligned_dataset(data, zoom, splits)
+    if data.crop != "box":
+        raise DataError(f"{data.source}: its faces are {data.crop} at zoom {data.zoom:g}; they cannot be framed again "
+                        f"as {crop}{f' at zoom {zoom:g}' if crop != 'box' else ''}: load them again")
+    return aligned_dataset(data, zoom, splits, crop)
 
 
-def aligned_dataset(data: Dataset, zoom: float, splits=None) -> Dataset:
-    """``data`` with each split's faces (only ``splits``, where given) aligned at ``zoom`` (labels and votes
-    unchanged), with a log line a split."""
+def aligned_dataset(data: Dataset, zoom: float, splits=None, crop: str = "aligned") -> Dataset:
+    """``data`` with each split's faces (only ``splits``, where given) aligned at ``zoom`` as a model of ``crop``
+    reads them (``align_faces``; labels and votes unchanged), with a log line a split."""
     from ferstream.worker.blazeface import BlazeFaceDetector
 
     detector, aligned = BlazeFaceDetector(min_face=0.1), {}
@@ -69,12 +71,13 @@ def aligned_dataset(data: Dataset, zoom: float, splits=None) -> Dataset:
             continue
         start, parts = time.monotonic(), []
         for lo in range(0, len(split.faces), CHUNK):
-            parts.append(align_faces(split.faces[lo:lo + CHUNK], zoom, detector))
+            parts.append(align_faces(split.faces[lo:lo + CHUNK], zoom, detector, crop))
             if len(split.faces) > CHUNK:
                 log.info("aligning %s: %d of %d faces", name, min(lo + CHUNK, len(split.faces)), len(split.faces))
         faces = np.concatenate([p[0] for p in parts]) if parts else split.faces
         found = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, bool)
-        log.info("%s: %d of %d faces aligned at zoom %g (the rest keep their crop), %.0f s", name, found.sum(),
-                 len(found), zoom, time.monotonic() - start)
+        log.info("%s: %d of %d faces aligned at zoom %g (the rest keep their crop%s), %.0f s", name, found.sum(),
+                 len(found), zoom, ": no keypoints, or turned" if crop == "aligned-frontal" else "",
+                 time.monotonic() - start)
         aligned[name] = replace(split, faces=faces)
-    return Dataset(splits=aligned, sha256=data.sha256, source=data.source, crop="aligned", zoom=zoom)
+    return Dataset(splits=aligned, sha256=data.sha256, source=data.source, crop=crop, zoom=zoom)

@@ -99,10 +99,11 @@ def add_crop_arguments(parser: argparse.ArgumentParser, default: str | None = "b
                         help="box: the faces as the data gives them, the worker cropping the detector's box grown by its "
                              "margin; aligned: every face aligned as the worker aligns a real one (eyes level, eyes and "
                              "mouth where FER-2013 has them, from BlazeFace's keypoints; about a minute for FER+), the "
-                             "export's metadata telling the worker to align real faces so"
+                             "export's metadata telling the worker to align real faces so; aligned-frontal: only frontal "
+                             "faces aligned (pose 1 in the quality score), turned ones kept as box crops"
                              + (" (default: %(default)s)" if default else " (default: as the model's metadata says)"))
     parser.add_argument("--zoom", type=_zoom, default=1.0,
-                        help="with --crop aligned: how much around the face the aligned crop shows, against FER-2013's "
+                        help="with aligned crops: how much around the face the aligned crop shows, against FER-2013's "
                              "own framing (default: %(default)s)")
 
 
@@ -152,7 +153,7 @@ def _duration(text: str) -> float:
 
 
 #: ``emotion_model.CROPS``, named here so that ``--help`` needs no model code
-CROP_CHOICES = ("box", "aligned")
+CROP_CHOICES = ("box", "aligned", "aligned-frontal")
 #: the keys of ``export.TTA_VIEWS``, named here so that ``--help`` needs no Keras
 TTA_CHOICES = ("none", "flip", "flip-zoom", "flip-unsure")
 
@@ -218,7 +219,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--out", default=".", help="folder for the confusion-matrix PNGs (default: %(default)s)")
     parser.add_argument("--crop", choices=CROP_CHOICES, default=None,
                         help="box: score the faces as the data gives them; aligned: align them first, at the model's "
-                             "zoom (default: as the model's metadata says, i.e. as the worker crops real faces for it)")
+                             "zoom; aligned-frontal: align the frontal ones (default: as the model's metadata says, i.e. "
+                             "as the worker crops real faces for it)")
     return parser
 
 

@@ -98,7 +98,7 @@ class Dataset:
     splits: dict[str, Split]
     sha256: str
     source: str
-    crop: str = "box"  # how its faces are framed: "box" (as given) or "aligned" (``training.align_faces``) ...
+    crop: str = "box"  # how its faces are framed: "box" (as given), "aligned" or "aligned-frontal" (``align_faces``)
     zoom: float = 1.0  # ... at this zoom
 
     def require(self, *names: str) -> None:
@@ -144,11 +144,11 @@ def load_extra(path: str | Path, crop: str = "box", zoom: float = 1.0) -> tuple[
             framing = (str(npz["crop"]), float(npz["zoom"])) if "crop" in npz else ("box", 1.0)
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise DataError(f"--extra {p}: not an .npz with 'faces' and 'labels' arrays ({exc})") from exc
-    if framing[0] != crop or (crop == "aligned" and framing[1] != zoom):
+    if framing[0] != crop or (crop != "box" and framing[1] != zoom):
         def said(c, z):
-            return f"{c} crops" + (f" at zoom {z:g}" if c == "aligned" else "")
+            return f"{c} crops" + (f" at zoom {z:g}" if c != "box" else "")
         raise DataError(f"--extra {p}: its faces are {said(*framing)}, this training's are {said(crop, zoom)}: make "
-                        f"them again with tools/wild/faces.py --crop {crop}" + (f" --zoom {zoom:g}" if crop == "aligned" else ""))
+                        f"them again with tools/wild/faces.py --crop {crop}" + (f" --zoom {zoom:g}" if crop != "box" else ""))
     if faces.ndim != 3 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE) or faces.dtype != np.uint8:
         raise DataError(f"--extra {p}: faces must be N x {FACE_SIZE} x {FACE_SIZE} uint8, got {faces.shape} {faces.dtype}")
     if len(labels) != len(faces) or not np.isin(labels, range(len(EMOTIONS))).all():

@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> dict:
         log.info("trained with the %s backend; the TFLite export needs TensorFlow. On a machine with it, export and "
                  "score the best checkpoint: ferstream ensemble --models %s --data %s --tta %s --class-prior %s --out %s%s",
                  keras.backend.backend(), best_path, args.data, args.tta, getattr(args, "class_prior", "as-trained"),
-                 out / "export", f" --crop aligned --zoom {data.zoom:g}" if data.crop == "aligned" else "")
+                 out / "export", f" --crop {data.crop} --zoom {data.zoom:g}" if data.crop != "box" else "")
         return {"best": str(best_path), "epochs": epochs_run, "best_val_accuracy": checkpoint.best}
     command = "ferstream " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or ["train"])
     paths = export_model(best, out / args.name, tta=args.tta, quantize=args.quantize,

@@ -32,7 +32,18 @@ DEFAULT_ZOOM = 1.2
 
 def zoom_for(metadata) -> float:
     """The zoom of a model's aligned crops: its metadata's for a model of aligned crops, else ``DEFAULT_ZOOM``."""
-    return metadata.zoom if metadata.crop == "aligned" else DEFAULT_ZOOM
+    return metadata.zoom if metadata.crop != "box" else DEFAULT_ZOOM
+
+
+def to_align(points: np.ndarray, crop: str) -> np.ndarray:
+    """Which of the faces whose keypoints are ``points`` (N x 6 x 2) a model of ``crop`` (``ModelMetadata.crop``)
+    reads aligned: every one for ``aligned``, the frontal ones (``quality.frontal``) for ``aligned-frontal``, none
+    for ``box``."""
+    if crop == "aligned-frontal":
+        from ferstream.worker.quality import frontal  # quality reads this module's FER-2013 template
+
+        return frontal(points)
+    return np.full(len(points), crop == "aligned")
 
 
 def alignment(points: np.ndarray, zoom: float = DEFAULT_ZOOM, size: int = FACE_SIZE) -> np.ndarray:

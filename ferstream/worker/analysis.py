@@ -15,7 +15,7 @@ from ferstream.settings import DEFAULT_DISCOVER_SECONDS, DEFAULT_RESCAN_SECONDS
 #: all large, or none): the small faces of a scene that changes are found within this time
 DISCOVER_IDLE_SECONDS = 10.0
 from ferstream.worker import quality
-from ferstream.worker.align import aligned_crops, zoom_for
+from ferstream.worker.align import aligned_crops, to_align, zoom_for
 from ferstream.worker.detector import STILL_DIFFERENCE, FaceDetector, FrameSequenceDetector, crop_faces
 from ferstream.worker.detectors import Detector
 
@@ -28,8 +28,9 @@ class Analyzer:
                  discover_s: float = DEFAULT_DISCOVER_SECONDS,
                  min_quality: float = quality.DEFAULT_MIN_QUALITY,
                  min_confidence: float = quality.DEFAULT_MIN_CONFIDENCE):
-        """``align``: crop faces aligned on their keypoints (``worker.align``; detectors with keypoints only), or the
-        detector's box; default: as the model's metadata says (``crop``, ``zoom``). ``min_quality`` and
+        """``align``: True: crop faces aligned on their keypoints (``worker.align``; detectors with keypoints only),
+        every face or, for a model of ``aligned-frontal`` crops, the frontal ones; False: the detector's box; default:
+        as the model's metadata says (``crop``, ``zoom``). ``min_quality`` and
         ``min_confidence``: below either a face is flagged uncertain (``worker.quality``). ``rescan_s`` and
         ``discover_s``: seconds between full scans and between discovery scans (``FrameSequenceDetector``)."""
         self.model = model
@@ -38,7 +39,8 @@ class Analyzer:
         self.rescan_s = rescan_s
         self.discover_s = discover_s
         self._quiet: dict[object, float] = {}  # source -> media time of its last discovery that found no small face
-        self.align = model.metadata.crop == "aligned" if align is None else align
+        crop = model.metadata.crop
+        self.crop = crop if align is None else ("box" if not align else crop if crop != "box" else "aligned")
         self.zoom = zoom_for(model.metadata)
         self.min_quality, self.min_confidence = min_quality, min_confidence
 
@@ -122,6 +124,10 @@ class Analyzer:
                 self._quiet.pop(next(iter(self._quiet)))
 
     def _crops(self, image: np.ndarray, boxes: np.ndarray, points: np.ndarray | None) -> np.ndarray:
-        if self.align and points is not None and len(points):
+        aligned = to_align(points, self.crop) if points is not None and len(points) else np.zeros(len(boxes), bool)
+        if aligned.all() and len(aligned):
             return aligned_crops(image, points, self.zoom)
-        return crop_faces(image, boxes, self.detector.crop_margin)
+        crops = crop_faces(image, boxes, self.detector.crop_margin)
+        if aligned.any():
+            crops[aligned] = aligned_crops(image, points[aligned], self.zoom)
+        return crops

@@ -104,6 +104,15 @@ def test_accuracy_prints_its_table(media, tiny_fer2013, tmp_path):
     out = run_script("accuracy", "--quick", "--data", str(tiny_fer2013), media=media)
     assert SCRIPTS["accuracy"] + " (32 faces)" in out, out
     assert ("| fer | emotion_model_quantized.tflite" in out) != bool(MISSING), out
+    assert "48x48, box crops)" in out, out  # the shipped model's faces as the file gives them
+
+
+def test_accuracy_frames_the_faces_as_the_model_says(media, tiny_fer2013, tmp_path):
+    from tests.training.test_align_faces import aligned_copy
+
+    model = aligned_copy(tmp_path, 1.0, "aligned-frontal")
+    out = run_script("accuracy", "--quick", "--no-fer", "--data", str(tiny_fer2013), "--model", str(model), media=media)
+    assert "48x48, aligned-frontal zoom 1 crops)" in out, out
 
 
 @pytest.mark.long  # every benchmark's quick run, 13 s

@@ -55,6 +55,7 @@ def test_faces_are_cropped_as_the_worker_crops_them_and_the_rest_counted(photo_s
 def test_faces_for_a_model_of_aligned_crops_are_aligned_and_say_so(photo_set, tmp_path):
     import faces as wild
 
+    from ferstream.errors import DataError
     from ferstream.training.data import load_extra
 
     boxed, aligned = tmp_path / "box.npz", tmp_path / "aligned.npz"
@@ -63,6 +64,12 @@ def test_faces_for_a_model_of_aligned_crops_are_aligned_and_say_so(photo_set, tm
     faces, labels = load_extra(aligned, "aligned", 1.1)
     assert faces.shape == (2, 48, 48) and len(labels) == 2
     assert not np.array_equal(faces, load_extra(boxed)[0])  # framed otherwise than the box crops
+    frontal = tmp_path / "frontal.npz"
+    assert wild.main(["--set", str(photo_set), "--out", str(frontal), "--crop", "aligned-frontal", "--zoom", "1.1"]) == 0
+    with np.load(frontal) as npz:
+        assert (str(npz["crop"]), float(npz["zoom"])) == ("aligned-frontal", 1.1)
+    with pytest.raises(DataError, match="its faces are aligned-frontal crops at zoom 1.1"):
+        load_extra(frontal, "aligned", 1.1)
 
 
 def test_a_folder_that_is_not_the_set_is_refused(tmp_path):

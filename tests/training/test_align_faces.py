@@ -18,8 +18,11 @@ from ferstream.results import Frame
 from ferstream.training.align_faces import align_faces, framed
 from ferstream.training.cli import add_train_arguments
 from ferstream.training.data import Dataset, Split, load_dataset, load_extra
+from ferstream.worker import quality
+from ferstream.worker.align import aligned_crops, to_align
 from ferstream.worker.analysis import Analyzer
 from ferstream.worker.blazeface import BlazeFaceDetector
+from ferstream.worker.detector import crop_faces
 
 from tests.training.conftest import write_csv
 
@@ -115,13 +118,13 @@ def test_the_model_metadata_says_how_its_faces_are_cropped(tmp_path):
         ModelMetadata(crop="aligned", zoom=5)
 
 
-def aligned_copy(folder, zoom: float = 1.0):
-    """The shipped model's files in ``folder``, its metadata saying aligned crops at ``zoom``."""
+def aligned_copy(folder, zoom: float = 1.0, crop: str = "aligned"):
+    """The shipped model's files in ``folder``, its metadata saying ``crop`` crops at ``zoom``."""
     for path in model_paths(DEFAULT_MODEL).values():
         if path.exists():
             shutil.copy(path, folder / path.name)
     meta = folder / model_paths(DEFAULT_MODEL)["json"].name
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "crop": "aligned", "zoom": zoom}))
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "crop": crop, "zoom": zoom}))
     return folder / model_paths(DEFAULT_MODEL)["tflite"].name
 
 
@@ -131,13 +134,53 @@ def test_the_worker_crops_faces_as_the_model_says(tmp_path):
     detector = BlazeFaceDetector(min_face=0.05)
     aligned_model = EmotionModel(aligned_copy(tmp_path, zoom=1.1))
     analyzer = Analyzer(aligned_model, detector, keep_crops=True)
-    assert (analyzer.align, analyzer.zoom) == (True, 1.1)
-    box = Analyzer(EmotionModel(), detector, keep_crops=True)
-    assert not box.align
+    assert (analyzer.crop, analyzer.zoom) == ("aligned", 1.1)
+    (tmp_path / "box").mkdir()
+    box_model = EmotionModel(aligned_copy(tmp_path / "box", crop="box"))
+    box = Analyzer(box_model, detector, keep_crops=True)
+    assert box.crop == "box" and Analyzer(box_model, detector, align=True).crop == "aligned"
+    assert Analyzer(EmotionModel(), detector).crop == EmotionModel().metadata.crop  # the shipped model's own
     crops = [a.analyze(frame)[0].crops[0] for a in (analyzer, box, Analyzer(aligned_model, detector, keep_crops=True,
                                                                             align=False))]
     assert not np.array_equal(crops[0], crops[1])  # aligned, not the box
     np.testing.assert_array_equal(crops[1], crops[2])  # told otherwise, the box crop
+
+
+def test_a_model_of_aligned_frontal_crops_reads_turned_faces_as_box_crops(tmp_path):
+    grey = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2GRAY)
+    detector = BlazeFaceDetector(min_face=0.05)
+    boxes, points = detector.detect_many_keypoints([grey])[0]
+    turned = points.copy()  # the same face with its nose a half eye distance to the side: turned, as quality reads it
+    turned[0, 2, 0] += 0.5 * np.linalg.norm(points[0, 1] - points[0, 0])
+    both = np.concatenate([points, turned])
+    assert quality.frontal(both).tolist() == [True, False]
+    angle = np.radians(20)  # tilted in the picture's plane is not turned
+    tilt = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    assert quality.frontal((both - points[0, 2]) @ tilt.T).tolist() == [True, False]
+    assert to_align(both, "aligned").tolist() == [True, True] and not to_align(both, "box").any()
+    analyzer = Analyzer(EmotionModel(aligned_copy(tmp_path, 1.0, "aligned-frontal")), detector, keep_crops=True)
+    assert (analyzer.crop, analyzer.zoom) == ("aligned-frontal", 1.0)
+    crops = analyzer._crops(grey, np.concatenate([boxes, boxes]), both)
+    np.testing.assert_array_equal(crops[0], aligned_crops(grey, points, 1.0)[0])  # frontal: aligned
+    np.testing.assert_array_equal(crops[1], crop_faces(grey, boxes, detector.crop_margin)[0])  # turned: the box
+    # the worker's own path: the astronaut is frontal, so her crop is the one a model of aligned crops reads
+    (tmp_path / "aligned").mkdir()
+    every = Analyzer(EmotionModel(aligned_copy(tmp_path / "aligned", 1.0)), detector, keep_crops=True)
+    frame = [Frame(0, 0.0, grey)]
+    np.testing.assert_array_equal(analyzer.analyze(frame)[0].crops[0], every.analyze(frame)[0].crops[0])
+
+
+def test_aligned_frontal_framing_aligns_frontal_faces_once(faces):
+    data = Dataset({"PublicTest": Split(faces, np.full(len(faces), 3))}, "sha", "faces")
+    frontal = framed(data, "aligned-frontal", 1.0)
+    assert (frontal.crop, frontal.zoom) == ("aligned-frontal", 1.0)
+    # the tilted astronauts are frontal (tilt is not turn): aligned as for a model of aligned crops
+    np.testing.assert_array_equal(frontal.splits["PublicTest"].faces, align_faces(faces, 1.0)[0])
+    with pytest.raises(DataError, match="aligned-frontal at zoom 1; they cannot be framed again as aligned"):
+        framed(frontal, "aligned", 1.0)
+    parser = add_train_arguments(argparse.ArgumentParser())
+    assert parser.parse_args(["--data", "x", "--crop", "aligned-frontal"]).crop == "aligned-frontal"
+    assert ModelMetadata(crop="aligned-frontal").crop == "aligned-frontal"
 
 
 def test_evaluation_aligns_the_faces_for_a_model_of_aligned_crops(tmp_path, faces, caplog):

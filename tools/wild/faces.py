@@ -61,14 +61,14 @@ def read_legend(root: Path) -> list[dict]:
     return rows
 
 
-def crop_largest_face(detector, image: np.ndarray, zoom: float | None = None) -> np.ndarray | None:
-    """The largest face of a decoded photo as the worker crops it (aligned at ``zoom`` on its keypoints where it is
-    given, as for a model of aligned crops), or None where none is found."""
+def crop_largest_face(detector, image: np.ndarray, crop: str = "box", zoom: float = 1.0) -> np.ndarray | None:
+    """The largest face of a decoded photo as the worker crops it for a model of ``crop`` (aligned at ``zoom`` on
+    its keypoints where that model reads it aligned, ``worker.align.to_align``), or None where none is found."""
     import cv2
 
     from ferstream.ingest.video import analysis_scale, to_analysis_frame
     from ferstream.settings import DEFAULT_ANALYSIS_WIDTH
-    from ferstream.worker.align import aligned_crops
+    from ferstream.worker.align import aligned_crops, to_align
     from ferstream.worker.detector import crop_faces
 
     h, w = image.shape[:2]
@@ -81,12 +81,12 @@ def crop_largest_face(detector, image: np.ndarray, zoom: float | None = None) ->
     if not len(boxes):
         return None
     largest = int(np.argmax(boxes[:, 2] * boxes[:, 3]))
-    if zoom is not None:
+    if to_align(points[largest][None], crop)[0]:
         return aligned_crops(grey, points[largest][None], zoom)[0]
     return crop_faces(grey, boxes[largest][None], detector.crop_margin)[0]
 
 
-def build(root: Path, limit: int | None = None, zoom: float | None = None) -> dict[str, np.ndarray]:
+def build(root: Path, limit: int | None = None, crop: str = "box", zoom: float = 1.0) -> dict[str, np.ndarray]:
     import cv2
     from tqdm import tqdm
 
@@ -105,11 +105,11 @@ def build(root: Path, limit: int | None = None, zoom: float | None = None) -> di
         if image is None:
             skipped["unreadable or missing"] += 1
             continue
-        crop = crop_largest_face(detector, image, zoom)
-        if crop is None:
+        face = crop_largest_face(detector, image, crop, zoom)
+        if face is None:
             skipped["no face found"] += 1
             continue
-        faces.append(crop)
+        faces.append(face)
         labels.append(EMOTIONS.index(label))
         persons.append(person_of(row))
         files.append(row["image"])
@@ -117,7 +117,7 @@ def build(root: Path, limit: int | None = None, zoom: float | None = None) -> di
     print("per emotion: " + ", ".join(f"{e} {n}" for e, n in zip(EMOTIONS, np.bincount(labels, minlength=7))))
     return {"faces": np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8),
             "labels": np.asarray(labels, np.int64), "persons": np.asarray(persons), "files": np.asarray(files),
-            "crop": np.asarray("box" if zoom is None else "aligned"), "zoom": np.asarray(zoom or 1.0)}
+            "crop": np.asarray(crop), "zoom": np.asarray(zoom)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,13 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=Path, required=True, help="a checkout of muxspace/facial_expressions")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "wild" / "faces.npz", help="default: %(default)s")
     parser.add_argument("--limit", type=int, help="only the first N photos (a quick look)")
-    parser.add_argument("--crop", choices=("box", "aligned"), default="box",
+    parser.add_argument("--crop", choices=("box", "aligned", "aligned-frontal"), default="box",
                         help="crop each face as the worker does for a model of this crop (`ferstream train --crop`; "
                              "the faces' framing is stored with them, and training refuses a mismatch) "
                              "(default: %(default)s)")
-    parser.add_argument("--zoom", type=float, default=1.0, help="with --crop aligned (default: %(default)s)")
+    parser.add_argument("--zoom", type=float, default=1.0, help="with aligned crops (default: %(default)s)")
     args = parser.parse_args(argv)
-    result = build(args.set, args.limit, args.zoom if args.crop == "aligned" else None)
+    result = build(args.set, args.limit, args.crop, args.zoom)
     if not len(result["faces"]):
         raise SystemExit("no face found: nothing written")
     args.out.parent.mkdir(parents=True, exist_ok=True)
