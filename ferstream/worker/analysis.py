@@ -40,7 +40,9 @@ class Analyzer:
         self.discover_s = discover_s
         self._quiet: dict[object, float] = {}  # source -> media time of its last discovery that found no small face
         crop = model.metadata.crop
-        self.crop = crop if align is None else ("box" if not align else crop if crop != "box" else "aligned")
+        if align is not None:  # told: aligned as the model says (every face for a model of box crops), or the box
+            crop = ("aligned" if crop == "box" else crop) if align else "box"
+        self.crop = crop
         self.zoom = zoom_for(model.metadata)
         self.min_quality, self.min_confidence = min_quality, min_confidence
 
