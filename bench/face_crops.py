@@ -76,7 +76,7 @@ def ferstream_crops(frames: Frames, faces: list[Face], margin: float | None = No
 def face_keypoints(frames: Frames, faces: list[Face]) -> list[np.ndarray | None]:
     """Each face's BlazeFace keypoints (6 x 2, in the analysis view's pixels), found as the worker follows a face:
     the detector's short-range model on the labelled box's neighbourhood, the face overlapping that box most; None
-    where it finds none."""
+    where it finds none, or where the face it finds is another labelled face of the same frame (``belongs``)."""
     from ferstream.tracks import box_iou
     from ferstream.worker.blazeface import BlazeFaceDetector
 
@@ -87,8 +87,21 @@ def face_keypoints(frames: Frames, faces: list[Face]) -> list[np.ndarray | None]
         box = analysis_box(face.box, scale)
         boxes, points = detector.detect_near_keypoints(grey, box[None])
         overlap = [box_iou(box, b) for b in boxes]
-        out.append(points[int(np.argmax(overlap))] if overlap and max(overlap) > 0.3 else None)
+        best = int(np.argmax(overlap)) if overlap else -1
+        neighbours = [analysis_box(f.box, scale) for f in faces
+                      if f is not face and (f.source, f.file, f.frame) == (face.source, face.file, face.frame)]
+        out.append(points[best] if best >= 0 and belongs(box, boxes[best], neighbours) else None)
     return out
+
+
+def belongs(box: np.ndarray, found: np.ndarray, neighbours: list[np.ndarray]) -> bool:
+    """Whether a detection (``found``, x y w h) near a labelled face's ``box`` is that face: it overlaps the box by
+    more than 0.3 (intersection over union), and no other labelled face of the frame (``neighbours``) more. In a
+    crowd a blurred face's detector may miss it and find its neighbour, whose keypoints would align the wrong face."""
+    from ferstream.tracks import box_iou
+
+    overlap = box_iou(box, found)
+    return overlap > 0.3 and all(box_iou(n, found) <= overlap for n in neighbours)
 
 
 def aligned_crops(frames: Frames, faces: list[Face], zoom: float | None = None,
