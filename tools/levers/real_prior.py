@@ -45,6 +45,22 @@ def choose(rows: list[dict], max_drop: float) -> dict:
     return max(allowed, key=lambda r: (round(r["tune"], 6), -abs(r["shift"])))
 
 
+def crops(model, frames, faces) -> np.ndarray:
+    """The real faces cropped as the worker crops them for ``model``: box crops, or aligned as its metadata asks."""
+    if model.metadata.crop == "box":
+        return face_crops.ferstream_crops(frames, faces)
+    return face_crops.aligned_crops(frames, faces, model.metadata.zoom, model.metadata.crop)[0]
+
+
+def framed_faces(model, faces: np.ndarray) -> np.ndarray:
+    """FER's 48x48 faces framed as ``model`` reads them (``training.align_faces`` for a model of aligned crops)."""
+    if model.metadata.crop == "box":
+        return faces
+    from ferstream.training.align_faces import align_faces
+
+    return align_faces(faces, model.metadata.zoom, crop=model.metadata.crop)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     from finetune_real import right, split_faces
 
@@ -66,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     model = EmotionModel(args.model)
     frames, faces = split_faces(args, "tune")
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
-    tune = model.predict(face_crops.ferstream_crops(frames, faces).astype(np.float32))  # as the worker crops
+    tune = model.predict(crops(model, frames, faces).astype(np.float32))
     public = load_dataset(args.ferplus).splits["PublicTest"].scored()
-    pub = predict(model, public.faces)
+    pub = predict(model, framed_faces(model, public.faces))
     rows = []
     for s in np.round(np.arange(args.grid[0], args.grid[1] + 1e-9, args.grid[2]), 3):
         rows.append({"shift": float(s), "tune": right(shifted(tune, args.emotion, s).argmax(axis=1), accept),
