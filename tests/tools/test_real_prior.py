@@ -23,6 +23,10 @@ def test_a_shift_multiplies_the_class_odds_and_the_choice_keeps_ferplus_within_b
             dict(shift=0.2, tune=0.93, ferplus=0.799), dict(shift=-0.4, tune=0.93, ferplus=0.81)]
     assert real_prior.choose(rows, 0.005)["shift"] == 0.2  # equal tune scores: the smaller shift; 0.3 drops FER+
     assert real_prior.choose(rows, 0.0005)["shift"] == -0.4  # 0.2 now drops FER+ too much
+    recalls = [0.70, 0.50, 0.60, 0.68]  # the shifted emotion's FER+ recall: 0.2 costs it 10 points, -0.4 two
+    rows = [dict(r, recall=c) for r, c in zip(rows, recalls)]
+    assert real_prior.choose(rows, 0.005, max_recall_drop=0.05)["shift"] == -0.4
+    assert real_prior.choose(rows, 0.005, max_recall_drop=0.01)["shift"] == 0.0  # nothing else keeps the recall
 
 
 def test_the_lever_runs_on_a_tune_set_and_a_ferplus_file(tune_set, tmp_path, capsys):
@@ -37,6 +41,7 @@ def test_the_lever_runs_on_a_tune_set_and_a_ferplus_file(tune_set, tmp_path, cap
                             "--grid", "-0.2", "0.2", "0.2"]) == 0
     printed = capsys.readouterr().out
     assert "tune faces right (20)" in printed and "| +0.20 |" in printed and "chosen: neutral=" in printed
+    assert "FER+ neutral recall" in printed
 
 
 def test_the_lever_frames_faces_as_the_model_reads_them(tune_set, tmp_path):
