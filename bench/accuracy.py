@@ -60,6 +60,7 @@ def per_face_ms(call: Callable[[np.ndarray], object], batch: np.ndarray, seconds
 
 def measure(args, folder: Path) -> Report:
     from ferstream.emotion_model import DEFAULT_MODEL, EMOTIONS, EmotionModel
+    from ferstream.training.align_faces import framed_faces
     from ferstream.training.evaluate import scores
 
     faces_limit = args.faces or (64 if args.quick else None)
@@ -72,15 +73,8 @@ def measure(args, folder: Path) -> Report:
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
     order = np.array([EMOTIONS.index(label) for label in model.labels])  # the model's label order -> FER-2013's
-    framing = model.metadata.crop
-    if framing != "box":  # a model of aligned crops reads each face aligned, as the worker crops real faces for it
-        from ferstream.training.align_faces import align_faces
-
-        framed_faces = align_faces(faces, model.metadata.zoom, crop=framing)[0]
-        framing += f" zoom {model.metadata.zoom:g}"
-    else:
-        framed_faces = faces
-    ours = order[in_batches(model.predict, framed_faces).argmax(axis=1)]
+    framing = model.metadata.crop + (f" zoom {model.metadata.zoom:g}" if model.metadata.crop != "box" else "")
+    ours = order[in_batches(model.predict, framed_faces(faces, model.metadata)).argmax(axis=1)]
     results = [("ferstream", f"{model.path.name} (version {model.version}, 48x48, {framing} crops)",
                 scores(labels, ours, len(EMOTIONS)), per_face_ms(model.predict, timing_batch.astype(np.float32), seconds))]
 

@@ -120,3 +120,15 @@ def aligned_crops(frames: Frames, faces: list[Face], zoom: float | None = None,
             crops[i] = align(grey, points[None], DEFAULT_ZOOM if zoom is None else zoom)[0]
             found[i] = True
     return crops, found
+
+
+def model_crops(frames: Frames, faces: list[Face], metadata, crop: str | None = None, zoom: float | None = None,
+                margin: float | None = None, shift: float = 0.0) -> np.ndarray:
+    """The faces cropped as the worker crops them for a model of ``metadata`` (``ModelMetadata``), unless ``crop``
+    or ``zoom`` say otherwise: box crops (grown by ``margin``, moved by ``shift``), or aligned (``aligned_crops``)."""
+    from ferstream.worker.align import zoom_for
+
+    crop = crop or metadata.crop
+    if crop == "box":
+        return ferstream_crops(frames, faces, margin, shift)
+    return aligned_crops(frames, faces, zoom or zoom_for(metadata), crop)[0]

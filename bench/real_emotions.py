@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a file: python bench/real_emotions.py
 
 from bench import fer_side
 from bench.data import fer2013_split
-from bench.face_crops import NORMALISE, aligned_crops, ferstream_crops, normalised
+from bench.face_crops import NORMALISE, model_crops, normalised
 from bench.realset import LABELS, SPLITS, Face, Frames, default_realset, read_labels, source_folders
 from bench.script import base_parser, run_main
 from bench.tables import Report, Row, markdown_table, pct
@@ -120,8 +120,7 @@ def measure(args, _folder: Path) -> Report:
     model = EmotionModel(args.model or DEFAULT_MODEL)
     crop = args.crop or model.metadata.crop
     zoom = args.zoom or zoom_for(model.metadata)
-    crops = aligned_crops(frames, faces, zoom, crop)[0] if crop != "box" else ferstream_crops(frames, faces, args.margin,
-                                                                                             args.shift)
+    crops = model_crops(frames, faces, model.metadata, crop, zoom, args.margin, args.shift)
     crops = normalised(crops, args.normalise)
     sides = {"ferstream": score(faces, ferstream_labels(model, crops))}
     fer = fer_side.load_fer(args)

@@ -49,6 +49,14 @@ def align_faces(faces: np.ndarray, zoom: float, detector=None,
     return out, found
 
 
+def framed_faces(faces: np.ndarray, metadata) -> np.ndarray:
+    """FER's 48x48 faces framed as a model of ``metadata`` (``ModelMetadata``) reads them: as they are for a model
+    of box crops, else aligned as ``align_faces`` aligns them (as the worker crops real faces for it)."""
+    if metadata.crop == "box":
+        return faces
+    return align_faces(faces, metadata.zoom, crop=metadata.crop)[0]
+
+
 def framed(data: Dataset, crop: str, zoom: float, splits=None) -> Dataset:
     """``data`` framed as a model with ``crop`` and ``zoom`` reads its faces: as it is, or aligned (only ``splits``,
     where given: the others are left out); a ``DataError`` where its faces are already framed otherwise."""

@@ -46,11 +46,12 @@ def test_the_lever_runs_on_a_tune_set_and_a_ferplus_file(tune_set, tmp_path, cap
 
 def test_the_lever_frames_faces_as_the_model_reads_them(tune_set, tmp_path):
     """A model of aligned crops is scored on aligned real faces and aligned FER+ faces, as the worker and
-    ``ferstream evaluate`` would show it them; a model of box crops on box crops and FER's own crops."""
-    import real_prior
+    ``ferstream evaluate`` would show it them; a model of box crops on box crops and FER's own crops (the shared
+    helpers the lever, ``bench/real_emotions.py`` and ``bench/accuracy.py`` frame faces with)."""
     from finetune_real import split_faces
 
-    from bench.face_crops import ferstream_crops
+    from bench.face_crops import ferstream_crops, model_crops
+    from ferstream.training.align_faces import framed_faces
     from ferstream.emotion_model import EmotionModel
     from tests.training.test_align_faces import aligned_copy
 
@@ -58,8 +59,8 @@ def test_the_lever_frames_faces_as_the_model_reads_them(tune_set, tmp_path):
     frames, faces = split_faces(args, "tune")
     box_model, aligned_model = EmotionModel(), EmotionModel(aligned_copy(tmp_path, zoom=1.2))
     boxed = ferstream_crops(frames, faces)
-    np.testing.assert_array_equal(real_prior.crops(box_model, frames, faces), boxed)
-    assert not np.array_equal(real_prior.crops(aligned_model, frames, faces)[0], boxed[0])
+    np.testing.assert_array_equal(model_crops(frames, faces, box_model.metadata), boxed)
+    assert not np.array_equal(model_crops(frames, faces, aligned_model.metadata)[0], boxed[0])
     face = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)[30:230, 130:330], (48, 48))[None]
-    np.testing.assert_array_equal(real_prior.framed_faces(box_model, face), face)
-    assert not np.array_equal(real_prior.framed_faces(aligned_model, face), face)
+    np.testing.assert_array_equal(framed_faces(face, box_model.metadata), face)
+    assert not np.array_equal(framed_faces(face, aligned_model.metadata), face)

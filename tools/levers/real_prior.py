@@ -49,26 +49,11 @@ def choose(rows: list[dict], max_drop: float, max_recall_drop: float = 1.0) -> d
     return max(allowed, key=lambda r: (round(r["tune"], 6), -abs(r["shift"])))
 
 
-def crops(model, frames, faces) -> np.ndarray:
-    """The real faces cropped as the worker crops them for ``model``: box crops, or aligned as its metadata asks."""
-    if model.metadata.crop == "box":
-        return face_crops.ferstream_crops(frames, faces)
-    return face_crops.aligned_crops(frames, faces, model.metadata.zoom, model.metadata.crop)[0]
-
-
-def framed_faces(model, faces: np.ndarray) -> np.ndarray:
-    """FER's 48x48 faces framed as ``model`` reads them (``training.align_faces`` for a model of aligned crops)."""
-    if model.metadata.crop == "box":
-        return faces
-    from ferstream.training.align_faces import align_faces
-
-    return align_faces(faces, model.metadata.zoom, crop=model.metadata.crop)[0]
-
-
 def main(argv: list[str] | None = None) -> int:
     from finetune_real import right, split_faces
 
     from ferstream.emotion_model import EmotionModel
+    from ferstream.training.align_faces import framed_faces
     from ferstream.training.data import load_dataset
     from ferstream.training.evaluate import predict
 
@@ -90,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     model = EmotionModel(args.model)
     frames, faces = split_faces(args, "tune")
     accept = np.array([[e in f.accept for e in EMOTIONS] for f in faces])
-    tune = model.predict(crops(model, frames, faces).astype(np.float32))
+    tune = model.predict(face_crops.model_crops(frames, faces, model.metadata).astype(np.float32))
     public = load_dataset(args.ferplus).splits["PublicTest"].scored()
-    pub = predict(model, framed_faces(model, public.faces))
+    pub = predict(model, framed_faces(public.faces, model.metadata))
     rows, index = [], EMOTIONS.index(args.emotion)
     for s in np.round(np.arange(args.grid[0], args.grid[1] + 1e-9, args.grid[2]), 3):
         got = shifted(pub, args.emotion, s).argmax(axis=1)
