@@ -57,7 +57,9 @@ def test_the_lever_frames_faces_as_the_model_reads_them(tune_set, tmp_path):
 
     args = type("Args", (), {"labels": Path(tune_set[1]), "realset": Path(tune_set[3]), "media": tmp_path})
     frames, faces = split_faces(args, "tune")
-    box_model, aligned_model = EmotionModel(), EmotionModel(aligned_copy(tmp_path, zoom=1.2))
+    (tmp_path / "box").mkdir(), (tmp_path / "aligned").mkdir()
+    box_model = EmotionModel(aligned_copy(tmp_path / "box", crop="box"))
+    aligned_model = EmotionModel(aligned_copy(tmp_path / "aligned", zoom=1.2))
     boxed = ferstream_crops(frames, faces)
     np.testing.assert_array_equal(model_crops(frames, faces, box_model.metadata), boxed)
     assert not np.array_equal(model_crops(frames, faces, aligned_model.metadata)[0], boxed[0])
