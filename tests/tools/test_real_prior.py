@@ -27,6 +27,11 @@ def test_a_shift_multiplies_the_class_odds_and_the_choice_keeps_ferplus_within_b
     rows = [dict(r, recall=c) for r, c in zip(rows, recalls)]
     assert real_prior.choose(rows, 0.005, max_recall_drop=0.05)["shift"] == -0.4
     assert real_prior.choose(rows, 0.005, max_recall_drop=0.01)["shift"] == 0.0  # nothing else keeps the recall
+    # one recall per emotion: a shift that keeps its own emotion's recall but costs another's is out too
+    per_class = [[0.70, 0.60], [0.72, 0.60], [0.75, 0.50], [0.70, 0.59]]  # 0.2 raises the first, lowers the second
+    rows = [dict(r, recall=c) for r, c in zip(rows, per_class)]
+    assert real_prior.choose(rows, 0.005, max_recall_drop=0.05)["shift"] == -0.4
+    assert real_prior.choose(rows, 0.005, max_recall_drop=0.2)["shift"] == 0.2
 
 
 def test_the_lever_runs_on_a_tune_set_and_a_ferplus_file(tune_set, tmp_path, capsys):
