@@ -104,7 +104,10 @@ def test_accuracy_prints_its_table(media, tiny_fer2013, tmp_path):
     out = run_script("accuracy", "--quick", "--data", str(tiny_fer2013), media=media)
     assert SCRIPTS["accuracy"] + " (32 faces)" in out, out
     assert ("| fer | emotion_model_quantized.tflite" in out) != bool(MISSING), out
-    assert "48x48, box crops)" in out, out  # the shipped model's faces as the file gives them
+    from ferstream.emotion_model import EmotionModel
+
+    meta = EmotionModel().metadata  # the shipped model's faces framed as its metadata asks
+    assert f"48x48, {meta.crop}{f' zoom {meta.zoom:g}' if meta.crop != 'box' else ''} crops)" in out, out
 
 
 def test_accuracy_frames_the_faces_as_the_model_says(media, tiny_fer2013, tmp_path):
